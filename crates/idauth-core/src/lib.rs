@@ -1,0 +1,10 @@
+//! Domain types shared by every idauth crate, and the stable error-code catalogue.
+//!
+//! This crate does no I/O. Everything here is plain data that the matcher, the store,
+//! the shards and the gateway agree on, so that a value means the same thing at every hop.
+
+pub mod error_code;
+pub mod finger;
+
+pub use error_code::{ErrorCode, ErrorFamily};
+pub use finger::{FingerPosition, ImpressionType, MinutiaKind};

@@ -1,0 +1,200 @@
+//! Building one MCC16b bit cylinder around a minutia.
+//!
+//! Layout of the 1,536 bits (24 words): angular section k (0..6) owns words
+//! `4k..4k+4`; inside a section, spatial cell `(i, j)` (row i, column j of the 16 x 16
+//! grid in the minutia's own frame) is bit `(16 i + j) % 64` of word `(16 i + j) / 64`.
+//! Putting the angular index outermost makes the 256-bit validity mask of the spatial
+//! cells line up with every section, which is what lets one AVX2 register hold it.
+
+use std::f32::consts::{PI, TAU};
+
+use super::hull::ConvexHull;
+use super::params::{ANGULAR_CELLS, CYLINDER_WORDS, LAYER_WORDS, MccParams, SPATIAL_CELLS};
+
+/// A minutia rescaled to 500 ppi, in a y-up frame, with its direction in radians.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// x in pixels at 500 ppi.
+    pub x: f32,
+    /// y in pixels at 500 ppi, growing upwards so that angles are counter-clockwise.
+    pub y: f32,
+    /// Ridge direction in `[0, 2*pi)`.
+    pub angle: f32,
+}
+
+/// One cylinder's bits and the validity of its spatial cells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BitCylinder {
+    /// The 1,536 cell bits; cells outside `mask` are always 0.
+    pub bits: [u64; CYLINDER_WORDS],
+    /// Validity of the 256 spatial cells, shared by every angular section.
+    pub mask: [u64; LAYER_WORDS],
+}
+
+/// The angle difference d_phi(a, b) of the paper, normalised to `[-pi, pi)`.
+pub fn angle_difference(a: f32, b: f32) -> f32 {
+    let d = a - b;
+    if d < -PI {
+        d + TAU
+    } else if d >= PI {
+        d - TAU
+    } else {
+        d
+    }
+}
+
+/// The cells whose centres lie within the cylinder radius; independent of the minutia.
+pub fn cells_inside_radius() -> [u64; LAYER_WORDS] {
+    let mut mask = [0u64; LAYER_WORDS];
+    let half = SPATIAL_CELLS as f32 / 2.0;
+    for i in 0..SPATIAL_CELLS {
+        for j in 0..SPATIAL_CELLS {
+            let (u, v) = (i as f32 + 0.5 - half, j as f32 + 0.5 - half);
+            // Compared in cell units so the mask does not depend on R.
+            if u * u + v * v <= half * half {
+                let cell = i * SPATIAL_CELLS + j;
+                mask[cell / 64] |= 1 << (cell % 64);
+            }
+        }
+    }
+    mask
+}
+
+/// Builds the cylinder of `points[index]`, or `None` when the paper's validity rules
+/// (enough valid cells, enough neighbours) reject it.
+pub fn build_cylinder(points: &[Point], index: usize, hull: &ConvexHull, params: &MccParams) -> Option<BitCylinder> {
+    let centre = points[index];
+    let neighbour_reach = params.radius + 3.0 * params.sigma_spatial;
+    let neighbours = points
+        .iter()
+        .enumerate()
+        .filter(|&(t, p)| t != index && dist2(p, &centre) <= neighbour_reach * neighbour_reach)
+        .count();
+    if neighbours < params.min_neighbours {
+        return None;
+    }
+
+    let inside = cells_inside_radius();
+    let cell_size = params.cell_size();
+    let half = SPATIAL_CELLS as f32 / 2.0;
+    let (sin, cos) = centre.angle.sin_cos();
+    let reach = 3.0 * params.sigma_spatial;
+    let spatial_norm = 1.0 / (params.sigma_spatial * (TAU).sqrt());
+    let spatial_denominator = 2.0 * params.sigma_spatial * params.sigma_spatial;
+    let sector = TAU / ANGULAR_CELLS as f32;
+    let erf_scale = 1.0 / (params.sigma_directional * std::f32::consts::SQRT_2);
+
+    let mut cylinder = BitCylinder { bits: [0; CYLINDER_WORDS], mask: [0; LAYER_WORDS] };
+    let mut valid_cells = 0usize;
+    for i in 0..SPATIAL_CELLS {
+        for j in 0..SPATIAL_CELLS {
+            let cell = i * SPATIAL_CELLS + j;
+            let (word, bit) = (cell / 64, 1u64 << (cell % 64));
+            if inside[word] & bit == 0 {
+                continue;
+            }
+            // Cell centre: offsets along and across the minutia direction.
+            let (u, v) = ((i as f32 + 0.5 - half) * cell_size, (j as f32 + 0.5 - half) * cell_size);
+            let cell_centre = [centre.x + u * cos - v * sin, centre.y + u * sin + v * cos];
+            if !hull.contains_with_margin(cell_centre, params.hull_margin) {
+                continue;
+            }
+            cylinder.mask[word] |= bit;
+            valid_cells += 1;
+
+            let mut contributions = [0f32; ANGULAR_CELLS];
+            for (t, neighbour) in points.iter().enumerate() {
+                if t == index {
+                    continue;
+                }
+                let d2 = (neighbour.x - cell_centre[0]).powi(2) + (neighbour.y - cell_centre[1]).powi(2);
+                if d2 > reach * reach {
+                    continue;
+                }
+                let spatial = spatial_norm * (-d2 / spatial_denominator).exp();
+                let direction = angle_difference(centre.angle, neighbour.angle);
+                for (k, contribution) in contributions.iter_mut().enumerate() {
+                    let section_centre = -PI + (k as f32 + 0.5) * sector;
+                    let alpha = angle_difference(section_centre, direction);
+                    // Area of the directional Gaussian over the section's width.
+                    let area = 0.5 * (erf((alpha + sector / 2.0) * erf_scale) - erf((alpha - sector / 2.0) * erf_scale));
+                    *contribution += spatial * area;
+                }
+            }
+            for (k, contribution) in contributions.iter().enumerate() {
+                if *contribution >= params.bit_threshold {
+                    cylinder.bits[k * LAYER_WORDS + word] |= bit;
+                }
+            }
+        }
+    }
+    let inside_count: u32 = inside.iter().map(|w| w.count_ones()).sum();
+    if (valid_cells as f32) < params.min_valid_fraction * inside_count as f32 {
+        return None;
+    }
+    Some(cylinder)
+}
+
+fn dist2(a: &Point, b: &Point) -> f32 {
+    (a.x - b.x).powi(2) + (a.y - b.y).powi(2)
+}
+
+/// Error function, Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7), which is
+/// far finer than the bit threshold it feeds.
+fn erf(x: f32) -> f32 {
+    let sign = if x < 0.0 { -1.0 } else { 1.0 };
+    let x = x.abs();
+    let t = 1.0 / (1.0 + 0.327_591_1 * x);
+    let poly = t * (0.254_829_6 + t * (-0.284_496_72 + t * (1.421_413_8 + t * (-1.453_152_1 + t * 1.061_405_4))));
+    sign * (1.0 - poly * (-x * x).exp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn erf_matches_known_values() {
+        for (x, expected) in [(0.0, 0.0), (0.5, 0.520_499_9), (1.0, 0.842_700_8), (2.0, 0.995_322_3), (-1.0, -0.842_700_8)] {
+            assert!((erf(x) - expected).abs() < 1e-6, "erf({x})");
+        }
+    }
+
+    #[test]
+    fn angle_difference_wraps_into_half_open_range() {
+        assert!((angle_difference(0.1, TAU - 0.1) - 0.2).abs() < 1e-5);
+        assert!((angle_difference(TAU - 0.1, 0.1) + 0.2).abs() < 1e-5);
+        assert_eq!(angle_difference(PI, 0.0), -PI);
+    }
+
+    #[test]
+    fn radius_mask_is_round_and_symmetric() {
+        let count: u32 = cells_inside_radius().iter().map(|w| w.count_ones()).sum();
+        // pi/4 of 256 cells, give or take the cells the circle cuts.
+        assert!((190..=210).contains(&count), "{count}");
+    }
+
+    #[test]
+    fn isolated_minutia_has_no_cylinder_and_a_crowded_one_has() {
+        let params = MccParams::default();
+        let lonely = [Point { x: 0.0, y: 0.0, angle: 0.0 }, Point { x: 500.0, y: 500.0, angle: 1.0 }];
+        let hull = ConvexHull::new(&lonely.map(|p| [p.x, p.y]));
+        assert!(build_cylinder(&lonely, 0, &hull, &params).is_none());
+
+        let mut grid = Vec::new();
+        for gx in 0..7 {
+            for gy in 0..7 {
+                grid.push(Point { x: gx as f32 * 30.0, y: gy as f32 * 30.0, angle: (gx + gy) as f32 * 0.3 % TAU });
+            }
+        }
+        let hull = ConvexHull::new(&grid.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>());
+        let centre = grid.iter().position(|p| p.x == 90.0 && p.y == 90.0).unwrap();
+        let cylinder = build_cylinder(&grid, centre, &hull, &params).expect("central cylinder is valid");
+        for k in 0..ANGULAR_CELLS {
+            for w in 0..LAYER_WORDS {
+                assert_eq!(cylinder.bits[k * LAYER_WORDS + w] & !cylinder.mask[w], 0, "bit outside the valid cells");
+            }
+        }
+        assert!(cylinder.bits.iter().map(|w| w.count_ones()).sum::<u32>() > 0);
+    }
+}

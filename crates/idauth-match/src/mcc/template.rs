@@ -1,0 +1,176 @@
+//! A finger template: the valid bit cylinders of one finger, sorted by minutia
+//! direction, with the geometry the relaxation step needs.
+
+use std::f32::consts::TAU;
+
+use idauth_core::FingerPosition;
+
+use super::cylinder::{Point, build_cylinder};
+use super::hull::ConvexHull;
+use super::params::{CYLINDER_WORDS, LAYER_WORDS, MccParams, REFERENCE_PPI};
+use crate::error::{MatchError, Result};
+use crate::format::FingerMinutiae;
+
+/// Binary angle units per turn.
+pub const ANGLE_UNITS_PER_TURN: f32 = 65_536.0;
+
+/// Radians in `[0, 2*pi)` to binary angle units (65,536 to the turn).
+pub fn to_angle_units(angle: f32) -> u16 {
+    ((angle / TAU * ANGLE_UNITS_PER_TURN).round() as u32 & 0xffff) as u16
+}
+
+/// Everything the matcher needs about one finger, built once per enrolment or probe.
+///
+/// Cylinders are sorted by the direction of their minutia, so the cylinders a probe
+/// cylinder may be compared with (directions within delta_theta) form one or two
+/// contiguous runs and the kernel never branches on direction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FingerTemplate {
+    position: FingerPosition,
+    /// Cylinder bits, `CYLINDER_WORDS` per cylinder.
+    bits: Vec<u64>,
+    /// Spatial validity masks, `LAYER_WORDS` per cylinder.
+    masks: Vec<u64>,
+    /// The minutiae behind the cylinders, in cylinder order.
+    points: Vec<Point>,
+    /// Distances between the minutiae behind cylinders, `n * n`.
+    distances: Vec<f32>,
+    /// Minutia directions in binary angle units (65,536 to the turn), in cylinder
+    /// order: wrapping u16 arithmetic then gives angle differences for free.
+    angle_units: Vec<u16>,
+    /// Direction of the segment from minutia i to minutia j, `n * n`, in binary angle
+    /// units.
+    bearings: Vec<u16>,
+    /// Minutiae that survived the quality filter (cylinders or not).
+    minutiae_used: usize,
+}
+
+impl FingerTemplate {
+    /// Builds the template of one finger.
+    pub fn new(finger: &FingerMinutiae, params: &MccParams) -> Self {
+        let x_scale = REFERENCE_PPI / finger.x_ppi;
+        let y_scale = REFERENCE_PPI / finger.y_ppi;
+        let points: Vec<Point> = finger
+            .minutiae
+            .iter()
+            .filter(|m| m.quality == 0 || m.quality >= params.min_minutia_quality)
+            .map(|m| Point { x: f32::from(m.x) * x_scale, y: -f32::from(m.y) * y_scale, angle: m.angle.rem_euclid(TAU) })
+            .collect();
+        Self::from_points(finger.position, &points, params)
+    }
+
+    /// Builds a template from minutiae already at 500 ppi in the y-up frame.
+    pub fn from_points(position: FingerPosition, points: &[Point], params: &MccParams) -> Self {
+        let hull = ConvexHull::new(&points.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>());
+        let mut built: Vec<(Point, super::BitCylinder)> = (0..points.len())
+            .filter_map(|i| build_cylinder(points, i, &hull, params).map(|c| (points[i], c)))
+            .collect();
+        built.sort_by(|a, b| a.0.angle.total_cmp(&b.0.angle));
+
+        let n = built.len();
+        let mut template = Self {
+            position,
+            bits: Vec::with_capacity(n * CYLINDER_WORDS),
+            masks: Vec::with_capacity(n * LAYER_WORDS),
+            points: Vec::with_capacity(n),
+            distances: vec![0.0; n * n],
+            angle_units: Vec::with_capacity(n),
+            bearings: vec![0; n * n],
+            minutiae_used: points.len(),
+        };
+        for (point, cylinder) in &built {
+            template.bits.extend_from_slice(&cylinder.bits);
+            template.masks.extend_from_slice(&cylinder.mask);
+            template.points.push(*point);
+            template.angle_units.push(to_angle_units(point.angle));
+        }
+        for i in 0..n {
+            for j in 0..n {
+                let (a, b) = (template.points[i], template.points[j]);
+                let (dx, dy) = (b.x - a.x, b.y - a.y);
+                template.distances[i * n + j] = (dx * dx + dy * dy).sqrt();
+                template.bearings[i * n + j] = to_angle_units(dy.atan2(dx).rem_euclid(TAU));
+            }
+        }
+        template
+    }
+
+    /// Fails with [`MatchError::TooSparse`] when fewer than `min_cylinders` are usable.
+    pub fn ensure_usable(&self, min_cylinders: usize) -> Result<()> {
+        if self.len() < min_cylinders {
+            return Err(MatchError::TooSparse { usable: self.len(), needed: min_cylinders });
+        }
+        Ok(())
+    }
+
+    /// Which finger this is.
+    pub fn position(&self) -> FingerPosition {
+        self.position
+    }
+
+    /// Number of valid cylinders.
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    /// True when no cylinder survived the validity rules.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// Minutiae that passed the quality filter.
+    pub fn minutiae_used(&self) -> usize {
+        self.minutiae_used
+    }
+
+    /// All cylinder bits, `CYLINDER_WORDS` words per cylinder.
+    pub fn bits(&self) -> &[u64] {
+        &self.bits
+    }
+
+    /// All spatial validity masks, `LAYER_WORDS` words per cylinder.
+    pub fn masks(&self) -> &[u64] {
+        &self.masks
+    }
+
+    /// The minutiae behind the cylinders (sorted by direction).
+    pub fn points(&self) -> &[Point] {
+        &self.points
+    }
+
+    /// Distance between the minutiae of cylinders `i` and `j`.
+    pub fn distance(&self, i: usize, j: usize) -> f32 {
+        self.distances[i * self.len() + j]
+    }
+
+    /// Direction of the segment from the minutia of cylinder `i` to that of `j`, in
+    /// binary angle units (65,536 to the turn).
+    pub fn bearing_units(&self, i: usize, j: usize) -> u16 {
+        self.bearings[i * self.len() + j]
+    }
+
+    /// Minutia directions in binary angle units, in cylinder order.
+    pub fn angle_units(&self) -> &[u16] {
+        &self.angle_units
+    }
+
+    /// Index range(s) of cylinders whose direction lies within `half_width` of `angle`
+    /// (circularly): one run, or two when the window wraps past 2*pi.
+    pub fn direction_window(&self, angle: f32, half_width: f32) -> [std::ops::Range<usize>; 2] {
+        let n = self.len();
+        if half_width >= std::f32::consts::PI {
+            return [0..n, 0..0];
+        }
+        let lower = angle - half_width;
+        let upper = angle + half_width;
+        let first_at_least = |a: f32| self.points.partition_point(|p| p.angle < a);
+        let first_above = |a: f32| self.points.partition_point(|p| p.angle <= a);
+        if lower < 0.0 {
+            [0..first_above(upper), first_at_least(lower + TAU)..n]
+        } else if upper >= TAU {
+            [first_at_least(lower)..n, 0..first_above(upper - TAU)]
+        } else {
+            [first_at_least(lower)..first_above(upper), 0..0]
+        }
+    }
+}

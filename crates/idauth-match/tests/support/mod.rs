@@ -1,0 +1,17 @@
+//! Locating `../shared/data` from a test, skipping with a printed reason when absent.
+
+use std::path::PathBuf;
+
+/// The shared data folder, or `None` (with a note on stderr) when this checkout has none.
+pub fn shared_data(what: &str) -> Option<PathBuf> {
+    let root = std::env::var_os("IDAUTH_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    let path = root.join(what);
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!("skipped: {} not found (set IDAUTH_SHARED_DATA to the shared data folder)", path.display());
+        None
+    }
+}
