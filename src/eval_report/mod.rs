@@ -16,19 +16,29 @@ use crate::cli::{ConsolidationArg, EvalArgs};
 const TARGET_FMRS: [(f64, &str); 2] = [(0.01, "0.01"), (0.001, "0.001")];
 
 pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
-    let corpus = Corpus::open(&args.corpus).with_context(|| format!("opening corpus {}", args.corpus.display()))?;
+    let corpus = Corpus::open(&args.corpus)
+        .with_context(|| format!("opening corpus {}", args.corpus.display()))?;
     let consolidation = match args.consolidation {
         ConsolidationArg::Lss => Consolidation::Lss,
         ConsolidationArg::LssR => Consolidation::LssR,
     };
     let mut matcher = Matcher::with_kernel(MccParams::default(), Kernel::active(), consolidation);
-    let sets: Vec<_> = corpus.sets.iter().filter(|(name, _)| args.sets.is_empty() || args.sets.contains(name)).collect();
+    let sets: Vec<_> = corpus
+        .sets
+        .iter()
+        .filter(|(name, _)| args.sets.is_empty() || args.sets.contains(name))
+        .collect();
     anyhow::ensure!(!sets.is_empty(), "no set of the corpus matches --set");
-    let total_pairs: u64 = sets.iter().map(|(_, e)| (e.len() * e.len().saturating_sub(1) / 2) as u64).sum();
+    let total_pairs: u64 = sets
+        .iter()
+        .map(|(_, e)| (e.len() * e.len().saturating_sub(1) / 2) as u64)
+        .sum();
     let bar = ProgressBar::new(total_pairs).with_style(
-        ProgressStyle::with_template("{prefix:>6} [{bar:40}] {pos}/{len} pairs {per_sec} eta {eta}")
-            .expect("static template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{prefix:>6} [{bar:40}] {pos}/{len} pairs {per_sec} eta {eta}",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
     );
     let started = Instant::now();
     let mut results = Vec::new();
@@ -42,7 +52,8 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     print_table(&results, matcher.kernel(), started.elapsed().as_secs_f64());
     if let Some(path) = &args.json {
         let report = json_report(&results, &matcher, args);
-        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n").with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(path) = &args.scores {
         write_scores(path, &results)?;
@@ -54,7 +65,17 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
 }
 
 fn print_table(results: &[SetEvaluation], kernel: Kernel, seconds: f64) {
-    println!("{:<8} {:>8} {:>8} {:>7} {:>12} {:>13} {:>10} {:>11}", "set", "genuine", "impostor", "EER%", "FNMR@1%FMR", "FNMR@0.1%FMR", "thr@0.1%", "compare_us");
+    println!(
+        "{:<8} {:>8} {:>8} {:>7} {:>12} {:>13} {:>10} {:>11}",
+        "set",
+        "genuine",
+        "impostor",
+        "EER%",
+        "FNMR@1%FMR",
+        "FNMR@0.1%FMR",
+        "thr@0.1%",
+        "compare_us"
+    );
     for r in results {
         let (p1, p01) = (r.rates.at_fmr(0.01), r.rates.at_fmr(0.001));
         println!(
@@ -70,7 +91,12 @@ fn print_table(results: &[SetEvaluation], kernel: Kernel, seconds: f64) {
         );
     }
     let mean = results.iter().map(|r| r.rates.eer()).sum::<f64>() / results.len() as f64;
-    println!("mean EER {:.2}%  (kernel {}, {:.1} s)", 100.0 * mean, kernel.name(), seconds);
+    println!(
+        "mean EER {:.2}%  (kernel {}, {:.1} s)",
+        100.0 * mean,
+        kernel.name(),
+        seconds
+    );
 }
 
 fn json_report(results: &[SetEvaluation], matcher: &Matcher, args: &EvalArgs) -> serde_json::Value {
@@ -102,11 +128,20 @@ fn json_report(results: &[SetEvaluation], matcher: &Matcher, args: &EvalArgs) ->
 }
 
 fn write_scores(path: &std::path::Path, results: &[SetEvaluation]) -> anyhow::Result<()> {
-    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     let mut out = std::io::BufWriter::new(file);
     writeln!(out, "db,a,b,genuine,score")?;
     for pair in results.iter().flat_map(|r| &r.pairs) {
-        writeln!(out, "{},{},{},{},{}", pair.set, pair.a, pair.b, u8::from(pair.genuine), pair.score)?;
+        writeln!(
+            out,
+            "{},{},{},{},{}",
+            pair.set,
+            pair.a,
+            pair.b,
+            u8::from(pair.genuine),
+            pair.score
+        )?;
     }
     out.flush()?;
     Ok(())

@@ -29,15 +29,26 @@ pub fn det_curves(path: &Path, results: &[SetEvaluation]) -> anyhow::Result<()> 
         .context("drawing axes")?;
     for (index, result) in results.iter().enumerate() {
         let colour = Palette99::pick(index).to_rgba();
-        let points = result.rates.det_points().into_iter().map(|(fmr, fnmr)| (fmr.max(FLOOR), fnmr.max(FLOOR)));
+        let points = result
+            .rates
+            .det_points()
+            .into_iter()
+            .map(|(fmr, fnmr)| (fmr.max(FLOOR), fnmr.max(FLOOR)));
         let eer = result.rates.eer();
         chart
             .draw_series(LineSeries::new(points, colour.stroke_width(2)))
             .context("drawing curve")?
             .label(format!("{} (EER {:.2}%)", result.name, 100.0 * eer))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+            });
     }
-    chart.draw_series(LineSeries::new([(FLOOR, FLOOR), (1.0, 1.0)], BLACK.mix(0.3))).context("drawing EER line")?;
+    chart
+        .draw_series(LineSeries::new(
+            [(FLOOR, FLOOR), (1.0, 1.0)],
+            BLACK.mix(0.3),
+        ))
+        .context("drawing EER line")?;
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))
@@ -45,6 +56,7 @@ pub fn det_curves(path: &Path, results: &[SetEvaluation]) -> anyhow::Result<()> 
         .position(SeriesLabelPosition::LowerLeft)
         .draw()
         .context("drawing legend")?;
-    root.present().with_context(|| format!("writing {}", path.display()))?;
+    root.present()
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

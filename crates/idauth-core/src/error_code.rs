@@ -97,7 +97,9 @@ impl ErrorCode {
             Self::UnsupportedTemplateFormat => {
                 "send ISO/IEC 19794-2:2005 or ANSI INCITS 378-2004 finger minutiae records"
             }
-            Self::TemplateTooSparse => "recapture the finger: the image yielded too few usable minutiae",
+            Self::TemplateTooSparse => {
+                "recapture the finger: the image yielded too few usable minutiae"
+            }
         }
     }
 }
@@ -124,7 +126,12 @@ mod tests {
                 ErrorFamily::Crypto => 6,
                 ErrorFamily::Server => 7,
             };
-            assert_eq!(hundreds, expected, "{} is numbered outside its family", code.name());
+            assert_eq!(
+                hundreds,
+                expected,
+                "{} is numbered outside its family",
+                code.name()
+            );
             assert!(!code.action_hint().is_empty());
         }
     }

@@ -179,7 +179,10 @@ mod tests {
     #[test]
     fn finger_codes_round_trip_and_reject_multi_finger_codes() {
         for code in 0..=10u8 {
-            assert_eq!(FingerPosition::from_code(code).map(FingerPosition::code), Some(code));
+            assert_eq!(
+                FingerPosition::from_code(code).map(FingerPosition::code),
+                Some(code)
+            );
         }
         for code in 11..=255u8 {
             assert_eq!(FingerPosition::from_code(code), None);
@@ -195,7 +198,10 @@ mod tests {
         }
         assert_eq!(ImpressionType::from_code(4), None);
         for code in 0..3u8 {
-            assert_eq!(MinutiaKind::from_code(code).map(MinutiaKind::code), Some(code));
+            assert_eq!(
+                MinutiaKind::from_code(code).map(MinutiaKind::code),
+                Some(code)
+            );
         }
         assert_eq!(MinutiaKind::from_code(3), None);
     }

@@ -7,6 +7,12 @@ use crate::mcc::cylinder::cells_inside_radius;
 use crate::mcc::params::{CYLINDER_WORDS, LAYER_WORDS};
 use crate::mcc::{FingerTemplate, MccParams};
 
+/// Pairs per probe cylinder handed to LSS-R. Its greedy one-to-one assignment takes a
+/// probe cylinder's pair from the top of its row in all but rare cases, so keeping the
+/// row's best few makes the assignment's sort tiny (a few hundred pairs, not a thousand)
+/// without changing the chosen pairs in practice.
+const ROW_CANDIDATES: usize = 4;
+
 /// A similarity of two cylinders with the indices that produced it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct ScoredPair {
@@ -68,7 +74,9 @@ impl Matcher {
         let n_pairs = self.params.pairs_to_average(probe.len(), gallery.len());
         match self.consolidation {
             Consolidation::Lss => crate::consolidate::lss(&mut self.pairs, n_pairs),
-            Consolidation::LssR => self.relaxation.score(&mut self.pairs, probe, gallery, n_pairs),
+            Consolidation::LssR => self
+                .relaxation
+                .score(&mut self.pairs, probe, gallery, n_pairs),
         }
     }
 
@@ -81,7 +89,12 @@ impl Matcher {
             self.counts.resize(gallery.len(), PairCounts::default());
         }
         let max_turn = self.params.max_direction_difference;
+        let keep_per_row = match self.consolidation {
+            Consolidation::Lss => usize::MAX,
+            Consolidation::LssR => ROW_CANDIDATES,
+        };
         for (i, point) in probe.points().iter().enumerate() {
+            let row_start = self.pairs.len();
             let probe_bits = &probe.bits()[i * CYLINDER_WORDS..(i + 1) * CYLINDER_WORDS];
             let probe_mask = &probe.masks()[i * LAYER_WORDS..(i + 1) * LAYER_WORDS];
             for run in gallery.direction_window(point.angle, max_turn) {
@@ -99,14 +112,32 @@ impl Matcher {
                 // Written unconditionally and kept only when non-zero: a data-dependent
                 // branch here mispredicts on a large share of the ~1,000 pairs.
                 let start = self.pairs.len();
-                self.pairs.resize(start + counts.len(), ScoredPair { similarity: 0.0, probe: 0, gallery: 0 });
+                self.pairs.resize(
+                    start + counts.len(),
+                    ScoredPair {
+                        similarity: 0.0,
+                        probe: 0,
+                        gallery: 0,
+                    },
+                );
                 let mut kept = start;
                 for (offset, c) in counts.iter().enumerate() {
                     let similarity = similarity(c, self.min_area);
-                    self.pairs[kept] = ScoredPair { similarity, probe: i as u16, gallery: (run.start + offset) as u16 };
+                    self.pairs[kept] = ScoredPair {
+                        similarity,
+                        probe: i as u16,
+                        gallery: (run.start + offset) as u16,
+                    };
                     kept += usize::from(similarity > 0.0);
                 }
                 self.pairs.truncate(kept);
+            }
+            let row = &mut self.pairs[row_start..];
+            if row.len() > keep_per_row {
+                row.select_nth_unstable_by(keep_per_row - 1, |a, b| {
+                    b.similarity.total_cmp(&a.similarity)
+                });
+                self.pairs.truncate(row_start + keep_per_row);
             }
         }
     }

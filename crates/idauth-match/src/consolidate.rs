@@ -78,7 +78,13 @@ impl Relaxation {
             iterations: params.relaxation_iterations,
             weight: params.relaxation_weight,
             distance_table: (0..DISTANCE_ENTRIES)
-                .map(|i| sigmoid(i as f32 / DISTANCE_STEPS_PER_PIXEL, params.rho_distance_mu, params.rho_distance_tau))
+                .map(|i| {
+                    sigmoid(
+                        i as f32 / DISTANCE_STEPS_PER_PIXEL,
+                        params.rho_distance_mu,
+                        params.rho_distance_tau,
+                    )
+                })
                 .collect(),
             direction_table: angle_table(params.rho_direction_mu, params.rho_direction_tau),
             radial_table: angle_table(params.rho_radial_mu, params.rho_radial_tau),
@@ -94,7 +100,13 @@ impl Relaxation {
         }
     }
 
-    pub(crate) fn score(&mut self, pairs: &mut [ScoredPair], probe: &FingerTemplate, gallery: &FingerTemplate, n_pairs: usize) -> f32 {
+    pub(crate) fn score(
+        &mut self,
+        pairs: &mut [ScoredPair],
+        probe: &FingerTemplate,
+        gallery: &FingerTemplate,
+        n_pairs: usize,
+    ) -> f32 {
         self.choose_pairs(pairs, probe.len(), gallery.len());
         let n = self.chosen.len();
         if n == 0 || n_pairs == 0 {
@@ -104,7 +116,11 @@ impl Relaxation {
         self.lambda.clear();
         self.lambda.extend(self.chosen.iter().map(|p| p.similarity));
         self.next.resize(n, 0.0);
-        let spread = if n > 1 { (1.0 - self.weight) / (n - 1) as f32 } else { 0.0 };
+        let spread = if n > 1 {
+            (1.0 - self.weight) / (n - 1) as f32
+        } else {
+            0.0
+        };
         for _ in 0..self.iterations {
             for t in 0..n {
                 let support = dot(&self.compatibility[t * n..(t + 1) * n], &self.lambda);
@@ -113,11 +129,16 @@ impl Relaxation {
             std::mem::swap(&mut self.lambda, &mut self.next);
         }
         self.efficiency.clear();
-        self.efficiency
-            .extend(self.chosen.iter().zip(&self.lambda).map(|(pair, &lambda)| (lambda / pair.similarity, lambda)));
+        self.efficiency.extend(
+            self.chosen
+                .iter()
+                .zip(&self.lambda)
+                .map(|(pair, &lambda)| (lambda / pair.similarity, lambda)),
+        );
         let take = n_pairs.min(n);
         if take < n {
-            self.efficiency.select_nth_unstable_by(take - 1, |a, b| b.0.total_cmp(&a.0));
+            self.efficiency
+                .select_nth_unstable_by(take - 1, |a, b| b.0.total_cmp(&a.0));
         }
         self.efficiency[..take].iter().map(|e| e.1).sum::<f32>() / n_pairs as f32
     }
@@ -165,9 +186,15 @@ impl Relaxation {
         self.compatibility.resize(n * n, 0.0);
         let (probe_angles, gallery_angles) = (probe.angle_units(), gallery.angle_units());
         for t in 0..n {
-            let (at, bt) = (usize::from(self.chosen[t].probe), usize::from(self.chosen[t].gallery));
+            let (at, bt) = (
+                usize::from(self.chosen[t].probe),
+                usize::from(self.chosen[t].gallery),
+            );
             for k in (t + 1)..n {
-                let (ak, bk) = (usize::from(self.chosen[k].probe), usize::from(self.chosen[k].gallery));
+                let (ak, bk) = (
+                    usize::from(self.chosen[k].probe),
+                    usize::from(self.chosen[k].gallery),
+                );
                 let d1 = (probe.distance(at, ak) - gallery.distance(bt, bk)).abs();
                 let d1_index = (d1 * DISTANCE_STEPS_PER_PIXEL) as usize;
                 if d1_index >= DISTANCE_ENTRIES {
@@ -192,9 +219,14 @@ impl Relaxation {
 
 /// Sorts `pairs` by similarity, largest first, into `out` (stable LSD radix sort on
 /// the similarity quantised to 16 bits), using `buffer` as scratch.
-fn radix_sort_descending(pairs: &[ScoredPair], out: &mut Vec<ScoredPair>, buffer: &mut Vec<ScoredPair>) {
+fn radix_sort_descending(
+    pairs: &[ScoredPair],
+    out: &mut Vec<ScoredPair>,
+    buffer: &mut Vec<ScoredPair>,
+) {
     // Truncation rather than rounding: `round` is a libm call on baseline x86-64.
-    let key = |p: &ScoredPair| u16::MAX - (p.similarity.clamp(0.0, 1.0) * f32::from(u16::MAX)) as u16;
+    let key =
+        |p: &ScoredPair| u16::MAX - (p.similarity.clamp(0.0, 1.0) * f32::from(u16::MAX)) as u16;
     out.clear();
     out.extend_from_slice(pairs);
     buffer.clear();
@@ -221,7 +253,12 @@ fn radix_sort_descending(pairs: &[ScoredPair], out: &mut Vec<ScoredPair>, buffer
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0f32; 8];
     let (a_chunks, b_chunks) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a_chunks.remainder().iter().zip(b_chunks.remainder()).map(|(x, y)| x * y).sum();
+    let tail: f32 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
     for (x, y) in a_chunks.zip(b_chunks) {
         for lane in 0..8 {
             lanes[lane] += x[lane] * y[lane];

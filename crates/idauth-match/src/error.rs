@@ -10,7 +10,9 @@ use idauth_core::ErrorCode;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MatchError {
     /// The buffer is shorter than the header of any supported record.
-    #[error("record too short: {available} bytes, a finger minutiae record header needs at least {needed}")]
+    #[error(
+        "record too short: {available} bytes, a finger minutiae record header needs at least {needed}"
+    )]
     TooShort {
         /// Bytes needed for the header.
         needed: usize,
@@ -24,13 +26,17 @@ pub enum MatchError {
         found: [u8; 4],
     },
     /// Bytes 4..8 name a version this matcher does not decode.
-    #[error("unsupported record version {version:?} at byte 4: only ISO/IEC 19794-2:2005 and ANSI INCITS 378-2004 (\" 20\") are accepted")]
+    #[error(
+        "unsupported record version {version:?} at byte 4: only ISO/IEC 19794-2:2005 and ANSI INCITS 378-2004 (\" 20\") are accepted"
+    )]
     UnsupportedVersion {
         /// The version string as found (printable bytes only).
         version: String,
     },
     /// The record length field declares more bytes than the buffer holds.
-    #[error("record truncated: length field at byte {field_offset} declares {declared} bytes but only {available} are present")]
+    #[error(
+        "record truncated: length field at byte {field_offset} declares {declared} bytes but only {available} are present"
+    )]
     DeclaredLengthExceedsBuffer {
         /// Offset of the length field.
         field_offset: usize,
@@ -40,7 +46,9 @@ pub enum MatchError {
         available: usize,
     },
     /// The record length field is smaller than the fixed header.
-    #[error("record length field at byte {field_offset} declares {declared} bytes, less than the {minimum}-byte header")]
+    #[error(
+        "record length field at byte {field_offset} declares {declared} bytes, less than the {minimum}-byte header"
+    )]
     DeclaredLengthTooSmall {
         /// Offset of the length field.
         field_offset: usize,
@@ -50,7 +58,9 @@ pub enum MatchError {
         minimum: usize,
     },
     /// A field runs past the end of the declared record.
-    #[error("record truncated at byte {offset}: {what} needs {needed} bytes but the record ends after {available}")]
+    #[error(
+        "record truncated at byte {offset}: {what} needs {needed} bytes but the record ends after {available}"
+    )]
     Truncated {
         /// Where the field starts.
         offset: usize,
@@ -88,7 +98,9 @@ pub enum MatchError {
         offset: usize,
     },
     /// More minutiae in one view than the service accepts.
-    #[error("finger view {view} declares {count} minutiae at byte {offset}, at most {max} are accepted")]
+    #[error(
+        "finger view {view} declares {count} minutiae at byte {offset}, at most {max} are accepted"
+    )]
     TooManyMinutiae {
         /// View index in the record (0-based).
         view: usize,
@@ -100,7 +112,9 @@ pub enum MatchError {
         offset: usize,
     },
     /// A minutia lies outside the image the record declares.
-    #[error("minutia {index} of finger view {view} at byte {offset} lies at ({x}, {y}), outside the {width}x{height} image")]
+    #[error(
+        "minutia {index} of finger view {view} at byte {offset} lies at ({x}, {y}), outside the {width}x{height} image"
+    )]
     MinutiaOutsideImage {
         /// View index (0-based).
         view: usize,

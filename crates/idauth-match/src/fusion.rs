@@ -22,13 +22,23 @@ pub struct FusedScore {
 /// A probe finger of unknown position is compared with every enrolled finger and keeps
 /// its best score. A probe finger whose position is not enrolled scores 0 in the fusion
 /// (it is evidence against the claim, not something to skip).
-pub fn compare_fingers(matcher: &mut Matcher, probe: &[FingerTemplate], enrolled: &[FingerTemplate]) -> FusedScore {
+pub fn compare_fingers(
+    matcher: &mut Matcher,
+    probe: &[FingerTemplate],
+    enrolled: &[FingerTemplate],
+) -> FusedScore {
     let mut fingers = Vec::with_capacity(probe.len());
     for finger in probe {
         let score = if finger.position() == FingerPosition::Unknown {
-            enrolled.iter().map(|e| matcher.compare(finger, e)).reduce(f32::max)
+            enrolled
+                .iter()
+                .map(|e| matcher.compare(finger, e))
+                .reduce(f32::max)
         } else {
-            enrolled.iter().find(|e| e.position() == finger.position()).map(|e| matcher.compare(finger, e))
+            enrolled
+                .iter()
+                .find(|e| e.position() == finger.position())
+                .map(|e| matcher.compare(finger, e))
         };
         fingers.push((finger.position(), score));
     }

@@ -7,6 +7,7 @@
 //! - [`compare`] and [`consolidate`]: one finger score (LSS, LSS-R); [`fusion`]: several
 //!   fingers.
 //! - [`eval`]: accuracy evaluation on a corpus (EER, FNMR at FMR, DET curve points).
+//! - [`synthetic`]: deterministic synthetic fingers for benches and tests.
 
 pub mod compare;
 pub mod consolidate;
@@ -16,6 +17,7 @@ pub mod format;
 pub mod fusion;
 pub mod kernel;
 pub mod mcc;
+pub mod synthetic;
 
 pub use compare::Matcher;
 pub use consolidate::Consolidation;

@@ -7,17 +7,22 @@ use idauth_match::format::{FingerView, Minutia, MinutiaeRecord, TemplateFormat, 
 use proptest::prelude::*;
 
 fn format() -> impl Strategy<Value = TemplateFormat> {
-    prop_oneof![Just(TemplateFormat::Iso19794_2_2005), Just(TemplateFormat::Ansi378_2004)]
+    prop_oneof![
+        Just(TemplateFormat::Iso19794_2_2005),
+        Just(TemplateFormat::Ansi378_2004)
+    ]
 }
 
 fn minutia(format: TemplateFormat, width: u16, height: u16) -> impl Strategy<Value = Minutia> {
-    (0u8..3, 0..width, 0..height, any::<u8>(), 0u8..=100).prop_map(move |(kind, x, y, angle, quality)| Minutia {
-        kind: MinutiaKind::from_code(kind).unwrap(),
-        x,
-        y,
-        angle: f32::from(angle) * format.angle_unit(),
-        quality,
-    })
+    (0u8..3, 0..width, 0..height, any::<u8>(), 0u8..=100).prop_map(
+        move |(kind, x, y, angle, quality)| Minutia {
+            kind: MinutiaKind::from_code(kind).unwrap(),
+            x,
+            y,
+            angle: f32::from(angle) * format.angle_unit(),
+            quality,
+        },
+    )
 }
 
 fn view(format: TemplateFormat, width: u16, height: u16) -> impl Strategy<Value = FingerView> {
@@ -29,29 +34,42 @@ fn view(format: TemplateFormat, width: u16, height: u16) -> impl Strategy<Value 
         prop::collection::vec(minutia(format, width, height), 0..60),
         prop::collection::vec(any::<u8>(), 0..20),
     )
-        .prop_map(|(position, view_number, impression, quality, minutiae, extended_data)| FingerView {
-            position: FingerPosition::from_code(position).unwrap(),
-            view_number,
-            impression: ImpressionType::from_code(impression).unwrap(),
-            quality,
-            minutiae,
-            extended_data,
-        })
+        .prop_map(
+            |(position, view_number, impression, quality, minutiae, extended_data)| FingerView {
+                position: FingerPosition::from_code(position).unwrap(),
+                view_number,
+                impression: ImpressionType::from_code(impression).unwrap(),
+                quality,
+                minutiae,
+                extended_data,
+            },
+        )
 }
 
 fn record() -> impl Strategy<Value = MinutiaeRecord> {
-    (format(), 1u16..2000, 1u16..2000, 1u16..1000, 1u16..1000, 0u8..16, 0u16..4096, any::<(u16, u16)>())
+    (
+        format(),
+        1u16..2000,
+        1u16..2000,
+        1u16..1000,
+        1u16..1000,
+        0u8..16,
+        0u16..4096,
+        any::<(u16, u16)>(),
+    )
         .prop_flat_map(|(format, width, height, xr, yr, compliance, id, product)| {
-            prop::collection::vec(view(format, width, height), 1..5).prop_map(move |views| MinutiaeRecord {
-                format,
-                product_id: (format == TemplateFormat::Ansi378_2004).then_some(product),
-                equipment_compliance: compliance,
-                equipment_id: id,
-                width,
-                height,
-                x_resolution: xr,
-                y_resolution: yr,
-                views,
+            prop::collection::vec(view(format, width, height), 1..5).prop_map(move |views| {
+                MinutiaeRecord {
+                    format,
+                    product_id: (format == TemplateFormat::Ansi378_2004).then_some(product),
+                    equipment_compliance: compliance,
+                    equipment_id: id,
+                    width,
+                    height,
+                    x_resolution: xr,
+                    y_resolution: yr,
+                    views,
+                }
             })
         })
 }

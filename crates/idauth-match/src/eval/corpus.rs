@@ -37,18 +37,37 @@ impl Corpus {
     /// Reads `dir/manifest.csv`.
     pub fn open(dir: &Path) -> Result<Self> {
         let manifest = dir.join("manifest.csv");
-        let text = std::fs::read_to_string(&manifest).map_err(|e| corpus_error(&manifest, e.to_string()))?;
+        let text = std::fs::read_to_string(&manifest)
+            .map_err(|e| corpus_error(&manifest, e.to_string()))?;
         let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-        let header: Vec<&str> = lines.next().ok_or_else(|| corpus_error(&manifest, "empty manifest".into()))?.split(',').map(str::trim).collect();
+        let header: Vec<&str> = lines
+            .next()
+            .ok_or_else(|| corpus_error(&manifest, "empty manifest".into()))?
+            .split(',')
+            .map(str::trim)
+            .collect();
         let column = |name: &str| {
-            header.iter().position(|h| *h == name).ok_or_else(|| corpus_error(&manifest, format!("missing column {name:?}")))
+            header
+                .iter()
+                .position(|h| *h == name)
+                .ok_or_else(|| corpus_error(&manifest, format!("missing column {name:?}")))
         };
-        let (set_col, finger_col, impression_col, iso_col) = (column("db")?, column("finger")?, column("impression")?, column("iso")?);
+        let (set_col, finger_col, impression_col, iso_col) = (
+            column("db")?,
+            column("finger")?,
+            column("impression")?,
+            column("iso")?,
+        );
         let mut sets: BTreeMap<String, Vec<CorpusEntry>> = BTreeMap::new();
         for (line_number, line) in lines.enumerate() {
             let fields: Vec<&str> = line.split(',').map(str::trim).collect();
             let field = |i: usize| {
-                fields.get(i).copied().ok_or_else(|| corpus_error(&manifest, format!("line {} has too few columns", line_number + 2)))
+                fields.get(i).copied().ok_or_else(|| {
+                    corpus_error(
+                        &manifest,
+                        format!("line {} has too few columns", line_number + 2),
+                    )
+                })
             };
             let entry = CorpusEntry {
                 set: field(set_col)?.to_owned(),
@@ -66,5 +85,8 @@ impl Corpus {
 }
 
 fn corpus_error(path: &Path, reason: String) -> MatchError {
-    MatchError::Corpus { path: path.display().to_string(), reason }
+    MatchError::Corpus {
+        path: path.display().to_string(),
+        reason,
+    }
 }

@@ -48,7 +48,10 @@ impl ErrorRates {
 
     /// Fraction of genuine scores below `threshold`.
     pub fn fnmr(&self, threshold: f32) -> f64 {
-        fraction(self.genuine.partition_point(|&s| s < threshold), self.genuine.len())
+        fraction(
+            self.genuine.partition_point(|&s| s < threshold),
+            self.genuine.len(),
+        )
     }
 
     /// Every distinct score, plus one value above the largest: the thresholds at
@@ -78,7 +81,10 @@ impl ErrorRates {
             let (fmr, fnmr) = rates(t);
             fnmr < fmr
         });
-        let candidates = [first_at_or_above.checked_sub(1), (first_at_or_above < thresholds.len()).then_some(first_at_or_above)];
+        let candidates = [
+            first_at_or_above.checked_sub(1),
+            (first_at_or_above < thresholds.len()).then_some(first_at_or_above),
+        ];
         candidates
             .into_iter()
             .flatten()
@@ -94,17 +100,29 @@ impl ErrorRates {
         let thresholds = self.thresholds();
         let index = thresholds.partition_point(|&t| self.fmr(t) > target_fmr);
         let threshold = thresholds.get(index).copied().unwrap_or(f32::INFINITY);
-        OperatingPoint { target_fmr, threshold, fmr: self.fmr(threshold), fnmr: self.fnmr(threshold) }
+        OperatingPoint {
+            target_fmr,
+            threshold,
+            fmr: self.fmr(threshold),
+            fnmr: self.fnmr(threshold),
+        }
     }
 
     /// (FMR, FNMR) at every distinct threshold, for a DET curve.
     pub fn det_points(&self) -> Vec<(f64, f64)> {
-        self.thresholds().into_iter().map(|t| (self.fmr(t), self.fnmr(t))).collect()
+        self.thresholds()
+            .into_iter()
+            .map(|t| (self.fmr(t), self.fnmr(t)))
+            .collect()
     }
 }
 
 fn fraction(part: usize, whole: usize) -> f64 {
-    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
 }
 
 #[cfg(test)]

@@ -40,17 +40,31 @@ pub struct SetEvaluation {
 }
 
 /// Scores all pairs of `entries` (one set). `progress` is told after every pair.
-pub fn evaluate_set(name: &str, entries: &[CorpusEntry], matcher: &mut Matcher, progress: &mut dyn FnMut()) -> Result<SetEvaluation> {
+pub fn evaluate_set(
+    name: &str,
+    entries: &[CorpusEntry],
+    matcher: &mut Matcher,
+    progress: &mut dyn FnMut(),
+) -> Result<SetEvaluation> {
     let mut template_times = Vec::with_capacity(entries.len());
     let mut templates = Vec::with_capacity(entries.len());
     for entry in entries {
-        let bytes = std::fs::read(&entry.path)
-            .map_err(|e| MatchError::Corpus { path: entry.path.display().to_string(), reason: e.to_string() })?;
-        let record = parse(&bytes).map_err(|e| MatchError::Corpus { path: entry.path.display().to_string(), reason: e.to_string() })?;
-        let finger = record.fingers().into_iter().next().ok_or_else(|| MatchError::Corpus {
+        let bytes = std::fs::read(&entry.path).map_err(|e| MatchError::Corpus {
             path: entry.path.display().to_string(),
-            reason: "record has no finger view".into(),
+            reason: e.to_string(),
         })?;
+        let record = parse(&bytes).map_err(|e| MatchError::Corpus {
+            path: entry.path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let finger = record
+            .fingers()
+            .into_iter()
+            .next()
+            .ok_or_else(|| MatchError::Corpus {
+                path: entry.path.display().to_string(),
+                reason: "record has no finger view".into(),
+            })?;
         let started = Instant::now();
         templates.push(FingerTemplate::new(&finger, matcher.params()));
         template_times.push(started.elapsed().as_secs_f64() * 1e6);
@@ -65,8 +79,18 @@ pub fn evaluate_set(name: &str, entries: &[CorpusEntry], matcher: &mut Matcher, 
             let score = matcher.compare(&templates[i], &templates[j]);
             compare_times.push(started.elapsed().as_secs_f64() * 1e6);
             let is_genuine = entries[i].finger == entries[j].finger;
-            if is_genuine { genuine.push(score) } else { impostor.push(score) }
-            pairs.push(PairScore { set: name.to_owned(), a: entries[i].name(), b: entries[j].name(), genuine: is_genuine, score });
+            if is_genuine {
+                genuine.push(score)
+            } else {
+                impostor.push(score)
+            }
+            pairs.push(PairScore {
+                set: name.to_owned(),
+                a: entries[i].name(),
+                b: entries[j].name(),
+                genuine: is_genuine,
+                score,
+            });
             progress();
         }
     }
@@ -86,5 +110,9 @@ pub fn median(values: &mut [f64]) -> f64 {
     }
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
-    if values.len() % 2 == 0 { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] }
+    if values.len() % 2 == 0 {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
 }

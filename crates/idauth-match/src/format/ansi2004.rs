@@ -12,21 +12,41 @@ const SHORT_HEADER_LEN: usize = 26;
 /// Header bytes with the 6-byte length form.
 const LONG_HEADER_LEN: usize = 30;
 
-pub(super) fn parse(bytes: &[u8], limits: &ParseLimits, long_length: bool) -> Result<MinutiaeRecord> {
+pub(super) fn parse(
+    bytes: &[u8],
+    limits: &ParseLimits,
+    long_length: bool,
+) -> Result<MinutiaeRecord> {
     let (declared, header_len, body_start) = if long_length {
         if bytes.len() < 14 {
-            return Err(MatchError::TooShort { needed: LONG_HEADER_LEN, available: bytes.len() });
+            return Err(MatchError::TooShort {
+                needed: LONG_HEADER_LEN,
+                available: bytes.len(),
+            });
         }
-        (u32::from_be_bytes([bytes[10], bytes[11], bytes[12], bytes[13]]) as usize, LONG_HEADER_LEN, 14)
+        (
+            u32::from_be_bytes([bytes[10], bytes[11], bytes[12], bytes[13]]) as usize,
+            LONG_HEADER_LEN,
+            14,
+        )
     } else {
-        (usize::from(u16::from_be_bytes([bytes[8], bytes[9]])), SHORT_HEADER_LEN, 10)
+        (
+            usize::from(u16::from_be_bytes([bytes[8], bytes[9]])),
+            SHORT_HEADER_LEN,
+            10,
+        )
     };
     let field_offset = if long_length { 10 } else { 8 };
     let end = declared_end(declared, bytes.len(), field_offset, header_len)?;
     let mut reader = Reader::new(bytes, body_start, end);
     let owner = reader.u16("CBEFF product owner")?;
     let kind = reader.u16("CBEFF product type")?;
-    parse_body(&mut reader, TemplateFormat::Ansi378_2004, Some((owner, kind)), limits)
+    parse_body(
+        &mut reader,
+        TemplateFormat::Ansi378_2004,
+        Some((owner, kind)),
+        limits,
+    )
 }
 
 pub(super) fn encode(record: &MinutiaeRecord) -> Result<Vec<u8>> {
@@ -37,7 +57,8 @@ pub(super) fn encode(record: &MinutiaeRecord) -> Result<Vec<u8>> {
     if let Ok(short) = u16::try_from(short_total) {
         out.extend_from_slice(&short.to_be_bytes());
     } else {
-        let long = u32::try_from(LONG_HEADER_LEN + views_len).map_err(|_| MatchError::Unencodable("record over 4 GiB"))?;
+        let long = u32::try_from(LONG_HEADER_LEN + views_len)
+            .map_err(|_| MatchError::Unencodable("record over 4 GiB"))?;
         out.extend_from_slice(&[0, 0]);
         out.extend_from_slice(&long.to_be_bytes());
     }
@@ -48,4 +69,3 @@ pub(super) fn encode(record: &MinutiaeRecord) -> Result<Vec<u8>> {
     encode_views(&mut out, record.format, &record.views)?;
     Ok(out)
 }
-

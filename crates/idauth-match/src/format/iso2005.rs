@@ -28,4 +28,3 @@ pub(super) fn encode(record: &MinutiaeRecord) -> Result<Vec<u8>> {
     debug_assert_eq!(out.len(), total);
     Ok(out)
 }
-

@@ -53,7 +53,10 @@ impl Default for ParseLimits {
     fn default() -> Self {
         // Ten fingers with a second view each is the largest legitimate capture; MINDTCT
         // rarely passes 150 minutiae on a 500 ppi plain impression.
-        Self { max_views: 20, max_minutiae_per_view: 200 }
+        Self {
+            max_views: 20,
+            max_minutiae_per_view: 200,
+        }
     }
 }
 
@@ -157,7 +160,10 @@ pub fn parse(bytes: &[u8]) -> Result<MinutiaeRecord> {
 pub fn parse_with_limits(bytes: &[u8], limits: &ParseLimits) -> Result<MinutiaeRecord> {
     const MIN_HEADER: usize = 24;
     if bytes.len() < MIN_HEADER {
-        return Err(MatchError::TooShort { needed: MIN_HEADER, available: bytes.len() });
+        return Err(MatchError::TooShort {
+            needed: MIN_HEADER,
+            available: bytes.len(),
+        });
     }
     let magic: [u8; 4] = [bytes[0], bytes[1], bytes[2], bytes[3]];
     if &magic != b"FMR\0" {
@@ -166,8 +172,11 @@ pub fn parse_with_limits(bytes: &[u8], limits: &ParseLimits) -> Result<MinutiaeR
     let version = &bytes[4..8];
     // FingerprintIO writes the ANSI 2004 version as "020"; the standard says " 20".
     if version != b" 20\0" && version != b"020\0" {
-        let printable: String =
-            version.iter().filter(|b| b.is_ascii_graphic() || **b == b' ').map(|&b| char::from(b)).collect();
+        let printable: String = version
+            .iter()
+            .filter(|b| b.is_ascii_graphic() || **b == b' ')
+            .map(|&b| char::from(b))
+            .collect();
         return Err(MatchError::UnsupportedVersion { version: printable });
     }
     match detect_layout(bytes) {
@@ -199,7 +208,11 @@ fn detect_layout(bytes: &[u8]) -> Layout {
     if high != 0 {
         // An ISO record of 64 KiB or more fits its buffer; an ANSI short length
         // followed by a product owner reads as a length of many megabytes.
-        if iso_length <= bytes.len() { Layout::Iso } else { Layout::AnsiShort }
+        if iso_length <= bytes.len() {
+            Layout::Iso
+        } else {
+            Layout::AnsiShort
+        }
     } else if iso_length < iso2005::HEADER_LEN {
         // Two zero bytes then a small number: the ANSI 6-byte length form, whose
         // 4-byte length is over 65,535 so its high half is non-zero.
@@ -215,7 +228,9 @@ fn angle_from_code(format: TemplateFormat, code: u8) -> f32 {
 
 fn angle_to_code(format: TemplateFormat, angle: f32) -> Result<u8> {
     if !angle.is_finite() || angle < 0.0 {
-        return Err(MatchError::Unencodable("minutia angle must be finite and non-negative"));
+        return Err(MatchError::Unencodable(
+            "minutia angle must be finite and non-negative",
+        ));
     }
     let code = (angle / format.angle_unit()).round() as u32;
     u8::try_from(code).map_err(|_| MatchError::Unencodable("minutia angle above 255 units"))

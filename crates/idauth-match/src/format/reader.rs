@@ -12,7 +12,11 @@ pub(super) struct Reader<'a> {
 impl<'a> Reader<'a> {
     pub(super) fn new(bytes: &'a [u8], start: usize, end: usize) -> Self {
         debug_assert!(start <= end && end <= bytes.len());
-        Self { bytes, pos: start, end }
+        Self {
+            bytes,
+            pos: start,
+            end,
+        }
     }
 
     pub(super) fn pos(&self) -> usize {
@@ -25,7 +29,12 @@ impl<'a> Reader<'a> {
 
     pub(super) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8]> {
         if self.remaining() < n {
-            return Err(MatchError::Truncated { offset: self.pos, what, needed: n, available: self.remaining() });
+            return Err(MatchError::Truncated {
+                offset: self.pos,
+                what,
+                needed: n,
+                available: self.remaining(),
+            });
         }
         let slice = &self.bytes[self.pos..self.pos + n];
         self.pos += n;

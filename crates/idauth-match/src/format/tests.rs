@@ -19,8 +19,20 @@ fn sample(format: TemplateFormat) -> MinutiaeRecord {
             impression: ImpressionType::LivePlain,
             quality: 80,
             minutiae: vec![
-                Minutia { kind: MinutiaKind::Ending, x: 10, y: 20, angle: 3.0 * format.angle_unit(), quality: 90 },
-                Minutia { kind: MinutiaKind::Bifurcation, x: 399, y: 499, angle: 0.0, quality: 0 },
+                Minutia {
+                    kind: MinutiaKind::Ending,
+                    x: 10,
+                    y: 20,
+                    angle: 3.0 * format.angle_unit(),
+                    quality: 90,
+                },
+                Minutia {
+                    kind: MinutiaKind::Bifurcation,
+                    x: 399,
+                    y: 499,
+                    angle: 0.0,
+                    quality: 0,
+                },
             ],
             extended_data: vec![],
         }],
@@ -29,7 +41,10 @@ fn sample(format: TemplateFormat) -> MinutiaeRecord {
 
 #[test]
 fn both_formats_round_trip_and_are_told_apart() {
-    for format in [TemplateFormat::Iso19794_2_2005, TemplateFormat::Ansi378_2004] {
+    for format in [
+        TemplateFormat::Iso19794_2_2005,
+        TemplateFormat::Ansi378_2004,
+    ] {
         let record = sample(format);
         let bytes = encode(&record).unwrap();
         assert_eq!(parse(&bytes).unwrap(), record, "{format:?}");
@@ -38,11 +53,18 @@ fn both_formats_round_trip_and_are_told_apart() {
 
 #[test]
 fn truncation_anywhere_is_an_error_naming_an_offset_never_a_panic() {
-    for format in [TemplateFormat::Iso19794_2_2005, TemplateFormat::Ansi378_2004] {
+    for format in [
+        TemplateFormat::Iso19794_2_2005,
+        TemplateFormat::Ansi378_2004,
+    ] {
         let bytes = encode(&sample(format)).unwrap();
         for cut in 0..bytes.len() {
             let err = parse(&bytes[..cut]).unwrap_err();
-            assert_eq!(err.code(), idauth_core::ErrorCode::MalformedTemplate, "{format:?} cut at {cut}: {err}");
+            assert_eq!(
+                err.code(),
+                idauth_core::ErrorCode::MalformedTemplate,
+                "{format:?} cut at {cut}: {err}"
+            );
         }
     }
 }
@@ -61,20 +83,43 @@ fn field_errors_name_field_and_byte() {
     record.views[0].minutiae[0].x = 400;
     let bytes = encode(&record).unwrap();
     let err = parse(&bytes).unwrap_err();
-    assert!(matches!(err, MatchError::MinutiaOutsideImage { offset: 28, x: 400, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            MatchError::MinutiaOutsideImage {
+                offset: 28,
+                x: 400,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("byte 28"), "{err}");
 
     let mut bytes = encode(&sample(TemplateFormat::Iso19794_2_2005)).unwrap();
     bytes[22] = 0;
-    assert_eq!(parse(&bytes).unwrap_err(), MatchError::ZeroViews { offset: 22 });
+    assert_eq!(
+        parse(&bytes).unwrap_err(),
+        MatchError::ZeroViews { offset: 22 }
+    );
 
     let mut bytes = encode(&sample(TemplateFormat::Iso19794_2_2005)).unwrap();
     bytes[24] = 11;
-    assert_eq!(parse(&bytes).unwrap_err(), MatchError::InvalidField { field: "finger position", value: 11, offset: 24 });
+    assert_eq!(
+        parse(&bytes).unwrap_err(),
+        MatchError::InvalidField {
+            field: "finger position",
+            value: 11,
+            offset: 24
+        }
+    );
 
     let mut bytes = encode(&sample(TemplateFormat::Iso19794_2_2005)).unwrap();
     bytes[4..8].copy_from_slice(b"030\0");
-    assert!(matches!(parse(&bytes).unwrap_err(), MatchError::UnsupportedVersion { .. }));
+    assert!(matches!(
+        parse(&bytes).unwrap_err(),
+        MatchError::UnsupportedVersion { .. }
+    ));
 }
 
 #[test]
@@ -83,7 +128,9 @@ fn ansi_reserved_angle_codes_are_kept_as_written() {
     // First minutia starts after the 26-byte header and the 4-byte view header.
     bytes[30 + 4] = 213;
     let record = parse(&bytes).unwrap();
-    assert!((record.views[0].minutiae[0].angle - 213.0 * std::f32::consts::TAU / 180.0).abs() < 1e-5);
+    assert!(
+        (record.views[0].minutiae[0].angle - 213.0 * std::f32::consts::TAU / 180.0).abs() < 1e-5
+    );
     assert_eq!(encode(&record).unwrap(), bytes);
 }
 
@@ -92,10 +139,30 @@ fn limits_on_views_and_minutiae_are_enforced() {
     let mut record = sample(TemplateFormat::Iso19794_2_2005);
     record.views = vec![record.views[0].clone(); 3];
     let bytes = encode(&record).unwrap();
-    let limits = ParseLimits { max_views: 2, max_minutiae_per_view: 200 };
-    assert_eq!(parse_with_limits(&bytes, &limits).unwrap_err(), MatchError::TooManyViews { count: 3, max: 2, offset: 22 });
-    let limits = ParseLimits { max_views: 20, max_minutiae_per_view: 1 };
-    assert!(matches!(parse_with_limits(&bytes, &limits).unwrap_err(), MatchError::TooManyMinutiae { count: 2, max: 1, .. }));
+    let limits = ParseLimits {
+        max_views: 2,
+        max_minutiae_per_view: 200,
+    };
+    assert_eq!(
+        parse_with_limits(&bytes, &limits).unwrap_err(),
+        MatchError::TooManyViews {
+            count: 3,
+            max: 2,
+            offset: 22
+        }
+    );
+    let limits = ParseLimits {
+        max_views: 20,
+        max_minutiae_per_view: 1,
+    };
+    assert!(matches!(
+        parse_with_limits(&bytes, &limits).unwrap_err(),
+        MatchError::TooManyMinutiae {
+            count: 2,
+            max: 1,
+            ..
+        }
+    ));
 }
 
 #[test]

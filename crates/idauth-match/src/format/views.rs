@@ -48,15 +48,20 @@ fn parse_view(
     let view_offset = reader.pos();
     let view_and_impression = reader.u8("view number and impression type")?;
     let impression_code = view_and_impression & 0x0f;
-    let impression = ImpressionType::from_code(impression_code).ok_or(MatchError::InvalidField {
-        field: "impression type",
-        value: u32::from(impression_code),
-        offset: view_offset,
-    })?;
+    let impression =
+        ImpressionType::from_code(impression_code).ok_or(MatchError::InvalidField {
+            field: "impression type",
+            value: u32::from(impression_code),
+            offset: view_offset,
+        })?;
     let quality_offset = reader.pos();
     let quality = reader.u8("finger quality")?;
     if quality > 100 {
-        return Err(MatchError::InvalidField { field: "finger quality", value: u32::from(quality), offset: quality_offset });
+        return Err(MatchError::InvalidField {
+            field: "finger quality",
+            value: u32::from(quality),
+            offset: quality_offset,
+        });
     }
     let count_offset = reader.pos();
     let count = usize::from(reader.u8("minutiae count")?);
@@ -119,9 +124,19 @@ fn parse_minutia(
     let angle_code = raw[4];
     let quality = raw[5];
     if quality > 100 {
-        return Err(MatchError::InvalidField { field: "minutia quality", value: u32::from(quality), offset: offset + 5 });
+        return Err(MatchError::InvalidField {
+            field: "minutia quality",
+            value: u32::from(quality),
+            offset: offset + 5,
+        });
     }
-    Ok(Minutia { kind, x, y, angle: angle_from_code(format, angle_code), quality })
+    Ok(Minutia {
+        kind,
+        x,
+        y,
+        angle: angle_from_code(format, angle_code),
+        quality,
+    })
 }
 
 /// Bytes the views take when encoded.
@@ -132,12 +147,17 @@ pub(super) fn encoded_views_len(views: &[FingerView]) -> usize {
         .sum()
 }
 
-pub(super) fn encode_views(out: &mut Vec<u8>, format: TemplateFormat, views: &[FingerView]) -> Result<()> {
+pub(super) fn encode_views(
+    out: &mut Vec<u8>,
+    format: TemplateFormat,
+    views: &[FingerView],
+) -> Result<()> {
     for view in views {
         if view.view_number > 15 {
             return Err(MatchError::Unencodable("view number above 15"));
         }
-        let count = u8::try_from(view.minutiae.len()).map_err(|_| MatchError::Unencodable("more than 255 minutiae"))?;
+        let count = u8::try_from(view.minutiae.len())
+            .map_err(|_| MatchError::Unencodable("more than 255 minutiae"))?;
         out.push(view.position.code());
         out.push((view.view_number << 4) | view.impression.code());
         out.push(view.quality);
@@ -152,8 +172,8 @@ pub(super) fn encode_views(out: &mut Vec<u8>, format: TemplateFormat, views: &[F
             out.push(angle_to_code(format, minutia.angle)?);
             out.push(minutia.quality);
         }
-        let extended_length =
-            u16::try_from(view.extended_data.len()).map_err(|_| MatchError::Unencodable("extended data over 65535 bytes"))?;
+        let extended_length = u16::try_from(view.extended_data.len())
+            .map_err(|_| MatchError::Unencodable("extended data over 65535 bytes"))?;
         out.extend_from_slice(&extended_length.to_be_bytes());
         out.extend_from_slice(&view.extended_data);
     }

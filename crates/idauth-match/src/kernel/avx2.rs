@@ -26,7 +26,14 @@ impl Avx2 {
 
     /// See [`super::Kernel::row`]; lengths are checked there.
     #[inline]
-    pub fn row(self, probe_bits: &[u64], probe_mask: &[u64], gallery_bits: &[u64], gallery_masks: &[u64], out: &mut [PairCounts]) {
+    pub fn row(
+        self,
+        probe_bits: &[u64],
+        probe_mask: &[u64],
+        gallery_bits: &[u64],
+        gallery_masks: &[u64],
+        out: &mut [PairCounts],
+    ) {
         debug_assert_eq!(gallery_bits.len(), out.len() * CYLINDER_WORDS);
         debug_assert_eq!(gallery_masks.len(), out.len() * LAYER_WORDS);
         // SAFETY: an `Avx2` value exists only when the CPU has AVX2, and the slice
@@ -39,8 +46,17 @@ impl Avx2 {
 /// The CPU must support AVX2; `probe_bits` must hold `CYLINDER_WORDS` words,
 /// `probe_mask` `LAYER_WORDS`, and the gallery slices `out.len()` cylinders.
 #[target_feature(enable = "avx2")]
-unsafe fn row_avx2(probe_bits: &[u64], probe_mask: &[u64], gallery_bits: &[u64], gallery_masks: &[u64], out: &mut [PairCounts]) {
-    let table = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+unsafe fn row_avx2(
+    probe_bits: &[u64],
+    probe_mask: &[u64],
+    gallery_bits: &[u64],
+    gallery_masks: &[u64],
+    out: &mut [PairCounts],
+) {
+    let table = _mm256_setr_epi8(
+        0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3,
+        3, 4,
+    );
     let low_nibbles = _mm256_set1_epi8(0x0f);
     // SAFETY (all loads below): unaligned loads of 4 words inside slices whose lengths
     // the caller guarantees.
@@ -51,7 +67,9 @@ unsafe fn row_avx2(probe_bits: &[u64], probe_mask: &[u64], gallery_bits: &[u64],
     }
     for (j, counts) in out.iter_mut().enumerate() {
         let bits = unsafe { gallery_bits.as_ptr().add(j * CYLINDER_WORDS) };
-        let common = _mm256_and_si256(probe_mask, unsafe { load(gallery_masks.as_ptr().add(j * LAYER_WORDS)) });
+        let common = _mm256_and_si256(probe_mask, unsafe {
+            load(gallery_masks.as_ptr().add(j * LAYER_WORDS))
+        });
         let mut diff = _mm256_setzero_si256();
         let mut both = _mm256_setzero_si256();
         for (k, section) in probe.iter().enumerate() {
@@ -66,10 +84,16 @@ unsafe fn row_avx2(probe_bits: &[u64], probe_mask: &[u64], gallery_bits: &[u64],
         // lane and one horizontal add serves all three counts.
         let zero = _mm256_setzero_si256();
         let packed = _mm256_add_epi64(
-            _mm256_add_epi64(_mm256_sad_epu8(diff, zero), _mm256_slli_epi64::<16>(_mm256_sad_epu8(both, zero))),
+            _mm256_add_epi64(
+                _mm256_sad_epu8(diff, zero),
+                _mm256_slli_epi64::<16>(_mm256_sad_epu8(both, zero)),
+            ),
             _mm256_slli_epi64::<32>(_mm256_sad_epu8(area, zero)),
         );
-        let halves = _mm_add_epi64(_mm256_castsi256_si128(packed), _mm256_extracti128_si256::<1>(packed));
+        let halves = _mm_add_epi64(
+            _mm256_castsi256_si128(packed),
+            _mm256_extracti128_si256::<1>(packed),
+        );
         let total = (_mm_cvtsi128_si64(halves) + _mm_extract_epi64::<1>(halves)) as u64;
         *counts = PairCounts {
             diff: (total & 0xffff) as u32,
@@ -94,6 +118,9 @@ fn byte_popcount(v: __m256i, table: __m256i, low_nibbles: __m256i) -> __m256i {
     unsafe {
         let low = _mm256_and_si256(v, low_nibbles);
         let high = _mm256_and_si256(_mm256_srli_epi16::<4>(v), low_nibbles);
-        _mm256_add_epi8(_mm256_shuffle_epi8(table, low), _mm256_shuffle_epi8(table, high))
+        _mm256_add_epi8(
+            _mm256_shuffle_epi8(table, low),
+            _mm256_shuffle_epi8(table, high),
+        )
     }
 }

@@ -7,11 +7,11 @@
 //! `IDAUTH_KERNEL=scalar` forces the reference (`avx2` / `avx512` ask for one path,
 //! falling back to detection when the CPU lacks it).
 
-pub mod scalar;
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub mod avx512;
+pub mod scalar;
 
 use std::sync::OnceLock;
 
@@ -56,7 +56,11 @@ impl Kernel {
         *ACTIVE.get_or_init(|| {
             let requested = std::env::var(KERNEL_ENV).ok();
             let kernel = Self::select(requested.as_deref());
-            tracing::info!(kernel = kernel.name(), requested = requested.as_deref().unwrap_or("auto"), "similarity kernel selected");
+            tracing::info!(
+                kernel = kernel.name(),
+                requested = requested.as_deref().unwrap_or("auto"),
+                "similarity kernel selected"
+            );
             kernel
         })
     }
@@ -72,12 +76,17 @@ impl Kernel {
             }),
             #[cfg(target_arch = "x86_64")]
             Some("avx512") => Self::avx512().unwrap_or_else(|| {
-                tracing::warn!("IDAUTH_KERNEL=avx512 but the CPU lacks AVX-512 VPOPCNTDQ; detecting instead");
+                tracing::warn!(
+                    "IDAUTH_KERNEL=avx512 but the CPU lacks AVX-512 VPOPCNTDQ; detecting instead"
+                );
                 Self::detect()
             }),
             None | Some("" | "auto") => Self::detect(),
             Some(other) => {
-                tracing::warn!(value = other, "unknown IDAUTH_KERNEL value; detecting instead");
+                tracing::warn!(
+                    value = other,
+                    "unknown IDAUTH_KERNEL value; detecting instead"
+                );
                 Self::detect()
             }
         }
@@ -134,17 +143,36 @@ impl Kernel {
     /// When the slice lengths do not describe one probe cylinder and `out.len()` gallery
     /// cylinders.
     #[inline]
-    pub fn row(&self, probe_bits: &[u64], probe_mask: &[u64], gallery_bits: &[u64], gallery_masks: &[u64], out: &mut [PairCounts]) {
+    pub fn row(
+        &self,
+        probe_bits: &[u64],
+        probe_mask: &[u64],
+        gallery_bits: &[u64],
+        gallery_masks: &[u64],
+        out: &mut [PairCounts],
+    ) {
         assert_eq!(probe_bits.len(), CYLINDER_WORDS, "probe cylinder length");
         assert_eq!(probe_mask.len(), LAYER_WORDS, "probe mask length");
-        assert_eq!(gallery_bits.len(), out.len() * CYLINDER_WORDS, "gallery cylinders length");
-        assert_eq!(gallery_masks.len(), out.len() * LAYER_WORDS, "gallery masks length");
+        assert_eq!(
+            gallery_bits.len(),
+            out.len() * CYLINDER_WORDS,
+            "gallery cylinders length"
+        );
+        assert_eq!(
+            gallery_masks.len(),
+            out.len() * LAYER_WORDS,
+            "gallery masks length"
+        );
         match self {
             Kernel::Scalar => scalar::row(probe_bits, probe_mask, gallery_bits, gallery_masks, out),
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2(kernel) => kernel.row(probe_bits, probe_mask, gallery_bits, gallery_masks, out),
+            Kernel::Avx2(kernel) => {
+                kernel.row(probe_bits, probe_mask, gallery_bits, gallery_masks, out)
+            }
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx512(kernel) => kernel.row(probe_bits, probe_mask, gallery_bits, gallery_masks, out),
+            Kernel::Avx512(kernel) => {
+                kernel.row(probe_bits, probe_mask, gallery_bits, gallery_masks, out)
+            }
         }
     }
 }

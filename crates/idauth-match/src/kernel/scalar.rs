@@ -6,7 +6,13 @@ use crate::mcc::params::{ANGULAR_CELLS, CYLINDER_WORDS, LAYER_WORDS};
 
 /// Counts one probe cylinder against consecutive gallery cylinders (lengths checked by
 /// [`super::Kernel::row`]).
-pub fn row(probe_bits: &[u64], probe_mask: &[u64], gallery_bits: &[u64], gallery_masks: &[u64], out: &mut [PairCounts]) {
+pub fn row(
+    probe_bits: &[u64],
+    probe_mask: &[u64],
+    gallery_bits: &[u64],
+    gallery_masks: &[u64],
+    out: &mut [PairCounts],
+) {
     for (j, counts) in out.iter_mut().enumerate() {
         let bits = &gallery_bits[j * CYLINDER_WORDS..(j + 1) * CYLINDER_WORDS];
         let mask = &gallery_masks[j * LAYER_WORDS..(j + 1) * LAYER_WORDS];

@@ -11,7 +11,10 @@ fn skip_note(name: &str) {
 }
 
 fn other_kernels() -> Vec<Kernel> {
-    let kernels: Vec<Kernel> = Kernel::available().into_iter().filter(|k| *k != Kernel::Scalar).collect();
+    let kernels: Vec<Kernel> = Kernel::available()
+        .into_iter()
+        .filter(|k| *k != Kernel::Scalar)
+        .collect();
     #[cfg(target_arch = "x86_64")]
     {
         if Kernel::avx2().is_none() {
@@ -31,11 +34,35 @@ fn check_row(words: &[u64], probe_at: usize, gallery_at: usize, count: usize) {
     let masks_at = gallery_at + count * CYLINDER_WORDS;
     let gallery_masks = &words[masks_at..masks_at + count * LAYER_WORDS];
     let mut expected = vec![PairCounts::default(); count];
-    Kernel::Scalar.row(probe_bits, probe_mask, gallery_bits, gallery_masks, &mut expected);
+    Kernel::Scalar.row(
+        probe_bits,
+        probe_mask,
+        gallery_bits,
+        gallery_masks,
+        &mut expected,
+    );
     for kernel in other_kernels() {
-        let mut got = vec![PairCounts { area: 9999, diff: 9999, both: 9999 }; count];
-        kernel.row(probe_bits, probe_mask, gallery_bits, gallery_masks, &mut got);
-        assert_eq!(got, expected, "{} differs from scalar (count {count}, offsets {probe_at}/{gallery_at})", kernel.name());
+        let mut got = vec![
+            PairCounts {
+                area: 9999,
+                diff: 9999,
+                both: 9999
+            };
+            count
+        ];
+        kernel.row(
+            probe_bits,
+            probe_mask,
+            gallery_bits,
+            gallery_masks,
+            &mut got,
+        );
+        assert_eq!(
+            got,
+            expected,
+            "{} differs from scalar (count {count}, offsets {probe_at}/{gallery_at})",
+            kernel.name()
+        );
     }
 }
 
@@ -78,8 +105,23 @@ fn full_and_empty_cylinders_give_extreme_counts() {
     let ones = vec![u64::MAX; CYLINDER_WORDS + LAYER_WORDS];
     for kernel in Kernel::available() {
         let mut out = [PairCounts::default()];
-        kernel.row(&ones[..CYLINDER_WORDS], &ones[CYLINDER_WORDS..], &ones[..CYLINDER_WORDS], &ones[CYLINDER_WORDS..], &mut out);
-        assert_eq!(out[0], PairCounts { area: 256, diff: 0, both: 1536 }, "{}", kernel.name());
+        kernel.row(
+            &ones[..CYLINDER_WORDS],
+            &ones[CYLINDER_WORDS..],
+            &ones[..CYLINDER_WORDS],
+            &ones[CYLINDER_WORDS..],
+            &mut out,
+        );
+        assert_eq!(
+            out[0],
+            PairCounts {
+                area: 256,
+                diff: 0,
+                both: 1536
+            },
+            "{}",
+            kernel.name()
+        );
     }
 }
 
@@ -95,7 +137,12 @@ fn selection_honours_forced_scalar() {
 fn kernel_ns_per_pair() {
     let n = 64usize;
     let mut state = 0x1234_5678_9abc_def1u64;
-    let mut next = || { state ^= state >> 12; state ^= state << 25; state ^= state >> 27; state.wrapping_mul(0x2545_f491_4f6c_dd1d) };
+    let mut next = || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
     let probe: Vec<u64> = (0..CYLINDER_WORDS).map(|_| next()).collect();
     let pm: Vec<u64> = (0..LAYER_WORDS).map(|_| next() | next()).collect();
     let gb: Vec<u64> = (0..n * CYLINDER_WORDS).map(|_| next()).collect();
@@ -104,13 +151,26 @@ fn kernel_ns_per_pair() {
     for kernel in Kernel::available() {
         let reps = 20_000;
         let t = std::time::Instant::now();
-        for _ in 0..reps { kernel.row(&probe, &pm, &gb, &gm, &mut out); std::hint::black_box(&mut out); }
-        eprintln!("{}: {:.2} ns/pair", kernel.name(), t.elapsed().as_nanos() as f64 / (reps * n) as f64);
+        for _ in 0..reps {
+            kernel.row(&probe, &pm, &gb, &gm, &mut out);
+            std::hint::black_box(&mut out);
+        }
+        eprintln!(
+            "{}: {:.2} ns/pair",
+            kernel.name(),
+            t.elapsed().as_nanos() as f64 / (reps * n) as f64
+        );
     }
 }
 
 #[target_feature(enable = "popcnt")]
-unsafe fn row_popcnt(probe_bits: &[u64], probe_mask: &[u64], gallery_bits: &[u64], gallery_masks: &[u64], out: &mut [PairCounts]) {
+unsafe fn row_popcnt(
+    probe_bits: &[u64],
+    probe_mask: &[u64],
+    gallery_bits: &[u64],
+    gallery_masks: &[u64],
+    out: &mut [PairCounts],
+) {
     for (j, counts) in out.iter_mut().enumerate() {
         let bits = &gallery_bits[j * CYLINDER_WORDS..(j + 1) * CYLINDER_WORDS];
         let mask = &gallery_masks[j * LAYER_WORDS..(j + 1) * LAYER_WORDS];
@@ -134,11 +194,19 @@ fn popcnt_ns_per_pair() {
     let n = 64usize;
     let probe = vec![0x5555_aaaa_1234_8765u64; CYLINDER_WORDS];
     let pm = vec![u64::MAX; LAYER_WORDS];
-    let gb: Vec<u64> = (0..n * CYLINDER_WORDS).map(|i| (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)).collect();
+    let gb: Vec<u64> = (0..n * CYLINDER_WORDS)
+        .map(|i| (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        .collect();
     let gm = vec![u64::MAX; n * LAYER_WORDS];
     let mut out = vec![PairCounts::default(); n];
     let reps = 20_000;
     let t = std::time::Instant::now();
-    for _ in 0..reps { unsafe { row_popcnt(&probe, &pm, &gb, &gm, &mut out) }; std::hint::black_box(&mut out); }
-    eprintln!("popcnt: {:.2} ns/pair", t.elapsed().as_nanos() as f64 / (reps * n) as f64);
+    for _ in 0..reps {
+        unsafe { row_popcnt(&probe, &pm, &gb, &gm, &mut out) };
+        std::hint::black_box(&mut out);
+    }
+    eprintln!(
+        "popcnt: {:.2} ns/pair",
+        t.elapsed().as_nanos() as f64 / (reps * n) as f64
+    );
 }

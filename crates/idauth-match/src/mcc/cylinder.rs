@@ -62,7 +62,12 @@ pub fn cells_inside_radius() -> [u64; LAYER_WORDS] {
 
 /// Builds the cylinder of `points[index]`, or `None` when the paper's validity rules
 /// (enough valid cells, enough neighbours) reject it.
-pub fn build_cylinder(points: &[Point], index: usize, hull: &ConvexHull, params: &MccParams) -> Option<BitCylinder> {
+pub fn build_cylinder(
+    points: &[Point],
+    index: usize,
+    hull: &ConvexHull,
+    params: &MccParams,
+) -> Option<BitCylinder> {
     let centre = points[index];
     let neighbour_reach = params.radius + 3.0 * params.sigma_spatial;
     let neighbours = points
@@ -84,7 +89,30 @@ pub fn build_cylinder(points: &[Point], index: usize, hull: &ConvexHull, params:
     let sector = TAU / ANGULAR_CELLS as f32;
     let erf_scale = 1.0 / (params.sigma_directional * std::f32::consts::SQRT_2);
 
-    let mut cylinder = BitCylinder { bits: [0; CYLINDER_WORDS], mask: [0; LAYER_WORDS] };
+    // The directional term depends only on the neighbour, never on the cell: work it
+    // out once per neighbour near enough to reach any cell (R + 3 sigma_S).
+    let mut near: Vec<(f32, f32, [f32; ANGULAR_CELLS])> = Vec::with_capacity(points.len());
+    for (t, neighbour) in points.iter().enumerate() {
+        if t == index || dist2(neighbour, &centre) > neighbour_reach * neighbour_reach {
+            continue;
+        }
+        let direction = angle_difference(centre.angle, neighbour.angle);
+        let mut areas = [0f32; ANGULAR_CELLS];
+        for (k, area) in areas.iter_mut().enumerate() {
+            let section_centre = -PI + (k as f32 + 0.5) * sector;
+            let alpha = angle_difference(section_centre, direction);
+            // Area of the directional Gaussian over the section's width.
+            *area = 0.5
+                * (erf((alpha + sector / 2.0) * erf_scale)
+                    - erf((alpha - sector / 2.0) * erf_scale));
+        }
+        near.push((neighbour.x, neighbour.y, areas));
+    }
+
+    let mut cylinder = BitCylinder {
+        bits: [0; CYLINDER_WORDS],
+        mask: [0; LAYER_WORDS],
+    };
     let mut valid_cells = 0usize;
     for i in 0..SPATIAL_CELLS {
         for j in 0..SPATIAL_CELLS {
@@ -94,7 +122,10 @@ pub fn build_cylinder(points: &[Point], index: usize, hull: &ConvexHull, params:
                 continue;
             }
             // Cell centre: offsets along and across the minutia direction.
-            let (u, v) = ((i as f32 + 0.5 - half) * cell_size, (j as f32 + 0.5 - half) * cell_size);
+            let (u, v) = (
+                (i as f32 + 0.5 - half) * cell_size,
+                (j as f32 + 0.5 - half) * cell_size,
+            );
             let cell_centre = [centre.x + u * cos - v * sin, centre.y + u * sin + v * cos];
             if !hull.contains_with_margin(cell_centre, params.hull_margin) {
                 continue;
@@ -103,21 +134,13 @@ pub fn build_cylinder(points: &[Point], index: usize, hull: &ConvexHull, params:
             valid_cells += 1;
 
             let mut contributions = [0f32; ANGULAR_CELLS];
-            for (t, neighbour) in points.iter().enumerate() {
-                if t == index {
-                    continue;
-                }
-                let d2 = (neighbour.x - cell_centre[0]).powi(2) + (neighbour.y - cell_centre[1]).powi(2);
+            for (x, y, areas) in &near {
+                let d2 = (x - cell_centre[0]).powi(2) + (y - cell_centre[1]).powi(2);
                 if d2 > reach * reach {
                     continue;
                 }
                 let spatial = spatial_norm * (-d2 / spatial_denominator).exp();
-                let direction = angle_difference(centre.angle, neighbour.angle);
-                for (k, contribution) in contributions.iter_mut().enumerate() {
-                    let section_centre = -PI + (k as f32 + 0.5) * sector;
-                    let alpha = angle_difference(section_centre, direction);
-                    // Area of the directional Gaussian over the section's width.
-                    let area = 0.5 * (erf((alpha + sector / 2.0) * erf_scale) - erf((alpha - sector / 2.0) * erf_scale));
+                for (contribution, area) in contributions.iter_mut().zip(areas) {
                     *contribution += spatial * area;
                 }
             }
@@ -145,7 +168,9 @@ fn erf(x: f32) -> f32 {
     let sign = if x < 0.0 { -1.0 } else { 1.0 };
     let x = x.abs();
     let t = 1.0 / (1.0 + 0.327_591_1 * x);
-    let poly = t * (0.254_829_6 + t * (-0.284_496_72 + t * (1.421_413_8 + t * (-1.453_152_1 + t * 1.061_405_4))));
+    let poly = t
+        * (0.254_829_6
+            + t * (-0.284_496_72 + t * (1.421_413_8 + t * (-1.453_152_1 + t * 1.061_405_4))));
     sign * (1.0 - poly * (-x * x).exp())
 }
 
@@ -155,7 +180,13 @@ mod tests {
 
     #[test]
     fn erf_matches_known_values() {
-        for (x, expected) in [(0.0, 0.0), (0.5, 0.520_499_9), (1.0, 0.842_700_8), (2.0, 0.995_322_3), (-1.0, -0.842_700_8)] {
+        for (x, expected) in [
+            (0.0, 0.0),
+            (0.5, 0.520_499_9),
+            (1.0, 0.842_700_8),
+            (2.0, 0.995_322_3),
+            (-1.0, -0.842_700_8),
+        ] {
             assert!((erf(x) - expected).abs() < 1e-6, "erf({x})");
         }
     }
@@ -177,22 +208,45 @@ mod tests {
     #[test]
     fn isolated_minutia_has_no_cylinder_and_a_crowded_one_has() {
         let params = MccParams::default();
-        let lonely = [Point { x: 0.0, y: 0.0, angle: 0.0 }, Point { x: 500.0, y: 500.0, angle: 1.0 }];
+        let lonely = [
+            Point {
+                x: 0.0,
+                y: 0.0,
+                angle: 0.0,
+            },
+            Point {
+                x: 500.0,
+                y: 500.0,
+                angle: 1.0,
+            },
+        ];
         let hull = ConvexHull::new(&lonely.map(|p| [p.x, p.y]));
         assert!(build_cylinder(&lonely, 0, &hull, &params).is_none());
 
         let mut grid = Vec::new();
         for gx in 0..7 {
             for gy in 0..7 {
-                grid.push(Point { x: gx as f32 * 30.0, y: gy as f32 * 30.0, angle: (gx + gy) as f32 * 0.3 % TAU });
+                grid.push(Point {
+                    x: gx as f32 * 30.0,
+                    y: gy as f32 * 30.0,
+                    angle: (gx + gy) as f32 * 0.3 % TAU,
+                });
             }
         }
         let hull = ConvexHull::new(&grid.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>());
-        let centre = grid.iter().position(|p| p.x == 90.0 && p.y == 90.0).unwrap();
-        let cylinder = build_cylinder(&grid, centre, &hull, &params).expect("central cylinder is valid");
+        let centre = grid
+            .iter()
+            .position(|p| p.x == 90.0 && p.y == 90.0)
+            .unwrap();
+        let cylinder =
+            build_cylinder(&grid, centre, &hull, &params).expect("central cylinder is valid");
         for k in 0..ANGULAR_CELLS {
             for w in 0..LAYER_WORDS {
-                assert_eq!(cylinder.bits[k * LAYER_WORDS + w] & !cylinder.mask[w], 0, "bit outside the valid cells");
+                assert_eq!(
+                    cylinder.bits[k * LAYER_WORDS + w] & !cylinder.mask[w],
+                    0,
+                    "bit outside the valid cells"
+                );
             }
         }
         assert!(cylinder.bits.iter().map(|w| w.count_ones()).sum::<u32>() > 0);

@@ -19,10 +19,15 @@ impl ConvexHull {
         let mut hull: Vec<[f32; 2]> = Vec::with_capacity(2 * sorted.len());
         for pass in 0..2 {
             let start = hull.len();
-            let ordered: Box<dyn Iterator<Item = &[f32; 2]>> =
-                if pass == 0 { Box::new(sorted.iter()) } else { Box::new(sorted.iter().rev()) };
+            let ordered: Box<dyn Iterator<Item = &[f32; 2]>> = if pass == 0 {
+                Box::new(sorted.iter())
+            } else {
+                Box::new(sorted.iter().rev())
+            };
             for &p in ordered {
-                while hull.len() >= start + 2 && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0.0 {
+                while hull.len() >= start + 2
+                    && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0.0
+                {
                     hull.pop();
                 }
                 hull.push(p);
@@ -39,11 +44,15 @@ impl ConvexHull {
             0 => false,
             1 => dist2(p, self.vertices[0]) <= margin * margin,
             _ => {
-                if n >= 3 && (0..n).all(|i| cross(self.vertices[i], self.vertices[(i + 1) % n], p) >= 0.0) {
+                if n >= 3
+                    && (0..n).all(|i| cross(self.vertices[i], self.vertices[(i + 1) % n], p) >= 0.0)
+                {
                     return true;
                 }
                 let margin2 = margin * margin;
-                (0..n).any(|i| segment_dist2(p, self.vertices[i], self.vertices[(i + 1) % n]) <= margin2)
+                (0..n).any(|i| {
+                    segment_dist2(p, self.vertices[i], self.vertices[(i + 1) % n]) <= margin2
+                })
             }
         }
     }
@@ -73,7 +82,13 @@ mod tests {
 
     #[test]
     fn square_hull_drops_interior_point_and_honours_margin() {
-        let hull = ConvexHull::new(&[[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0], [5.0, 5.0]]);
+        let hull = ConvexHull::new(&[
+            [0.0, 0.0],
+            [10.0, 0.0],
+            [10.0, 10.0],
+            [0.0, 10.0],
+            [5.0, 5.0],
+        ]);
         assert_eq!(hull.vertices.len(), 4);
         assert!(hull.contains_with_margin([5.0, 5.0], 0.0));
         assert!(!hull.contains_with_margin([15.0, 5.0], 4.9));

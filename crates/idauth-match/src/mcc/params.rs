@@ -91,7 +91,7 @@ impl Default for MccParams {
             min_valid_fraction: 0.75,
             min_neighbours: 2,
             min_matchable_fraction: 0.60,
-            max_direction_difference: PI * 5.0 / 12.0,
+            max_direction_difference: PI / 3.0,
             min_minutia_quality: 0,
             min_pairs: 4,
             max_pairs: 12,

@@ -54,7 +54,11 @@ impl FingerTemplate {
             .minutiae
             .iter()
             .filter(|m| m.quality == 0 || m.quality >= params.min_minutia_quality)
-            .map(|m| Point { x: f32::from(m.x) * x_scale, y: -f32::from(m.y) * y_scale, angle: m.angle.rem_euclid(TAU) })
+            .map(|m| Point {
+                x: f32::from(m.x) * x_scale,
+                y: -f32::from(m.y) * y_scale,
+                angle: m.angle.rem_euclid(TAU),
+            })
             .collect();
         Self::from_points(finger.position, &points, params)
     }
@@ -98,7 +102,10 @@ impl FingerTemplate {
     /// Fails with [`MatchError::TooSparse`] when fewer than `min_cylinders` are usable.
     pub fn ensure_usable(&self, min_cylinders: usize) -> Result<()> {
         if self.len() < min_cylinders {
-            return Err(MatchError::TooSparse { usable: self.len(), needed: min_cylinders });
+            return Err(MatchError::TooSparse {
+                usable: self.len(),
+                needed: min_cylinders,
+            });
         }
         Ok(())
     }

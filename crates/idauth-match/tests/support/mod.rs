@@ -11,7 +11,10 @@ pub fn shared_data(what: &str) -> Option<PathBuf> {
     if path.exists() {
         Some(path)
     } else {
-        eprintln!("skipped: {} not found (set IDAUTH_SHARED_DATA to the shared data folder)", path.display());
+        eprintln!(
+            "skipped: {} not found (set IDAUTH_SHARED_DATA to the shared data folder)",
+            path.display()
+        );
         None
     }
 }
