@@ -1,11 +1,12 @@
 //! One finger against another: the cylinder similarity matrix (through the SIMD
 //! kernel) and its consolidation into one score (LSS or LSS-R).
 
-use crate::consolidate::{Consolidation, Relaxation};
+use crate::consolidate::Consolidation;
 use crate::kernel::{Kernel, PairCounts};
 use crate::mcc::cylinder::cells_inside_radius;
 use crate::mcc::params::{CYLINDER_WORDS, LAYER_WORDS};
 use crate::mcc::{FingerTemplate, MccParams};
+use crate::relaxation::Relaxation;
 
 /// Pairs per probe cylinder handed to LSS-R. Its greedy one-to-one assignment takes a
 /// probe cylinder's pair from the top of its row in all but rare cases, so keeping the
@@ -74,9 +75,7 @@ impl Matcher {
         let n_pairs = self.params.pairs_to_average(probe.len(), gallery.len());
         match self.consolidation {
             Consolidation::Lss => crate::consolidate::lss(&mut self.pairs, n_pairs),
-            Consolidation::LssR => self
-                .relaxation
-                .score(&mut self.pairs, probe, gallery, n_pairs),
+            Consolidation::LssR => self.relaxation.score(&self.pairs, probe, gallery, n_pairs),
         }
     }
 
@@ -132,14 +131,33 @@ impl Matcher {
                 }
                 self.pairs.truncate(kept);
             }
-            let row = &mut self.pairs[row_start..];
-            if row.len() > keep_per_row {
-                row.select_nth_unstable_by(keep_per_row - 1, |a, b| {
-                    b.similarity.total_cmp(&a.similarity)
-                });
-                self.pairs.truncate(row_start + keep_per_row);
-            }
+            keep_best(&mut self.pairs[row_start..], keep_per_row);
+            self.pairs
+                .truncate(row_start + keep_per_row.min(self.pairs.len() - row_start));
         }
+    }
+}
+
+/// Moves the `keep` most similar pairs of a short row to its front, best first (ties
+/// keep row order). A few branch-free max scans beat a general selection on rows of a
+/// dozen or two pairs.
+fn keep_best(row: &mut [ScoredPair], keep: usize) {
+    if row.len() <= keep {
+        return;
+    }
+    for slot in 0..keep {
+        let rest = &mut row[slot..];
+        let (mut best, mut best_similarity) = (0, rest[0].similarity);
+        for (index, pair) in rest.iter().enumerate().skip(1) {
+            let better = pair.similarity > best_similarity;
+            best = if better { index } else { best };
+            best_similarity = if better {
+                pair.similarity
+            } else {
+                best_similarity
+            };
+        }
+        rest.swap(0, best);
     }
 }
 

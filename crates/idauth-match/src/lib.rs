@@ -13,10 +13,12 @@ pub mod compare;
 pub mod consolidate;
 pub mod error;
 pub mod eval;
+mod fastmath;
 pub mod format;
 pub mod fusion;
 pub mod kernel;
 pub mod mcc;
+mod relaxation;
 pub mod synthetic;
 
 pub use compare::Matcher;

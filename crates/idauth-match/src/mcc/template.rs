@@ -38,6 +38,9 @@ pub struct FingerTemplate {
     /// Minutia directions in binary angle units (65,536 to the turn), in cylinder
     /// order: wrapping u16 arithmetic then gives angle differences for free.
     angle_units: Vec<u16>,
+    /// (cos, sin) of each minutia direction, in cylinder order, so that comparisons
+    /// never call the trigonometric functions.
+    directions: Vec<(f32, f32)>,
     /// Direction of the segment from minutia i to minutia j, `n * n`, in binary angle
     /// units.
     bearings: Vec<u16>,
@@ -79,6 +82,7 @@ impl FingerTemplate {
             points: Vec::with_capacity(n),
             distances: vec![0.0; n * n],
             angle_units: Vec::with_capacity(n),
+            directions: Vec::with_capacity(n),
             bearings: vec![0; n * n],
             minutiae_used: points.len(),
         };
@@ -87,6 +91,8 @@ impl FingerTemplate {
             template.masks.extend_from_slice(&cylinder.mask);
             template.points.push(*point);
             template.angle_units.push(to_angle_units(point.angle));
+            let (sin, cos) = point.angle.sin_cos();
+            template.directions.push((cos, sin));
         }
         for i in 0..n {
             for j in 0..n {
@@ -154,6 +160,11 @@ impl FingerTemplate {
     /// binary angle units (65,536 to the turn).
     pub fn bearing_units(&self, i: usize, j: usize) -> u16 {
         self.bearings[i * self.len() + j]
+    }
+
+    /// (cos, sin) of each minutia direction, in cylinder order.
+    pub fn directions(&self) -> &[(f32, f32)] {
+        &self.directions
     }
 
     /// Minutia directions in binary angle units, in cylinder order.
