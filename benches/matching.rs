@@ -2,7 +2,7 @@
 //! and template (cylinder) creation.
 //!
 //! Fingers are real FVC2002 DB1 records when `../shared/data` is present (two
-//! impressions of finger 101 and an impostor), else synthetic fingers of 40 minutiae.
+//! impressions of finger 103 and an impostor, ~40 minutiae each), else synthetic fingers of 40 minutiae.
 //! Run: `cargo bench --bench matching`.
 
 use std::hint::black_box;
@@ -29,8 +29,11 @@ fn fingers() -> (Vec<FingerMinutiae>, &'static str) {
             .into_iter()
             .next()
     };
-    if let (Some(a), Some(b), Some(c)) = (load("101_1.iso"), load("101_2.iso"), load("102_1.iso")) {
-        return (vec![a, b, c], "fvc2002 DB1_B 101_1 / 101_2 / 102_1");
+    if let (Some(a), Some(b), Some(c)) = (load("103_5.iso"), load("103_6.iso"), load("104_5.iso")) {
+        return (
+            vec![a, b, c],
+            "fvc2002 DB1_B 103_5 / 103_6 / 104_5 (40, 39, 40 minutiae)",
+        );
     }
     eprintln!(
         "note: {} not found; benching synthetic 40-minutia fingers",

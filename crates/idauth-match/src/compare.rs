@@ -32,6 +32,7 @@ pub struct Matcher {
     min_area: u32,
     relaxation: Relaxation,
     counts: Vec<PairCounts>,
+    row_scores: Vec<f32>,
     pairs: Vec<ScoredPair>,
 }
 
@@ -52,6 +53,7 @@ impl Matcher {
             consolidation,
             min_area,
             counts: Vec::new(),
+            row_scores: Vec::new(),
             pairs: Vec::new(),
         }
     }
@@ -86,79 +88,86 @@ impl Matcher {
         self.pairs.clear();
         if self.counts.len() < gallery.len() {
             self.counts.resize(gallery.len(), PairCounts::default());
+            self.row_scores.resize(gallery.len(), 0.0);
         }
         let max_turn = self.params.max_direction_difference;
-        let keep_per_row = match self.consolidation {
-            Consolidation::Lss => usize::MAX,
-            Consolidation::LssR => ROW_CANDIDATES,
-        };
         for (i, point) in probe.points().iter().enumerate() {
-            let row_start = self.pairs.len();
             let probe_bits = &probe.bits()[i * CYLINDER_WORDS..(i + 1) * CYLINDER_WORDS];
             let probe_mask = &probe.masks()[i * LAYER_WORDS..(i + 1) * LAYER_WORDS];
-            for run in gallery.direction_window(point.angle, max_turn) {
-                if run.is_empty() {
-                    continue;
-                }
-                let counts = &mut self.counts[..run.len()];
+            let runs = gallery.direction_window(point.angle, max_turn);
+            let mut filled = 0;
+            for run in runs.iter().filter(|run| !run.is_empty()) {
                 self.kernel.row(
                     probe_bits,
                     probe_mask,
                     &gallery.bits()[run.start * CYLINDER_WORDS..run.end * CYLINDER_WORDS],
                     &gallery.masks()[run.start * LAYER_WORDS..run.end * LAYER_WORDS],
-                    counts,
+                    &mut self.counts[filled..filled + run.len()],
                 );
-                // Written unconditionally and kept only when non-zero: a data-dependent
-                // branch here mispredicts on a large share of the ~1,000 pairs.
-                let start = self.pairs.len();
-                self.pairs.resize(
-                    start + counts.len(),
-                    ScoredPair {
-                        similarity: 0.0,
-                        probe: 0,
-                        gallery: 0,
-                    },
-                );
-                let mut kept = start;
-                for (offset, c) in counts.iter().enumerate() {
-                    let similarity = similarity(c, self.min_area);
-                    self.pairs[kept] = ScoredPair {
-                        similarity,
-                        probe: i as u16,
-                        gallery: (run.start + offset) as u16,
-                    };
-                    kept += usize::from(similarity > 0.0);
-                }
-                self.pairs.truncate(kept);
+                filled += run.len();
             }
-            keep_best(&mut self.pairs[row_start..], keep_per_row);
-            self.pairs
-                .truncate(row_start + keep_per_row.min(self.pairs.len() - row_start));
+            let scores = &mut self.row_scores[..filled];
+            for (score, counts) in scores.iter_mut().zip(&self.counts[..filled]) {
+                *score = similarity(counts, self.min_area);
+            }
+            // Position p of the row is gallery cylinder runs[0].start + p, or, past the
+            // first run, runs[1].start + (p - runs[0].len()).
+            let first_len = runs[0].len();
+            let gallery_index = |p: usize| {
+                (if p < first_len {
+                    runs[0].start + p
+                } else {
+                    runs[1].start + p - first_len
+                }) as u16
+            };
+            match self.consolidation {
+                Consolidation::Lss => {
+                    for (p, &similarity) in scores.iter().enumerate() {
+                        if similarity > 0.0 {
+                            self.pairs.push(ScoredPair {
+                                similarity,
+                                probe: i as u16,
+                                gallery: gallery_index(p),
+                            });
+                        }
+                    }
+                }
+                Consolidation::LssR => {
+                    for _ in 0..ROW_CANDIDATES {
+                        let Some((p, similarity)) = take_best(scores) else {
+                            break;
+                        };
+                        self.pairs.push(ScoredPair {
+                            similarity,
+                            probe: i as u16,
+                            gallery: gallery_index(p),
+                        });
+                    }
+                }
+            }
         }
     }
 }
 
-/// Moves the `keep` most similar pairs of a short row to its front, best first (ties
-/// keep row order). A few branch-free max scans beat a general selection on rows of a
-/// dozen or two pairs.
-fn keep_best(row: &mut [ScoredPair], keep: usize) {
-    if row.len() <= keep {
-        return;
-    }
-    for slot in 0..keep {
-        let rest = &mut row[slot..];
-        let (mut best, mut best_similarity) = (0, rest[0].similarity);
-        for (index, pair) in rest.iter().enumerate().skip(1) {
-            let better = pair.similarity > best_similarity;
-            best = if better { index } else { best };
-            best_similarity = if better {
-                pair.similarity
-            } else {
-                best_similarity
-            };
+/// Removes the largest positive score of the row (first of equals) and returns its
+/// position and value; `None` when no positive score is left. Rows hold a dozen or two
+/// scores: the maximum is found lane-wise (vectorised), then its first position.
+fn take_best(scores: &mut [f32]) -> Option<(usize, f32)> {
+    let mut lanes = [0f32; 8];
+    let chunks = scores.chunks_exact(8);
+    let tail = chunks.remainder().iter().copied().fold(0f32, f32::max);
+    for chunk in chunks {
+        for (lane, &score) in lanes.iter_mut().zip(chunk) {
+            *lane = lane.max(score);
         }
-        rest.swap(0, best);
     }
+    let best_score = lanes.iter().copied().fold(tail, f32::max);
+    if best_score <= 0.0 {
+        return None;
+    }
+    let best = scores.iter().position(|&score| score == best_score)?;
+    scores[best] = 0.0;
+    Some((best, best_score))
 }
 
 /// Cylinder similarity from the kernel's counts; 0 when the commonly valid area is too

@@ -85,10 +85,14 @@ impl Relaxation {
         if n == 0 || n_pairs == 0 {
             return 0.0;
         }
+        let stride = padded(n);
         self.fill_compatibility(probe, gallery);
+        // Padding lanes hold zero so they add nothing to any support sum.
         self.lambda.clear();
         self.lambda.extend(self.chosen.iter().map(|p| p.similarity));
-        self.next.resize(n, 0.0);
+        self.lambda.resize(stride, 0.0);
+        self.next.clear();
+        self.next.resize(stride, 0.0);
         let spread = if n > 1 {
             (1.0 - self.weight) / (n - 1) as f32
         } else {
@@ -96,11 +100,15 @@ impl Relaxation {
         };
         for _ in 0..self.iterations {
             for t in 0..n {
-                let support = dot(&self.compatibility[t * n..(t + 1) * n], &self.lambda);
+                let support = dot(
+                    &self.compatibility[t * stride..(t + 1) * stride],
+                    &self.lambda,
+                );
                 self.next[t] = self.weight * self.lambda[t] + spread * support;
             }
             std::mem::swap(&mut self.lambda, &mut self.next);
         }
+        self.lambda.truncate(n);
         self.efficiency.clear();
         self.efficiency.extend(
             self.chosen
@@ -160,6 +168,12 @@ impl Relaxation {
     /// rotations the two pairs imply (theta_a - theta_b); d3 is the angle between u and
     /// v turned by pair t's rotation, which equals the paper's difference of radial
     /// angles d_phi(d_R(a_t, a_k), d_R(b_t, b_k)) without two atan2 per entry.
+    ///
+    /// Only k > t is computed and mirrored. The paper's d3 takes the direction of the
+    /// first minutia, so rho(t, k) and rho(k, t) differ by turning v with pair t's or
+    /// pair k's rotation; where those rotations differ enough to matter, the direction
+    /// term Z2 is already ~0, so the mirror changes no score measurably and halves
+    /// the work.
     fn fill_compatibility(&mut self, probe: &FingerTemplate, gallery: &FingerTemplate) {
         let n = self.chosen.len();
         let (probe_points, gallery_points) = (probe.points(), gallery.points());
@@ -189,8 +203,22 @@ impl Relaxation {
             self.gallery_y.push(b.y);
             self.rotation.push(a.angle - b.angle);
         }
+        // Columns are padded to a whole number of vectors so that every row loop runs
+        // in full vectors; padded entries are finite and meet only zero weights.
+        let stride = padded(n);
+        for column in [
+            &mut self.probe_x,
+            &mut self.probe_y,
+            &mut self.gallery_x,
+            &mut self.gallery_y,
+            &mut self.rotation,
+            &mut self.rotation_cos,
+            &mut self.rotation_sin,
+        ] {
+            column.resize(stride, 0.0);
+        }
         self.compatibility.clear();
-        self.compatibility.resize(n * n, 0.0);
+        self.compatibility.resize(n * stride, 0.0);
         let columns = Columns {
             probe_x: &self.probe_x,
             probe_y: &self.probe_y,
@@ -203,10 +231,10 @@ impl Relaxation {
         #[cfg(target_arch = "x86_64")]
         if self.wide {
             // SAFETY: `wide` is set only when the CPU has AVX2 (see `Relaxation::new`).
-            unsafe { fill_rows_avx2(&columns, self.sigmoids, &mut self.compatibility) };
+            unsafe { fill_rows_avx2(&columns, n, self.sigmoids, &mut self.compatibility) };
             return;
         }
-        fill_rows(&columns, self.sigmoids, &mut self.compatibility);
+        fill_rows(&columns, n, self.sigmoids, &mut self.compatibility);
     }
 }
 
@@ -229,13 +257,29 @@ struct Columns<'a> {
 /// The CPU must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn fill_rows_avx2(columns: &Columns<'_>, sigmoids: [(f32, f32); 3], out: &mut [f32]) {
-    fill_rows(columns, sigmoids, out)
+unsafe fn fill_rows_avx2(
+    columns: &Columns<'_>,
+    n: usize,
+    sigmoids: [(f32, f32); 3],
+    out: &mut [f32],
+) {
+    fill_rows(columns, n, sigmoids, out)
 }
 
+/// Lanes the compatibility rows are padded to.
+const LANES: usize = 8;
+
+/// `n` rounded up to a whole number of lanes.
+fn padded(n: usize) -> usize {
+    n.div_ceil(LANES) * LANES
+}
+
+/// Fills the upper triangle of the `n` x `stride` compatibility matrix in whole
+/// vectors (from the lane block holding the diagonal), then mirrors it.
 #[inline(always)]
-fn fill_rows(columns: &Columns<'_>, sigmoids: [(f32, f32); 3], out: &mut [f32]) {
-    let n = columns.probe_x.len();
+fn fill_rows(columns: &Columns<'_>, n: usize, sigmoids: [(f32, f32); 3], out: &mut [f32]) {
+    let stride = columns.probe_x.len();
+    debug_assert_eq!(stride, padded(n));
     let [(mu1, k1), (mu2, k2), (mu3, k3)] = sigmoids;
     for t in 0..n {
         let (ax, ay, bx, by, turn) = (
@@ -246,14 +290,15 @@ fn fill_rows(columns: &Columns<'_>, sigmoids: [(f32, f32); 3], out: &mut [f32]) 
             columns.rotation[t],
         );
         let (sin, cos) = (columns.rotation_sin[t], columns.rotation_cos[t]);
-        let row = &mut out[t * n..(t + 1) * n];
+        let from = (t + 1) / LANES * LANES;
+        let row = &mut out[t * stride + from..(t + 1) * stride];
         let cells = row
             .iter_mut()
-            .zip(columns.probe_x)
-            .zip(columns.probe_y)
-            .zip(columns.gallery_x)
-            .zip(columns.gallery_y)
-            .zip(columns.rotation);
+            .zip(&columns.probe_x[from..])
+            .zip(&columns.probe_y[from..])
+            .zip(&columns.gallery_x[from..])
+            .zip(&columns.gallery_y[from..])
+            .zip(&columns.rotation[from..]);
         for (((((rho, &pkx), &pky), &gkx), &gky), &turn_k) in cells {
             let (ux, uy) = (pkx - ax, pky - ay);
             let (vx, vy) = (gkx - bx, gky - by);
@@ -266,7 +311,12 @@ fn fill_rows(columns: &Columns<'_>, sigmoids: [(f32, f32); 3], out: &mut [f32]) 
                 * (1.0 + exp_clamped(k3 * (d3 - mu3)));
             *rho = 1.0 / denominator;
         }
-        row[t] = 0.0;
+    }
+    for t in 0..n {
+        out[t * stride + t] = 0.0;
+        for k in (t + 1)..n {
+            out[k * stride + t] = out[t * stride + k];
+        }
     }
 }
 

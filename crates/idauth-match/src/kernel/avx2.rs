@@ -34,23 +34,27 @@ impl Avx2 {
         gallery_masks: &[u64],
         out: &mut [PairCounts],
     ) {
-        debug_assert_eq!(gallery_bits.len(), out.len() * CYLINDER_WORDS);
-        debug_assert_eq!(gallery_masks.len(), out.len() * LAYER_WORDS);
-        // SAFETY: an `Avx2` value exists only when the CPU has AVX2, and the slice
-        // lengths were checked by `Kernel::row`.
-        unsafe { row_avx2(probe_bits, probe_mask, gallery_bits, gallery_masks, out) }
+        let (probe_sections, _) = probe_bits.as_chunks::<LAYER_WORDS>();
+        let (probe_mask, _) = probe_mask.as_chunks::<LAYER_WORDS>();
+        let (sections, _) = gallery_bits.as_chunks::<LAYER_WORDS>();
+        let (masks, _) = gallery_masks.as_chunks::<LAYER_WORDS>();
+        debug_assert_eq!(sections.len(), out.len() * ANGULAR_CELLS);
+        debug_assert_eq!(masks.len(), out.len());
+        // SAFETY: an `Avx2` value exists only when the CPU has AVX2.
+        unsafe { row_avx2(probe_sections, &probe_mask[0], sections, masks, out) }
     }
 }
 
+/// The counts of one probe cylinder against each gallery cylinder.
+///
 /// # Safety
-/// The CPU must support AVX2; `probe_bits` must hold `CYLINDER_WORDS` words,
-/// `probe_mask` `LAYER_WORDS`, and the gallery slices `out.len()` cylinders.
+/// The CPU must support AVX2.
 #[target_feature(enable = "avx2")]
-unsafe fn row_avx2(
-    probe_bits: &[u64],
-    probe_mask: &[u64],
-    gallery_bits: &[u64],
-    gallery_masks: &[u64],
+fn row_avx2(
+    probe_sections: &[[u64; LAYER_WORDS]],
+    probe_mask: &[u64; LAYER_WORDS],
+    sections: &[[u64; LAYER_WORDS]],
+    masks: &[[u64; LAYER_WORDS]],
     out: &mut [PairCounts],
 ) {
     let table = _mm256_setr_epi8(
@@ -58,22 +62,18 @@ unsafe fn row_avx2(
         3, 4,
     );
     let low_nibbles = _mm256_set1_epi8(0x0f);
-    // SAFETY (all loads below): unaligned loads of 4 words inside slices whose lengths
-    // the caller guarantees.
-    let probe_mask = unsafe { load(probe_mask.as_ptr()) };
+    let probe_mask = load(probe_mask);
     let mut probe = [_mm256_setzero_si256(); ANGULAR_CELLS];
-    for (k, section) in probe.iter_mut().enumerate() {
-        *section = unsafe { load(probe_bits.as_ptr().add(k * LAYER_WORDS)) };
+    for (register, words) in probe.iter_mut().zip(probe_sections) {
+        *register = load(words);
     }
-    for (j, counts) in out.iter_mut().enumerate() {
-        let bits = unsafe { gallery_bits.as_ptr().add(j * CYLINDER_WORDS) };
-        let common = _mm256_and_si256(probe_mask, unsafe {
-            load(gallery_masks.as_ptr().add(j * LAYER_WORDS))
-        });
+    let gallery = sections.chunks_exact(ANGULAR_CELLS).zip(masks);
+    for (counts, (cylinder, mask)) in out.iter_mut().zip(gallery) {
+        let common = _mm256_and_si256(probe_mask, load(mask));
         let mut diff = _mm256_setzero_si256();
         let mut both = _mm256_setzero_si256();
-        for (k, section) in probe.iter().enumerate() {
-            let other = unsafe { load(bits.add(k * LAYER_WORDS)) };
+        for (section, words) in probe.iter().zip(cylinder) {
+            let other = load(words);
             let x = _mm256_and_si256(_mm256_xor_si256(*section, other), common);
             let t = _mm256_and_si256(_mm256_and_si256(*section, other), common);
             diff = _mm256_add_epi8(diff, byte_popcount(x, table, low_nibbles));
@@ -103,24 +103,24 @@ unsafe fn row_avx2(
     }
 }
 
-#[inline(always)]
-unsafe fn load(ptr: *const u64) -> __m256i {
-    // SAFETY: the caller passes a pointer to 4 readable words; loadu has no alignment
-    // requirement.
-    unsafe { _mm256_loadu_si256(ptr.cast()) }
+/// Loads four words, unaligned.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn load(words: &[u64; LAYER_WORDS]) -> __m256i {
+    // SAFETY: the reference guarantees 32 readable bytes; `loadu` needs no alignment.
+    unsafe { _mm256_loadu_si256(words.as_ptr().cast()) }
 }
 
 /// Bit count of every byte of `v`.
-#[inline(always)]
+#[target_feature(enable = "avx2")]
+#[inline]
 fn byte_popcount(v: __m256i, table: __m256i, low_nibbles: __m256i) -> __m256i {
-    // SAFETY: these are plain register operations; the enclosing `#[target_feature]`
-    // function guarantees AVX2 (inlined only there).
-    unsafe {
-        let low = _mm256_and_si256(v, low_nibbles);
-        let high = _mm256_and_si256(_mm256_srli_epi16::<4>(v), low_nibbles);
-        _mm256_add_epi8(
-            _mm256_shuffle_epi8(table, low),
-            _mm256_shuffle_epi8(table, high),
-        )
-    }
+    let low = _mm256_and_si256(v, low_nibbles);
+    let high = _mm256_and_si256(_mm256_srli_epi16::<4>(v), low_nibbles);
+    _mm256_add_epi8(
+        _mm256_shuffle_epi8(table, low),
+        _mm256_shuffle_epi8(table, high),
+    )
 }
+
+const _: () = assert!(CYLINDER_WORDS == ANGULAR_CELLS * LAYER_WORDS);

@@ -8,6 +8,11 @@ use std::arch::x86_64::*;
 use super::PairCounts;
 use crate::mcc::params::{CYLINDER_WORDS, LAYER_WORDS};
 
+/// Words in one 512-bit register.
+const ZMM_WORDS: usize = 8;
+/// Registers per cylinder.
+const ZMM_PER_CYLINDER: usize = CYLINDER_WORDS / ZMM_WORDS;
+
 /// Proof that the CPU supports AVX-512F and AVX-512 VPOPCNTDQ: only
 /// [`Avx512::new`] makes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,11 +38,14 @@ impl Avx512 {
         gallery_masks: &[u64],
         out: &mut [PairCounts],
     ) {
-        debug_assert_eq!(gallery_bits.len(), out.len() * CYLINDER_WORDS);
-        debug_assert_eq!(gallery_masks.len(), out.len() * LAYER_WORDS);
-        // SAFETY: an `Avx512` value exists only when the CPU has both features, and
-        // the slice lengths were checked by `Kernel::row`.
-        unsafe { row_avx512(probe_bits, probe_mask, gallery_bits, gallery_masks, out) }
+        let (probe_parts, _) = probe_bits.as_chunks::<ZMM_WORDS>();
+        let (probe_mask, _) = probe_mask.as_chunks::<LAYER_WORDS>();
+        let (parts, _) = gallery_bits.as_chunks::<ZMM_WORDS>();
+        let (masks, _) = gallery_masks.as_chunks::<LAYER_WORDS>();
+        debug_assert_eq!(parts.len(), out.len() * ZMM_PER_CYLINDER);
+        debug_assert_eq!(masks.len(), out.len());
+        // SAFETY: an `Avx512` value exists only when the CPU has both features.
+        unsafe { row_avx512(probe_parts, &probe_mask[0], parts, masks, out) }
     }
 }
 
@@ -45,36 +53,30 @@ impl Avx512 {
 const XOR_AND_MASK: i32 = 0x28;
 const AND_AND_MASK: i32 = 0x80;
 
+/// The counts of one probe cylinder against each gallery cylinder.
+///
 /// # Safety
-/// The CPU must support AVX-512F and VPOPCNTDQ; slice lengths as in
-/// [`super::Kernel::row`].
+/// The CPU must support AVX-512F and VPOPCNTDQ.
 #[target_feature(enable = "avx512f,avx512vpopcntdq")]
-unsafe fn row_avx512(
-    probe_bits: &[u64],
-    probe_mask: &[u64],
-    gallery_bits: &[u64],
-    gallery_masks: &[u64],
+fn row_avx512(
+    probe_parts: &[[u64; ZMM_WORDS]],
+    probe_mask: &[u64; LAYER_WORDS],
+    parts: &[[u64; ZMM_WORDS]],
+    masks: &[[u64; LAYER_WORDS]],
     out: &mut [PairCounts],
 ) {
-    // SAFETY (all loads below): unaligned loads of 4 or 8 words inside slices whose
-    // lengths the caller guarantees.
-    let probe_mask = unsafe { _mm256_loadu_si256(probe_mask.as_ptr().cast()) };
-    let probe = unsafe {
-        [
-            _mm512_loadu_si512(probe_bits.as_ptr().cast()),
-            _mm512_loadu_si512(probe_bits.as_ptr().add(8).cast()),
-            _mm512_loadu_si512(probe_bits.as_ptr().add(16).cast()),
-        ]
-    };
-    for (j, counts) in out.iter_mut().enumerate() {
-        let bits = unsafe { gallery_bits.as_ptr().add(j * CYLINDER_WORDS) };
-        let mask =
-            unsafe { _mm256_loadu_si256(gallery_masks.as_ptr().add(j * LAYER_WORDS).cast()) };
-        let common = _mm512_broadcast_i64x4(_mm256_and_si256(probe_mask, mask));
+    let probe_mask = load_layer(probe_mask);
+    let mut probe = [_mm512_setzero_si512(); ZMM_PER_CYLINDER];
+    for (register, words) in probe.iter_mut().zip(probe_parts) {
+        *register = load_part(words);
+    }
+    let gallery = parts.chunks_exact(ZMM_PER_CYLINDER).zip(masks);
+    for (counts, (cylinder, mask)) in out.iter_mut().zip(gallery) {
+        let common = _mm512_broadcast_i64x4(_mm256_and_si256(probe_mask, load_layer(mask)));
         let mut diff = _mm512_setzero_si512();
         let mut both = _mm512_setzero_si512();
-        for (k, section) in probe.iter().enumerate() {
-            let other = unsafe { _mm512_loadu_si512(bits.add(8 * k).cast()) };
+        for (section, words) in probe.iter().zip(cylinder) {
+            let other = load_part(words);
             diff = _mm512_add_epi64(
                 diff,
                 _mm512_popcnt_epi64(_mm512_ternarylogic_epi64::<XOR_AND_MASK>(
@@ -102,4 +104,20 @@ unsafe fn row_avx512(
             area: ((total >> 32) & 0xffff) as u32,
         };
     }
+}
+
+/// Loads eight words, unaligned.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn load_part(words: &[u64; ZMM_WORDS]) -> __m512i {
+    // SAFETY: the reference guarantees 64 readable bytes; `loadu` needs no alignment.
+    unsafe { _mm512_loadu_si512(words.as_ptr().cast()) }
+}
+
+/// Loads four words, unaligned.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn load_layer(words: &[u64; LAYER_WORDS]) -> __m256i {
+    // SAFETY: the reference guarantees 32 readable bytes; `loadu` needs no alignment.
+    unsafe { _mm256_loadu_si256(words.as_ptr().cast()) }
 }
