@@ -135,4 +135,35 @@ mod tests {
             assert!(!code.action_hint().is_empty());
         }
     }
+
+    #[test]
+    fn catalogue_document_lists_every_code_exactly() {
+        let doc = include_str!("../../../docs/error-codes.md");
+        let rows: Vec<&str> = doc
+            .lines()
+            .filter(|line| {
+                line.split('|').nth(1).is_some_and(|cell| {
+                    cell.trim().len() == 3 && cell.trim().chars().all(|c| c.is_ascii_digit())
+                })
+            })
+            .collect();
+        assert_eq!(
+            rows.len(),
+            ErrorCode::ALL.len(),
+            "docs/error-codes.md rows: {rows:?}"
+        );
+        for code in ErrorCode::ALL {
+            let expected = format!(
+                "| {} | `{}` | `{}` | {} |",
+                code.number(),
+                code.name(),
+                code.family().name(),
+                code.action_hint()
+            );
+            assert!(
+                rows.contains(&expected.as_str()),
+                "docs/error-codes.md lacks or differs on: {expected}"
+            );
+        }
+    }
 }

@@ -355,21 +355,18 @@ fn wide_rows_available() -> bool {
     }
 }
 
-/// Dot product with eight independent accumulators, so the compiler can keep them in
-/// one vector register (a single running sum would serialise on the add latency).
+/// Dot product of two slices whose length is a whole number of lanes, with eight
+/// independent accumulators so the compiler keeps them in one vector register (a
+/// single running sum would serialise on the add latency).
 fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0f32; 8];
-    let (a_chunks, b_chunks) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a_chunks
-        .remainder()
-        .iter()
-        .zip(b_chunks.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in a_chunks.zip(b_chunks) {
-        for lane in 0..8 {
+    debug_assert!(a.len() == b.len() && a.len() % LANES == 0);
+    let mut lanes = [0f32; LANES];
+    let (a_chunks, _) = a.as_chunks::<LANES>();
+    let (b_chunks, _) = b.as_chunks::<LANES>();
+    for (x, y) in a_chunks.iter().zip(b_chunks) {
+        for lane in 0..LANES {
             lanes[lane] += x[lane] * y[lane];
         }
     }
-    lanes.iter().sum::<f32>() + tail
+    lanes.iter().sum()
 }
