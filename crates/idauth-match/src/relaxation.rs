@@ -359,7 +359,7 @@ fn wide_rows_available() -> bool {
 /// independent accumulators so the compiler keeps them in one vector register (a
 /// single running sum would serialise on the add latency).
 fn dot(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert!(a.len() == b.len() && a.len() % LANES == 0);
+    debug_assert!(a.len() == b.len() && a.len().is_multiple_of(LANES));
     let mut lanes = [0f32; LANES];
     let (a_chunks, _) = a.as_chunks::<LANES>();
     let (b_chunks, _) = b.as_chunks::<LANES>();
