@@ -7,7 +7,17 @@ use proptest::prelude::*;
 use super::*;
 
 fn skip_note(name: &str) {
-    eprintln!("note: {name} kernel not available on this CPU; its comparison is skipped");
+    // The real stderr, so the note shows without --nocapture (once per process).
+    use std::io::Write;
+    static NOTED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut noted = NOTED.lock().unwrap_or_else(|e| e.into_inner());
+    if !noted.iter().any(|n| n == name) {
+        noted.push(name.to_owned());
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: {name} kernel not available on this CPU; its comparison with scalar is skipped"
+        );
+    }
 }
 
 fn other_kernels() -> Vec<Kernel> {
