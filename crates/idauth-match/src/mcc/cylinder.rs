@@ -10,6 +10,7 @@ use std::f32::consts::{PI, TAU};
 
 use super::hull::ConvexHull;
 use super::params::{ANGULAR_CELLS, CYLINDER_WORDS, LAYER_WORDS, MccParams, SPATIAL_CELLS};
+use crate::fastmath::exp_clamped;
 
 /// A minutia rescaled to 500 ppi, in a y-up frame, with its direction in radians.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -114,6 +115,8 @@ pub fn build_cylinder(
         mask: [0; LAYER_WORDS],
     };
     let mut valid_cells = 0usize;
+    // Cell centres lie within R of the minutia.
+    let hull = hull.near([centre.x, centre.y], params.radius);
     for i in 0..SPATIAL_CELLS {
         for j in 0..SPATIAL_CELLS {
             let cell = i * SPATIAL_CELLS + j;
@@ -127,33 +130,64 @@ pub fn build_cylinder(
                 (j as f32 + 0.5 - half) * cell_size,
             );
             let cell_centre = [centre.x + u * cos - v * sin, centre.y + u * sin + v * cos];
-            if !hull.contains_with_margin(cell_centre, params.hull_margin) {
-                continue;
-            }
-            cylinder.mask[word] |= bit;
-            valid_cells += 1;
-
-            let mut contributions = [0f32; ANGULAR_CELLS];
-            for (x, y, areas) in &near {
-                let d2 = (x - cell_centre[0]).powi(2) + (y - cell_centre[1]).powi(2);
-                if d2 > reach * reach {
-                    continue;
-                }
-                let spatial = spatial_norm * (-d2 / spatial_denominator).exp();
-                for (contribution, area) in contributions.iter_mut().zip(areas) {
-                    *contribution += spatial * area;
-                }
-            }
-            for (k, contribution) in contributions.iter().enumerate() {
-                if *contribution >= params.bit_threshold {
-                    cylinder.bits[k * LAYER_WORDS + word] |= bit;
-                }
+            if hull.contains_with_margin(cell_centre, params.hull_margin) {
+                cylinder.mask[word] |= bit;
+                valid_cells += 1;
             }
         }
     }
     let inside_count: u32 = inside.iter().map(|w| w.count_ones()).sum();
     if (valid_cells as f32) < params.min_valid_fraction * inside_count as f32 {
         return None;
+    }
+
+    // Each neighbour reaches only the cells within 3 sigma_S of it (about 30 of the
+    // 256), so it is splatted onto those cells rather than every cell testing every
+    // neighbour. Neighbours are visited in index order, so each cell sums its
+    // contributions in the same order as a per-cell loop would.
+    let mut sums = [[0f32; ANGULAR_CELLS]; SPATIAL_CELLS * SPATIAL_CELLS];
+    let reach_cells = reach / cell_size;
+    let last = (SPATIAL_CELLS - 1) as f32;
+    for (x, y, areas) in &near {
+        let (dx, dy) = (x - centre.x, y - centre.y);
+        // The neighbour in cell-index coordinates of this cylinder.
+        let ci = (dx * cos + dy * sin) / cell_size + half - 0.5;
+        let cj = (-dx * sin + dy * cos) / cell_size + half - 0.5;
+        let (i_low, i_high) = (
+            (ci - reach_cells).ceil().max(0.0),
+            (ci + reach_cells).floor().min(last),
+        );
+        let (j_low, j_high) = (
+            (cj - reach_cells).ceil().max(0.0),
+            (cj + reach_cells).floor().min(last),
+        );
+        if i_low > i_high || j_low > j_high {
+            continue;
+        }
+        for i in i_low as usize..=i_high as usize {
+            for j in j_low as usize..=j_high as usize {
+                let cell = i * SPATIAL_CELLS + j;
+                if cylinder.mask[cell / 64] & (1 << (cell % 64)) == 0 {
+                    continue;
+                }
+                let d2 =
+                    ((i as f32 - ci).powi(2) + (j as f32 - cj).powi(2)) * cell_size * cell_size;
+                if d2 > reach * reach {
+                    continue;
+                }
+                let spatial = spatial_norm * exp_clamped(-d2 / spatial_denominator);
+                for (sum, area) in sums[cell].iter_mut().zip(areas) {
+                    *sum += spatial * area;
+                }
+            }
+        }
+    }
+    for (cell, cell_sums) in sums.iter().enumerate() {
+        let (word, bit) = (cell / 64, 1u64 << (cell % 64));
+        // Branch-free: the outcome is close to random and would mispredict often.
+        for (k, sum) in cell_sums.iter().enumerate() {
+            cylinder.bits[k * LAYER_WORDS + word] |= bit * u64::from(*sum >= params.bit_threshold);
+        }
     }
     Some(cylinder)
 }
@@ -171,7 +205,7 @@ fn erf(x: f32) -> f32 {
     let poly = t
         * (0.254_829_6
             + t * (-0.284_496_72 + t * (1.421_413_8 + t * (-1.453_152_1 + t * 1.061_405_4))));
-    sign * (1.0 - poly * (-x * x).exp())
+    sign * (1.0 - poly * exp_clamped(-x * x))
 }
 
 #[cfg(test)]

@@ -5,6 +5,9 @@
 #[derive(Debug, Clone)]
 pub struct ConvexHull {
     vertices: Vec<[f32; 2]>,
+    /// Per edge (from vertex i to i + 1): its start and its unit inward normal, so a
+    /// point's signed distance to the edge's line is one dot product.
+    edges: Vec<([f32; 2], [f32; 2])>,
 }
 
 impl ConvexHull {
@@ -14,7 +17,10 @@ impl ConvexHull {
         sorted.sort_by(|a, b| a[0].total_cmp(&b[0]).then(a[1].total_cmp(&b[1])));
         sorted.dedup();
         if sorted.len() < 3 {
-            return Self { vertices: sorted };
+            return Self {
+                vertices: sorted,
+                edges: Vec::new(),
+            };
         }
         let mut hull: Vec<[f32; 2]> = Vec::with_capacity(2 * sorted.len());
         for pass in 0..2 {
@@ -34,24 +40,81 @@ impl ConvexHull {
             }
             hull.pop();
         }
-        Self { vertices: hull }
+        let n = hull.len();
+        let edges = (0..n)
+            .map(|i| {
+                let (a, b) = (hull[i], hull[(i + 1) % n]);
+                let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+                let length = (dx * dx + dy * dy).sqrt();
+                (a, [-dy / length, dx / length])
+            })
+            .collect();
+        Self {
+            vertices: hull,
+            edges,
+        }
     }
 
     /// True when `p` is inside the hull or within `margin` of its boundary.
     pub fn contains_with_margin(&self, p: [f32; 2], margin: f32) -> bool {
-        let n = self.vertices.len();
+        self.near(p, f32::INFINITY).contains_with_margin(p, margin)
+    }
+
+    /// The part of the hull that matters for points within `radius` of `centre`:
+    /// an edge whose line is at least `radius` inside from `centre` keeps every such
+    /// point on its inner side, so it can never decide the test and is left out.
+    /// Interior minutiae keep no edge at all, which makes their cells' test free.
+    pub fn near(&self, centre: [f32; 2], radius: f32) -> NearHull<'_> {
+        let mut edges = Vec::with_capacity(self.edges.len());
+        edges.extend((0..self.edges.len()).filter(|&i| self.signed_distance(i, centre) < radius));
+        NearHull { hull: self, edges }
+    }
+
+    /// Signed distance of `p` to the line of edge `i`, positive inside.
+    fn signed_distance(&self, i: usize, p: [f32; 2]) -> f32 {
+        let (origin, normal) = self.edges[i];
+        normal[0] * (p[0] - origin[0]) + normal[1] * (p[1] - origin[1])
+    }
+}
+
+/// The edges of a hull that can matter around one point; see [`ConvexHull::near`].
+#[derive(Debug, Clone)]
+pub struct NearHull<'a> {
+    hull: &'a ConvexHull,
+    edges: Vec<usize>,
+}
+
+impl NearHull<'_> {
+    /// True when `p` (within the radius given to [`ConvexHull::near`]) is inside the
+    /// hull or within `margin` of its boundary.
+    ///
+    /// Inside when every edge's signed distance is non-negative; certainly outside when
+    /// one is below `-margin` (the hull lies wholly beyond that edge's line); otherwise
+    /// the nearest boundary point is on an edge the point lies outside of, and only
+    /// those edges are measured exactly.
+    pub fn contains_with_margin(&self, p: [f32; 2], margin: f32) -> bool {
+        let vertices = &self.hull.vertices;
+        let n = vertices.len();
         match n {
             0 => false,
-            1 => dist2(p, self.vertices[0]) <= margin * margin,
+            1 => dist2(p, vertices[0]) <= margin * margin,
+            2 => segment_dist2(p, vertices[0], vertices[1]) <= margin * margin,
             _ => {
-                if n >= 3
-                    && (0..n).all(|i| cross(self.vertices[i], self.vertices[(i + 1) % n], p) >= 0.0)
-                {
+                let mut outside_any = false;
+                for &i in &self.edges {
+                    let signed = self.hull.signed_distance(i, p);
+                    if signed < -margin {
+                        return false;
+                    }
+                    outside_any |= signed < 0.0;
+                }
+                if !outside_any {
                     return true;
                 }
                 let margin2 = margin * margin;
-                (0..n).any(|i| {
-                    segment_dist2(p, self.vertices[i], self.vertices[(i + 1) % n]) <= margin2
+                self.edges.iter().any(|&i| {
+                    self.hull.signed_distance(i, p) < 0.0
+                        && segment_dist2(p, vertices[i], vertices[(i + 1) % n]) <= margin2
                 })
             }
         }

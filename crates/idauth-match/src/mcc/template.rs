@@ -1,5 +1,5 @@
 //! A finger template: the valid bit cylinders of one finger, sorted by minutia
-//! direction, with the geometry the relaxation step needs.
+//! direction, with the minutiae (positions, directions) behind them.
 
 use std::f32::consts::TAU;
 
@@ -10,14 +10,6 @@ use super::hull::ConvexHull;
 use super::params::{CYLINDER_WORDS, LAYER_WORDS, MccParams, REFERENCE_PPI};
 use crate::error::{MatchError, Result};
 use crate::format::FingerMinutiae;
-
-/// Binary angle units per turn.
-pub const ANGLE_UNITS_PER_TURN: f32 = 65_536.0;
-
-/// Radians in `[0, 2*pi)` to binary angle units (65,536 to the turn).
-pub fn to_angle_units(angle: f32) -> u16 {
-    ((angle / TAU * ANGLE_UNITS_PER_TURN).round() as u32 & 0xffff) as u16
-}
 
 /// Everything the matcher needs about one finger, built once per enrolment or probe.
 ///
@@ -33,17 +25,9 @@ pub struct FingerTemplate {
     masks: Vec<u64>,
     /// The minutiae behind the cylinders, in cylinder order.
     points: Vec<Point>,
-    /// Distances between the minutiae behind cylinders, `n * n`.
-    distances: Vec<f32>,
-    /// Minutia directions in binary angle units (65,536 to the turn), in cylinder
-    /// order: wrapping u16 arithmetic then gives angle differences for free.
-    angle_units: Vec<u16>,
     /// (cos, sin) of each minutia direction, in cylinder order, so that comparisons
     /// never call the trigonometric functions.
     directions: Vec<(f32, f32)>,
-    /// Direction of the segment from minutia i to minutia j, `n * n`, in binary angle
-    /// units.
-    bearings: Vec<u16>,
     /// Minutiae that survived the quality filter (cylinders or not).
     minutiae_used: usize,
 }
@@ -80,27 +64,15 @@ impl FingerTemplate {
             bits: Vec::with_capacity(n * CYLINDER_WORDS),
             masks: Vec::with_capacity(n * LAYER_WORDS),
             points: Vec::with_capacity(n),
-            distances: vec![0.0; n * n],
-            angle_units: Vec::with_capacity(n),
             directions: Vec::with_capacity(n),
-            bearings: vec![0; n * n],
             minutiae_used: points.len(),
         };
         for (point, cylinder) in &built {
             template.bits.extend_from_slice(&cylinder.bits);
             template.masks.extend_from_slice(&cylinder.mask);
             template.points.push(*point);
-            template.angle_units.push(to_angle_units(point.angle));
             let (sin, cos) = point.angle.sin_cos();
             template.directions.push((cos, sin));
-        }
-        for i in 0..n {
-            for j in 0..n {
-                let (a, b) = (template.points[i], template.points[j]);
-                let (dx, dy) = (b.x - a.x, b.y - a.y);
-                template.distances[i * n + j] = (dx * dx + dy * dy).sqrt();
-                template.bearings[i * n + j] = to_angle_units(dy.atan2(dx).rem_euclid(TAU));
-            }
         }
         template
     }
@@ -151,25 +123,9 @@ impl FingerTemplate {
         &self.points
     }
 
-    /// Distance between the minutiae of cylinders `i` and `j`.
-    pub fn distance(&self, i: usize, j: usize) -> f32 {
-        self.distances[i * self.len() + j]
-    }
-
-    /// Direction of the segment from the minutia of cylinder `i` to that of `j`, in
-    /// binary angle units (65,536 to the turn).
-    pub fn bearing_units(&self, i: usize, j: usize) -> u16 {
-        self.bearings[i * self.len() + j]
-    }
-
     /// (cos, sin) of each minutia direction, in cylinder order.
     pub fn directions(&self) -> &[(f32, f32)] {
         &self.directions
-    }
-
-    /// Minutia directions in binary angle units, in cylinder order.
-    pub fn angle_units(&self) -> &[u16] {
-        &self.angle_units
     }
 
     /// Index range(s) of cylinders whose direction lies within `half_width` of `angle`
