@@ -49,3 +49,82 @@ pub fn compare_fingers(
     };
     FusedScore { fused, fingers }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MccParams;
+    use crate::synthetic::{SeededRng, SyntheticFinger};
+
+    fn templates(
+        fingers: &[&SyntheticFinger],
+        capture: u64,
+        params: &MccParams,
+    ) -> Vec<FingerTemplate> {
+        fingers
+            .iter()
+            .map(|f| FingerTemplate::new(&f.impression(capture), params))
+            .collect()
+    }
+
+    #[test]
+    fn two_finger_probe_fuses_by_position_and_penalises_missing_fingers() {
+        let params = MccParams::default();
+        let mut matcher = Matcher::new(params.clone());
+        let mut rng = SeededRng::new(42);
+        let thumb = SyntheticFinger::new(&mut rng, FingerPosition::RightThumb, 40);
+        let index = SyntheticFinger::new(&mut rng, FingerPosition::RightIndex, 40);
+        let stranger = SyntheticFinger::new(&mut rng, FingerPosition::RightIndex, 40);
+        let enrolled = templates(&[&thumb, &index], 1, &params);
+
+        let genuine = compare_fingers(
+            &mut matcher,
+            &templates(&[&thumb, &index], 2, &params),
+            &enrolled,
+        );
+        assert_eq!(genuine.fingers.len(), 2);
+        let mean = genuine.fingers.iter().map(|(_, s)| s.unwrap()).sum::<f32>() / 2.0;
+        assert!(
+            (genuine.fused - mean).abs() < 1e-6,
+            "sum rule: the mean of the finger scores"
+        );
+
+        let impostor = compare_fingers(
+            &mut matcher,
+            &templates(&[&thumb, &stranger], 2, &params),
+            &enrolled,
+        );
+        assert!(
+            genuine.fused > impostor.fused,
+            "{} vs {}",
+            genuine.fused,
+            impostor.fused
+        );
+
+        // A finger position that was never enrolled counts as a zero score.
+        let little = SyntheticFinger::new(&mut rng, FingerPosition::LeftLittle, 40);
+        let partial = compare_fingers(
+            &mut matcher,
+            &templates(&[&thumb, &little], 2, &params),
+            &enrolled,
+        );
+        assert_eq!(partial.fingers[1], (FingerPosition::LeftLittle, None));
+        assert!(partial.fused < genuine.fused);
+    }
+
+    #[test]
+    fn unknown_position_takes_the_best_enrolled_finger() {
+        let params = MccParams::default();
+        let mut matcher = Matcher::new(params.clone());
+        let mut rng = SeededRng::new(43);
+        let thumb = SyntheticFinger::new(&mut rng, FingerPosition::RightThumb, 40);
+        let index = SyntheticFinger::new(&mut rng, FingerPosition::RightIndex, 40);
+        let enrolled = templates(&[&thumb, &index], 1, &params);
+        let mut capture = index.impression(2);
+        capture.position = FingerPosition::Unknown;
+        let probe = [FingerTemplate::new(&capture, &params)];
+        let result = compare_fingers(&mut matcher, &probe, &enrolled);
+        let direct = matcher.compare(&probe[0], &enrolled[1]);
+        assert_eq!(result.fused, direct);
+    }
+}

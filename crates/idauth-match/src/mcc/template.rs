@@ -148,3 +148,65 @@ impl FingerTemplate {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synthetic::{SeededRng, SyntheticFinger};
+
+    #[test]
+    fn cylinders_are_sorted_by_direction_and_windows_wrap() {
+        let params = MccParams::default();
+        let finger = SyntheticFinger::new(&mut SeededRng::new(5), FingerPosition::LeftIndex, 40);
+        let template = FingerTemplate::new(&finger.impression(1), &params);
+        let n = template.len();
+        assert!(
+            template
+                .points()
+                .windows(2)
+                .all(|w| w[0].angle <= w[1].angle)
+        );
+        assert_eq!(template.bits().len(), n * CYLINDER_WORDS);
+        // Every cylinder in the window, and only those, is within the half width.
+        for centre in [0.05f32, 3.0, TAU - 0.05] {
+            let runs = template.direction_window(centre, 1.0);
+            let mut inside: Vec<usize> = runs.iter().flat_map(|r| r.clone()).collect();
+            inside.sort_unstable();
+            let expected: Vec<usize> = (0..n)
+                .filter(|&i| {
+                    let d = (template.points()[i].angle - centre).rem_euclid(TAU);
+                    d <= 1.0 || d >= TAU - 1.0
+                })
+                .collect();
+            assert_eq!(inside, expected, "window around {centre}");
+        }
+    }
+
+    #[test]
+    fn sparse_fingers_are_refused_with_a_typed_error() {
+        let params = MccParams::default();
+        let lonely = [
+            Point {
+                x: 0.0,
+                y: 0.0,
+                angle: 0.0,
+            },
+            Point {
+                x: 300.0,
+                y: 0.0,
+                angle: 1.0,
+            },
+        ];
+        let template = FingerTemplate::from_points(FingerPosition::RightThumb, &lonely, &params);
+        assert!(template.is_empty());
+        let err = template.ensure_usable(4).unwrap_err();
+        assert_eq!(
+            err,
+            MatchError::TooSparse {
+                usable: 0,
+                needed: 4
+            }
+        );
+        assert_eq!(err.code(), idauth_core::ErrorCode::TemplateTooSparse);
+    }
+}
