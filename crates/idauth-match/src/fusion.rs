@@ -67,15 +67,43 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn two_finger_probe_fuses_by_position_and_penalises_missing_fingers() {
+    /// A matcher, a generator, and a right thumb and index enrolled from capture 1.
+    struct Fixture {
+        params: MccParams,
+        matcher: Matcher,
+        rng: SeededRng,
+        thumb: SyntheticFinger,
+        index: SyntheticFinger,
+        enrolled: Vec<FingerTemplate>,
+    }
+
+    fn fixture(seed: u64) -> Fixture {
         let params = MccParams::default();
-        let mut matcher = Matcher::new(params.clone());
-        let mut rng = SeededRng::new(42);
+        let mut rng = SeededRng::new(seed);
         let thumb = SyntheticFinger::new(&mut rng, FingerPosition::RightThumb, 40);
         let index = SyntheticFinger::new(&mut rng, FingerPosition::RightIndex, 40);
-        let stranger = SyntheticFinger::new(&mut rng, FingerPosition::RightIndex, 40);
         let enrolled = templates(&[&thumb, &index], 1, &params);
+        Fixture {
+            matcher: Matcher::new(params.clone()),
+            params,
+            rng,
+            thumb,
+            index,
+            enrolled,
+        }
+    }
+
+    #[test]
+    fn two_finger_probe_fuses_by_position_and_penalises_missing_fingers() {
+        let Fixture {
+            params,
+            mut matcher,
+            mut rng,
+            thumb,
+            index,
+            enrolled,
+        } = fixture(42);
+        let stranger = SyntheticFinger::new(&mut rng, FingerPosition::RightIndex, 40);
 
         let genuine = compare_fingers(
             &mut matcher,
@@ -114,12 +142,13 @@ mod tests {
 
     #[test]
     fn unknown_position_takes_the_best_enrolled_finger() {
-        let params = MccParams::default();
-        let mut matcher = Matcher::new(params.clone());
-        let mut rng = SeededRng::new(43);
-        let thumb = SyntheticFinger::new(&mut rng, FingerPosition::RightThumb, 40);
-        let index = SyntheticFinger::new(&mut rng, FingerPosition::RightIndex, 40);
-        let enrolled = templates(&[&thumb, &index], 1, &params);
+        let Fixture {
+            params,
+            mut matcher,
+            index,
+            enrolled,
+            ..
+        } = fixture(43);
         let mut capture = index.impression(2);
         capture.position = FingerPosition::Unknown;
         let probe = [FingerTemplate::new(&capture, &params)];

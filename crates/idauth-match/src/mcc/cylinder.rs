@@ -23,6 +23,13 @@ pub struct Point {
     pub angle: f32,
 }
 
+impl Point {
+    /// A point at (`x`, `y`) with direction `angle`.
+    pub const fn new(x: f32, y: f32, angle: f32) -> Self {
+        Self { x, y, angle }
+    }
+}
+
 /// One cylinder's bits and the validity of its spatial cells.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BitCylinder {
@@ -242,29 +249,18 @@ mod tests {
     #[test]
     fn isolated_minutia_has_no_cylinder_and_a_crowded_one_has() {
         let params = MccParams::default();
-        let lonely = [
-            Point {
-                x: 0.0,
-                y: 0.0,
-                angle: 0.0,
-            },
-            Point {
-                x: 500.0,
-                y: 500.0,
-                angle: 1.0,
-            },
-        ];
+        let lonely = [Point::new(0.0, 0.0, 0.0), Point::new(500.0, 500.0, 1.0)];
         let hull = ConvexHull::new(&lonely.map(|p| [p.x, p.y]));
         assert!(build_cylinder(&lonely, 0, &hull, &params).is_none());
 
         let mut grid = Vec::new();
         for gx in 0..7 {
             for gy in 0..7 {
-                grid.push(Point {
-                    x: gx as f32 * 30.0,
-                    y: gy as f32 * 30.0,
-                    angle: (gx + gy) as f32 * 0.3 % TAU,
-                });
+                grid.push(Point::new(
+                    gx as f32 * 30.0,
+                    gy as f32 * 30.0,
+                    (gx + gy) as f32 * 0.3 % TAU,
+                ));
             }
         }
         let hull = ConvexHull::new(&grid.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>());

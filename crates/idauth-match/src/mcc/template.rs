@@ -185,18 +185,7 @@ mod tests {
     #[test]
     fn sparse_fingers_are_refused_with_a_typed_error() {
         let params = MccParams::default();
-        let lonely = [
-            Point {
-                x: 0.0,
-                y: 0.0,
-                angle: 0.0,
-            },
-            Point {
-                x: 300.0,
-                y: 0.0,
-                angle: 1.0,
-            },
-        ];
+        let lonely = [Point::new(0.0, 0.0, 0.0), Point::new(300.0, 0.0, 1.0)];
         let template = FingerTemplate::from_points(FingerPosition::RightThumb, &lonely, &params);
         assert!(template.is_empty());
         let err = template.ensure_usable(4).unwrap_err();
