@@ -42,65 +42,82 @@ impl ErrorFamily {
     }
 }
 
-/// A stable, caller-visible error code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ErrorCode {
-    /// A fingerprint template could not be decoded (truncated, inconsistent, out of range).
-    MalformedTemplate,
-    /// A fingerprint template is in a format or version the service does not accept.
-    UnsupportedTemplateFormat,
-    /// A template decoded but holds too little to compare (no usable minutiae).
-    TemplateTooSparse,
+/// Defines [`ErrorCode`] and its tables from one list, so that a code's number, name,
+/// family and hint cannot drift apart.
+macro_rules! catalogue {
+    ($($variant:ident = $number:literal, $name:literal, $family:ident, $hint:literal, $doc:literal;)*) => {
+        /// A stable, caller-visible error code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum ErrorCode {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in catalogue order.
+            pub const ALL: &'static [ErrorCode] = &[$(Self::$variant),*];
+
+            /// The stable number; the hundreds digit names the family.
+            pub fn number(self) -> u16 {
+                match self { $(Self::$variant => $number,)* }
+            }
+
+            /// The stable upper-snake name.
+            pub fn name(self) -> &'static str {
+                match self { $(Self::$variant => $name,)* }
+            }
+
+            /// Which side must act.
+            pub fn family(self) -> ErrorFamily {
+                match self { $(Self::$variant => ErrorFamily::$family,)* }
+            }
+
+            /// What the caller should do next, in one sentence fit for an operator's screen.
+            pub fn action_hint(self) -> &'static str {
+                match self { $(Self::$variant => $hint,)* }
+            }
+        }
+    };
+}
+
+catalogue! {
+    BiometricMismatch = 100, "BIOMETRIC_MISMATCH", BiometricMismatch, "recapture the fingers and retry once, then use another factor or the fallback procedure", "The probe fingers did not match the enrolled fingers.";
+    DemographicMismatch = 200, "DEMOGRAPHIC_MISMATCH", DemographicMismatch, "check the attributes against the resident's documents and resend", "A demographic attribute did not match the enrolled one.";
+    BadRequest = 300, "BAD_REQUEST", Caller, "fix the request: a required field is missing or out of range", "A required field is missing or a field is out of range.";
+    InvalidTxn = 301, "INVALID_TXN", Caller, "send a transaction id of 1 to 50 printable ASCII characters", "The transaction id is empty, too long or not printable ASCII.";
+    ConsentMissing = 302, "CONSENT_MISSING", Caller, "obtain the resident's consent and set the consent flag", "The resident's consent flag is not set.";
+    TimestampStale = 303, "TIMESTAMP_STALE", Caller, "send the request at capture time with a correct clock", "The request timestamp is missing or older than the accepted window.";
+    TimestampFuture = 304, "TIMESTAMP_FUTURE", Caller, "correct the client clock", "The request timestamp is ahead of the service clock by more than the allowed skew.";
+    NoFingers = 305, "NO_FINGERS", Caller, "send at least one finger (or, for a verify, a demographic attribute)", "The request carries no finger and no other factor.";
+    TooManyFingers = 306, "TOO_MANY_FINGERS", Caller, "send at most 10 fingers", "More than ten fingers in one request.";
+    DuplicateFinger = 307, "DUPLICATE_FINGER", Caller, "send each finger position at most once", "The same finger position appears twice.";
+    MessageTooLarge = 308, "MESSAGE_TOO_LARGE", Caller, "send one minutiae record per finger and no extra data", "The request is larger than the service accepts.";
+    InvalidIdentifier = 309, "INVALID_IDENTIFIER", Caller, "send the identifier type and a value of 1 to 64 letters, digits or '-'", "The resident identifier is missing, of unknown type or badly formed.";
+    MalformedTemplate = 310, "MALFORMED_TEMPLATE", Caller, "re-extract the template with a certified extractor and resend; do not retry the same bytes", "A fingerprint template could not be decoded (truncated, inconsistent, out of range).";
+    UnsupportedTemplateFormat = 311, "UNSUPPORTED_TEMPLATE_FORMAT", Caller, "send ISO/IEC 19794-2:2005 or ANSI INCITS 378-2004 finger minutiae records", "A fingerprint template is in a format or version the service does not accept.";
+    TemplateTooSparse = 312, "TEMPLATE_TOO_SPARSE", Caller, "recapture the finger: the image yielded too few usable minutiae", "A template decoded but holds too little to compare (no usable minutiae).";
+    InvalidDemographics = 313, "INVALID_DEMOGRAPHICS", Caller, "send a name of at most 200 characters, a date as YYYY-MM-DD and gender M, F or T", "A demographic attribute is badly formed.";
+    InvalidFingerPosition = 314, "INVALID_FINGER_POSITION", Caller, "send finger positions 1 to 10 as ISO/IEC 19794-2 numbers them (0 only in probes) and matching the template", "A finger position is outside 0..=10, unknown where a known one is required, or differs from the template's.";
+    RequestIdReused = 315, "REQUEST_ID_REUSED", Caller, "use a new request id for a new request", "The (centre, request id) pair was already used for a different request.";
+    ResidentUnknown = 400, "RESIDENT_UNKNOWN", ResidentStatus, "check the identifier; the resident may need to enrol", "No resident is enrolled under the identifier.";
+    ResidentDeactivated = 401, "RESIDENT_DEACTIVATED", ResidentStatus, "direct the resident to an enrolment centre", "The resident's record is deactivated.";
+    ResidentAlreadyEnrolled = 402, "RESIDENT_ALREADY_ENROLLED", ResidentStatus, "use UpdateBiometrics or UpdateDemographics for an enrolled resident", "A resident is already enrolled under the identifier.";
+    FingerNotEnrolled = 403, "FINGER_NOT_ENROLLED", ResidentStatus, "capture a finger the resident enrolled", "A probe finger position was not enrolled for the resident.";
+    ShardUnavailable = 700, "SHARD_UNAVAILABLE", Server, "retry after a short wait; the resident's shard is unreachable", "The shard that owns the resident could not be reached.";
+    DeadlineExceeded = 701, "DEADLINE_EXCEEDED", Server, "retry; the service did not answer within the latency budget", "The request did not complete within its latency budget.";
+    Internal = 702, "INTERNAL", Server, "retry later and report the reference code if it persists", "The service failed unexpectedly.";
+    StorageFailure = 703, "STORAGE_FAILURE", Server, "retry later; nothing was stored", "The shard could not read or durably write its store.";
 }
 
 impl ErrorCode {
-    /// Every code, in catalogue order.
-    pub const ALL: [ErrorCode; 3] = [
-        Self::MalformedTemplate,
-        Self::UnsupportedTemplateFormat,
-        Self::TemplateTooSparse,
-    ];
-
-    /// The stable number; the hundreds digit names the family.
-    pub fn number(self) -> u16 {
-        match self {
-            Self::MalformedTemplate => 310,
-            Self::UnsupportedTemplateFormat => 311,
-            Self::TemplateTooSparse => 312,
-        }
+    /// The code with this number, if it is in the catalogue.
+    pub fn from_number(number: u16) -> Option<ErrorCode> {
+        Self::ALL.iter().copied().find(|code| code.number() == number)
     }
+}
 
-    /// The stable upper-snake name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::MalformedTemplate => "MALFORMED_TEMPLATE",
-            Self::UnsupportedTemplateFormat => "UNSUPPORTED_TEMPLATE_FORMAT",
-            Self::TemplateTooSparse => "TEMPLATE_TOO_SPARSE",
-        }
-    }
-
-    /// Which side must act.
-    pub fn family(self) -> ErrorFamily {
-        match self {
-            Self::MalformedTemplate | Self::UnsupportedTemplateFormat | Self::TemplateTooSparse => {
-                ErrorFamily::Caller
-            }
-        }
-    }
-
-    /// What the caller should do next, in one sentence fit for an operator's screen.
-    pub fn action_hint(self) -> &'static str {
-        match self {
-            Self::MalformedTemplate => {
-                "re-extract the template with a certified extractor and resend; do not retry the same bytes"
-            }
-            Self::UnsupportedTemplateFormat => {
-                "send ISO/IEC 19794-2:2005 or ANSI INCITS 378-2004 finger minutiae records"
-            }
-            Self::TemplateTooSparse => {
-                "recapture the finger: the image yielded too few usable minutiae"
-            }
-        }
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.number(), self.name())
     }
 }
 
@@ -115,7 +132,7 @@ mod tests {
         let names: HashSet<&str> = ErrorCode::ALL.iter().map(|c| c.name()).collect();
         assert_eq!(numbers.len(), ErrorCode::ALL.len());
         assert_eq!(names.len(), ErrorCode::ALL.len());
-        for code in ErrorCode::ALL {
+        for &code in ErrorCode::ALL {
             let hundreds = code.number() / 100;
             let expected = match code.family() {
                 ErrorFamily::BiometricMismatch => 1,
@@ -152,7 +169,7 @@ mod tests {
             ErrorCode::ALL.len(),
             "docs/error-codes.md rows: {rows:?}"
         );
-        for code in ErrorCode::ALL {
+        for &code in ErrorCode::ALL {
             let expected = format!(
                 "| {} | `{}` | `{}` | {} |",
                 code.number(),

@@ -3,8 +3,16 @@
 //! This crate does no I/O. Everything here is plain data that the matcher, the store,
 //! the shards and the gateway agree on, so that a value means the same thing at every hop.
 
+pub mod command;
 pub mod error_code;
 pub mod finger;
+pub mod resident;
+pub mod template_format;
 
 pub use error_code::{ErrorCode, ErrorFamily};
 pub use finger::{FingerPosition, ImpressionType, MinutiaKind};
+pub use resident::{
+    Address, DemographicQuery, Demographics, Factor, FactorResult, FingerSample, IdentifierType,
+    NameMatch, ResidentId, StorageKey,
+};
+pub use template_format::TemplateFormat;

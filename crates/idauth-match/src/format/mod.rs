@@ -20,24 +20,7 @@ use idauth_core::{FingerPosition, ImpressionType, MinutiaKind};
 
 use crate::error::{MatchError, Result};
 
-/// The record formats this matcher reads and writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TemplateFormat {
-    /// ISO/IEC 19794-2:2005 finger minutiae record.
-    Iso19794_2_2005,
-    /// ANSI INCITS 378-2004 finger minutiae record.
-    Ansi378_2004,
-}
-
-impl TemplateFormat {
-    /// One angle unit of the format, in radians.
-    pub fn angle_unit(self) -> f32 {
-        match self {
-            Self::Iso19794_2_2005 => std::f32::consts::TAU / 256.0,
-            Self::Ansi378_2004 => std::f32::consts::TAU / 180.0,
-        }
-    }
-}
+pub use idauth_core::TemplateFormat;
 
 /// Limits the service puts on a record beyond what the formats allow, so that a
 /// hostile record cannot make comparison cost explode.

@@ -1,0 +1,114 @@
+//! What a gateway asks of a shard, and what the shard answers, independent of the wire.
+
+use crate::error_code::ErrorCode;
+use crate::resident::{DemographicQuery, Demographics, FactorResult, FingerSample, StorageKey};
+
+/// Who sent a write, for idempotency and the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteContext {
+    /// The enrolment centre.
+    pub centre_id: String,
+    /// The centre's request id; a resend with the same id replays the first outcome.
+    pub request_id: String,
+    /// Request time, Unix milliseconds.
+    pub timestamp_ms: i64,
+}
+
+/// A write to one resident's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCommand {
+    /// A new resident.
+    Enrol {
+        /// Fingers, validated by the gateway.
+        fingers: Vec<FingerSample>,
+        /// Demographics, validated by the gateway.
+        demographics: Demographics,
+    },
+    /// New fingers for an enrolled resident.
+    UpdateBiometrics {
+        /// Fingers, validated by the gateway.
+        fingers: Vec<FingerSample>,
+    },
+    /// New demographics for an enrolled resident.
+    UpdateDemographics {
+        /// Demographics, validated by the gateway.
+        demographics: Demographics,
+    },
+    /// Retire the record.
+    Deactivate,
+}
+
+impl WriteCommand {
+    /// The operation's name for logs and the audit trail.
+    pub fn operation(&self) -> &'static str {
+        match self {
+            Self::Enrol { .. } => "enrol",
+            Self::UpdateBiometrics { .. } => "update_biometrics",
+            Self::UpdateDemographics { .. } => "update_demographics",
+            Self::Deactivate => "deactivate",
+        }
+    }
+}
+
+/// A write addressed to the owning shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteRequest {
+    /// Idempotency and audit context.
+    pub context: WriteContext,
+    /// The resident's storage key.
+    pub key: StorageKey,
+    /// What to do.
+    pub command: WriteCommand,
+}
+
+/// The outcome of a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteOutcome {
+    /// Audit reference code.
+    pub reference: String,
+    /// Record version after the write.
+    pub version: u64,
+    /// Whether this replays an earlier identical request.
+    pub replayed: bool,
+}
+
+/// A verify addressed to the owning shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyRequest {
+    /// The resident's storage key.
+    pub key: StorageKey,
+    /// Probe fingers, validated by the gateway.
+    pub fingers: Vec<FingerSample>,
+    /// Demographic attributes to check.
+    pub demographics: DemographicQuery,
+}
+
+/// A shard's verify decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyOutcome {
+    /// Whether every used factor matched.
+    pub matched: bool,
+    /// Audit reference code.
+    pub reference: String,
+    /// The factors used and whether each matched.
+    pub factors: Vec<FactorResult>,
+    /// Why it did not match (mismatch or resident status); `None` on a match.
+    pub error: Option<ErrorCode>,
+}
+
+/// A shard's state for operators.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShardReport {
+    /// The shard id.
+    pub shard_id: String,
+    /// Records stored.
+    pub residents: u64,
+    /// Bytes on disk.
+    pub store_bytes: u64,
+    /// The similarity kernel in use.
+    pub kernel: String,
+    /// The decision threshold in use.
+    pub threshold: f64,
+    /// Templates held in the hot cache.
+    pub cache_entries: u64,
+}
