@@ -15,7 +15,7 @@ pub struct WriteContext {
 }
 
 /// A write to one resident's record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub enum WriteCommand {
     /// A new resident.
     Enrol {

@@ -1,0 +1,34 @@
+//! The store's errors.
+
+use idauth_core::ErrorCode;
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The write is refused by the record's state (unknown, already enrolled,
+    /// deactivated) or by the idempotency index (request id reused).
+    #[error("write refused: {0}")]
+    Refused(ErrorCode),
+    /// sled failed (I/O, corruption it detected).
+    #[error("storage engine failure: {0}")]
+    Engine(#[from] sled::Error),
+    /// A stored value does not decode.
+    #[error("stored value does not decode: {0}")]
+    Corrupt(#[from] postcard::Error),
+    /// The group-commit thread is gone or its fsync failed.
+    #[error("durable flush failed: {0}")]
+    Flush(String),
+}
+
+impl StoreError {
+    /// The catalogue code a caller sees.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Refused(code) => *code,
+            Self::Engine(_) | Self::Corrupt(_) | Self::Flush(_) => ErrorCode::StorageFailure,
+        }
+    }
+}
+
+/// The store's result type.
+pub type Result<T> = std::result::Result<T, StoreError>;

@@ -1,0 +1,399 @@
+//! The shard's records on sled.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use idauth_core::command::{WriteContext, WriteOutcome};
+use idauth_core::{Demographics, ErrorCode, StorageKey};
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use crate::cache::HotCache;
+use crate::commit::{Durability, GroupCommit};
+use crate::error::{Result, StoreError};
+use crate::record::{EnrolledFinger, ResidentRecord, ResidentStatus};
+
+/// How a store is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// How writes become durable.
+    pub durability: Durability,
+    /// Decoded records kept in memory.
+    pub cache_records: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            durability: Durability::GroupCommit,
+            cache_records: 100_000,
+        }
+    }
+}
+
+/// A change to one record, as the shard has prepared it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Change {
+    /// A new resident.
+    Enrol {
+        /// The fingers.
+        fingers: Vec<EnrolledFinger>,
+        /// The demographics.
+        demographics: Demographics,
+    },
+    /// New fingers.
+    ReplaceFingers(Vec<EnrolledFinger>),
+    /// New demographics.
+    ReplaceDemographics(Demographics),
+    /// Retire the record.
+    Deactivate,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The outcome to acknowledge once durable.
+    pub outcome: WriteOutcome,
+    /// Whether this replays an earlier identical request (nothing was written).
+    pub replayed: bool,
+}
+
+/// The idempotency entry of one (centre, request id).
+#[derive(Debug, Serialize, Deserialize)]
+struct RequestEntry {
+    /// Hash of the storage key and the change, to tell a resend from a reuse.
+    fingerprint: [u8; 32],
+    reference: String,
+    version: u64,
+}
+
+/// One shard's store.
+#[derive(Debug)]
+pub struct Store {
+    db: sled::Db,
+    residents: sled::Tree,
+    requests: sled::Tree,
+    commit: GroupCommit,
+    durability: Durability,
+    cache: HotCache<StorageKey, ResidentRecord>,
+    count: AtomicU64,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path, options: StoreOptions) -> Result<Self> {
+        let db = sled::Config::new().path(dir).open()?;
+        let residents = db.open_tree("residents")?;
+        let requests = db.open_tree("requests")?;
+        let count = AtomicU64::new(residents.len() as u64);
+        let commit = GroupCommit::start(db.clone())
+            .map_err(|error| StoreError::Flush(format!("cannot start flush thread: {error}")))?;
+        Ok(Self {
+            db,
+            residents,
+            requests,
+            commit,
+            durability: options.durability,
+            cache: HotCache::new(options.cache_records),
+            count,
+        })
+    }
+
+    /// The record under `key`, from the cache or the engine.
+    pub fn get(&self, key: &StorageKey) -> Result<Option<ResidentRecord>> {
+        if let Some(record) = self.cache.get(key) {
+            return Ok(Some(record));
+        }
+        let Some(bytes) = self.residents.get(key.0)? else {
+            return Ok(None);
+        };
+        let record: ResidentRecord = postcard::from_bytes(&bytes)?;
+        self.cache.insert(*key, record.clone());
+        Ok(Some(record))
+    }
+
+    /// Applies a change atomically with its idempotency entry. Not yet durable: call
+    /// [`Store::durable`] before acknowledging.
+    pub fn apply(
+        &self,
+        context: &WriteContext,
+        key: StorageKey,
+        change: &Change,
+        reference: &str,
+        now_ms: i64,
+    ) -> Result<Applied> {
+        let request_key = request_key(context);
+        let fingerprint = fingerprint(&key, change)?;
+        let result = (&self.residents, &self.requests).transaction(|(residents, requests)| {
+            if let Some(bytes) = requests.get(request_key)? {
+                let entry: RequestEntry = postcard::from_bytes(&bytes)
+                    .map_err(|e| ConflictableTransactionError::Abort(StoreError::Corrupt(e)))?;
+                if entry.fingerprint != fingerprint {
+                    return refuse(ErrorCode::RequestIdReused);
+                }
+                return Ok((
+                    Applied {
+                        outcome: WriteOutcome {
+                            reference: entry.reference,
+                            version: entry.version,
+                            replayed: true,
+                        },
+                        replayed: true,
+                    },
+                    None,
+                ));
+            }
+            let existing = match residents.get(key.0)? {
+                Some(bytes) => Some(
+                    postcard::from_bytes::<ResidentRecord>(&bytes).map_err(|e| {
+                        ConflictableTransactionError::Abort(StoreError::Corrupt(e))
+                    })?,
+                ),
+                None => None,
+            };
+            let record = match next_record(existing, change, now_ms) {
+                Ok(record) => record,
+                Err(code) => return refuse(code),
+            };
+            let encoded = postcard::to_stdvec(&record)
+                .map_err(|e| ConflictableTransactionError::Abort(StoreError::Corrupt(e)))?;
+            residents.insert(&key.0, encoded)?;
+            let entry = RequestEntry {
+                fingerprint,
+                reference: reference.to_owned(),
+                version: record.version,
+            };
+            let encoded = postcard::to_stdvec(&entry)
+                .map_err(|e| ConflictableTransactionError::Abort(StoreError::Corrupt(e)))?;
+            requests.insert(&request_key, encoded)?;
+            Ok((
+                Applied {
+                    outcome: WriteOutcome {
+                        reference: reference.to_owned(),
+                        version: record.version,
+                        replayed: false,
+                    },
+                    replayed: false,
+                },
+                Some(record),
+            ))
+        });
+        let (applied, record) = match result {
+            Ok(done) => done,
+            Err(TransactionError::Abort(error)) => return Err(error),
+            Err(TransactionError::Storage(error)) => return Err(StoreError::Engine(error)),
+        };
+        if let Some(record) = record {
+            if record.version == 1 {
+                self.count.fetch_add(1, Ordering::Relaxed);
+            }
+            self.cache.insert(key, record);
+        }
+        Ok(applied)
+    }
+
+    /// Waits until every write applied before this call is on disk.
+    pub async fn durable(&self) -> Result<()> {
+        match self.durability {
+            Durability::GroupCommit => self.commit.durable().await.map(|_| ()),
+            Durability::FlushEach => {
+                let db = self.db.clone();
+                tokio::task::spawn_blocking(move || db.flush())
+                    .await
+                    .map_err(|error| StoreError::Flush(error.to_string()))??;
+                Ok(())
+            }
+        }
+    }
+
+    /// Residents stored.
+    pub fn residents(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Bytes the store occupies on disk.
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+
+    /// Records held in the hot cache.
+    pub fn cached_records(&self) -> usize {
+        self.cache.len()
+    }
+}
+
+fn refuse<T>(code: ErrorCode) -> std::result::Result<T, ConflictableTransactionError<StoreError>> {
+    Err(ConflictableTransactionError::Abort(StoreError::Refused(code)))
+}
+
+/// The record after `change`, or the code that refuses it.
+fn next_record(
+    existing: Option<ResidentRecord>,
+    change: &Change,
+    now_ms: i64,
+) -> std::result::Result<ResidentRecord, ErrorCode> {
+    let mut record = match (existing, change) {
+        (
+            None,
+            Change::Enrol {
+                fingers,
+                demographics,
+            },
+        ) => {
+            return Ok(ResidentRecord {
+                status: ResidentStatus::Active,
+                version: 1,
+                enrolled_ms: now_ms,
+                updated_ms: now_ms,
+                demographics: demographics.clone(),
+                fingers: fingers.clone(),
+            });
+        }
+        (Some(_), Change::Enrol { .. }) => return Err(ErrorCode::ResidentAlreadyEnrolled),
+        (None, _) => return Err(ErrorCode::ResidentUnknown),
+        (Some(record), _) if record.status == ResidentStatus::Deactivated => {
+            return Err(ErrorCode::ResidentDeactivated);
+        }
+        (Some(record), _) => record,
+    };
+    match change {
+        Change::Enrol { .. } => unreachable!("handled above"),
+        Change::ReplaceFingers(fingers) => record.fingers = fingers.clone(),
+        Change::ReplaceDemographics(demographics) => record.demographics = demographics.clone(),
+        Change::Deactivate => record.status = ResidentStatus::Deactivated,
+    }
+    record.version += 1;
+    record.updated_ms = now_ms;
+    Ok(record)
+}
+
+fn request_key(context: &WriteContext) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"idauth request v1\0");
+    hasher.update(&(context.centre_id.len() as u64).to_le_bytes());
+    hasher.update(context.centre_id.as_bytes());
+    hasher.update(context.request_id.as_bytes());
+    *hasher.finalize().as_bytes()
+}
+
+fn fingerprint(key: &StorageKey, change: &Change) -> Result<[u8; 32]> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&key.0);
+    hasher.update(&postcard::to_stdvec(change)?);
+    Ok(*hasher.finalize().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use idauth_core::{FingerPosition, TemplateFormat};
+
+    fn context(request: &str) -> WriteContext {
+        WriteContext {
+            centre_id: "c1".into(),
+            request_id: request.into(),
+            timestamp_ms: 0,
+        }
+    }
+
+    fn enrol(name: &str) -> Change {
+        Change::Enrol {
+            fingers: vec![EnrolledFinger {
+                position: FingerPosition::RightThumb,
+                format: TemplateFormat::Iso19794_2_2005,
+                template: vec![1, 2, 3],
+                minutiae_used: 3,
+            }],
+            demographics: Demographics {
+                name: name.into(),
+                ..Demographics::default()
+            },
+        }
+    }
+
+    fn open(dir: &Path) -> Store {
+        Store::open(dir, StoreOptions::default()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn enrol_is_idempotent_by_request_and_refuses_a_second_enrolment() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let key = StorageKey([1; 32]);
+        let first = store.apply(&context("r1"), key, &enrol("A"), "ref-1", 5).unwrap();
+        store.durable().await.unwrap();
+        assert_eq!(first.outcome.version, 1);
+        assert!(!first.replayed);
+        let again = store.apply(&context("r1"), key, &enrol("A"), "ref-2", 6).unwrap();
+        assert!(again.replayed);
+        assert_eq!(again.outcome.reference, "ref-1");
+        let reused = store.apply(&context("r1"), key, &enrol("B"), "ref-3", 6);
+        assert_eq!(reused.unwrap_err().code(), ErrorCode::RequestIdReused);
+        let second = store.apply(&context("r2"), key, &enrol("B"), "ref-4", 6);
+        assert_eq!(second.unwrap_err().code(), ErrorCode::ResidentAlreadyEnrolled);
+        assert_eq!(store.residents(), 1);
+        assert_eq!(store.get(&key).unwrap().unwrap().demographics.name, "A");
+    }
+
+    #[tokio::test]
+    async fn updates_bump_the_version_and_deactivation_blocks_further_updates() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let key = StorageKey([2; 32]);
+        let unknown = store.apply(&context("u0"), key, &Change::Deactivate, "r", 1);
+        assert_eq!(unknown.unwrap_err().code(), ErrorCode::ResidentUnknown);
+        store.apply(&context("e"), key, &enrol("A"), "r", 1).unwrap();
+        let renamed = Change::ReplaceDemographics(Demographics {
+            name: "C".into(),
+            ..Demographics::default()
+        });
+        let applied = store.apply(&context("u1"), key, &renamed, "r", 2).unwrap();
+        assert_eq!(applied.outcome.version, 2);
+        store.apply(&context("u2"), key, &Change::Deactivate, "r", 3).unwrap();
+        let after = store.apply(&context("u3"), key, &renamed, "r", 4);
+        assert_eq!(after.unwrap_err().code(), ErrorCode::ResidentDeactivated);
+        let record = store.get(&key).unwrap().unwrap();
+        assert_eq!(record.status, ResidentStatus::Deactivated);
+        assert_eq!(record.version, 3);
+    }
+
+    #[tokio::test]
+    async fn records_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = open(dir.path());
+            for i in 0..50u8 {
+                store
+                    .apply(&context(&format!("r{i}")), StorageKey([i; 32]), &enrol("A"), "r", 1)
+                    .unwrap();
+            }
+            store.durable().await.unwrap();
+        }
+        let store = open(dir.path());
+        assert_eq!(store.residents(), 50);
+        assert!(store.get(&StorageKey([49; 32])).unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn concurrent_writers_share_fsyncs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(open(dir.path()));
+        let mut tasks = Vec::new();
+        for i in 0..64u8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .apply(&context(&format!("c{i}")), StorageKey([i; 32]), &enrol("A"), "r", 1)
+                    .unwrap();
+                store.commit.durable().await.unwrap()
+            }));
+        }
+        let mut largest_batch = 0;
+        for task in tasks {
+            largest_batch = largest_batch.max(task.await.unwrap());
+        }
+        assert_eq!(store.residents(), 64);
+        assert!(largest_batch > 1, "no fsync was shared");
+    }
+}
