@@ -142,6 +142,28 @@ pub enum MatchError {
         /// Minimum required.
         needed: usize,
     },
+    /// The record is not in the format the request declares.
+    #[error("template declared as {declared} but the record is {found}")]
+    FormatMismatch {
+        /// The declared format's name.
+        declared: &'static str,
+        /// The detected format's name.
+        found: &'static str,
+    },
+    /// A request finger must carry exactly one finger view.
+    #[error("a finger's template must hold exactly one finger view, this one holds {count}")]
+    ViewCount {
+        /// Views in the record.
+        count: usize,
+    },
+    /// The finger position in the request differs from the one in the record.
+    #[error("finger position {declared} in the request differs from position {recorded} in the template")]
+    PositionMismatch {
+        /// Position code in the request.
+        declared: u8,
+        /// Position code in the record.
+        recorded: u8,
+    },
     /// An evaluation corpus could not be read.
     #[error("corpus {path}: {reason}")]
     Corpus {
@@ -167,7 +189,10 @@ impl MatchError {
             | Self::TooManyMinutiae { .. }
             | Self::MinutiaOutsideImage { .. }
             | Self::Unencodable(_)
+            | Self::FormatMismatch { .. }
+            | Self::ViewCount { .. }
             | Self::Corpus { .. } => ErrorCode::MalformedTemplate,
+            Self::PositionMismatch { .. } => ErrorCode::InvalidFingerPosition,
             Self::UnsupportedVersion { .. } => ErrorCode::UnsupportedTemplateFormat,
             Self::TooSparse { .. } => ErrorCode::TemplateTooSparse,
         }

@@ -3,6 +3,8 @@
 //! the simplest rule that is robust to one poor capture. The decision threshold for a
 //! k-finger probe is taken from the fused-score distribution of k-finger comparisons.
 
+use std::borrow::Borrow;
+
 use crate::compare::Matcher;
 use crate::mcc::FingerTemplate;
 use idauth_core::FingerPosition;
@@ -22,22 +24,24 @@ pub struct FusedScore {
 /// A probe finger of unknown position is compared with every enrolled finger and keeps
 /// its best score. A probe finger whose position is not enrolled scores 0 in the fusion
 /// (it is evidence against the claim, not something to skip).
-pub fn compare_fingers(
+pub fn compare_fingers<P: Borrow<FingerTemplate>, E: Borrow<FingerTemplate>>(
     matcher: &mut Matcher,
-    probe: &[FingerTemplate],
-    enrolled: &[FingerTemplate],
+    probe: &[P],
+    enrolled: &[E],
 ) -> FusedScore {
     let mut fingers = Vec::with_capacity(probe.len());
     for finger in probe {
+        let finger = finger.borrow();
         let score = if finger.position() == FingerPosition::Unknown {
             enrolled
                 .iter()
-                .map(|e| matcher.compare(finger, e))
+                .map(|e| matcher.compare(finger, e.borrow()))
                 .reduce(f32::max)
         } else {
             enrolled
                 .iter()
-                .find(|e| e.position() == finger.position())
+                .map(Borrow::borrow)
+                .find(|e: &&FingerTemplate| e.position() == finger.position())
                 .map(|e| matcher.compare(finger, e))
         };
         fingers.push((finger.position(), score));

@@ -19,6 +19,7 @@ pub mod fusion;
 pub mod kernel;
 pub mod mcc;
 mod relaxation;
+pub mod sample;
 pub mod synthetic;
 
 pub use compare::Matcher;

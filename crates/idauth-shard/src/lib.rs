@@ -1,1 +1,17 @@
-//! placeholder
+//! The idauth shard: enrol, update, deactivate and verify on the records this shard
+//! owns. A shard is addressed by storage key (it never sees resident identifiers), is
+//! called in-process by a local gateway or over the shard gRPC API ([`server`]), and
+//! runs all CPU-heavy work (template building, matching) on the blocking pool, bounded
+//! to the number of cores.
+
+mod demographic;
+mod error;
+mod reference;
+pub mod server;
+mod shard;
+mod threshold;
+
+pub use demographic::{match_demographics, normalise};
+pub use error::ShardError;
+pub use shard::{Shard, ShardOptions};
+pub use threshold::{Threshold, ThresholdError};

@@ -1,0 +1,38 @@
+//! The shard's errors.
+
+use idauth_core::ErrorCode;
+use idauth_match::MatchError;
+use idauth_store::StoreError;
+
+/// What can go wrong in a shard operation.
+#[derive(Debug, thiserror::Error)]
+pub enum ShardError {
+    /// A template in the request cannot be used.
+    #[error("template refused: {0}")]
+    Template(#[from] MatchError),
+    /// The store refused or failed the operation.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An enrolled template no longer decodes (the record is damaged).
+    #[error("enrolled template does not decode: {0}")]
+    DamagedRecord(MatchError),
+    /// A request reached the shard in a shape the gateway should have refused.
+    #[error("request refused: {0}")]
+    Refused(ErrorCode),
+    /// A worker task failed.
+    #[error("worker failed: {0}")]
+    Worker(String),
+}
+
+impl ShardError {
+    /// The catalogue code a caller sees.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Template(error) => error.code(),
+            Self::Store(error) => error.code(),
+            Self::DamagedRecord(_) => ErrorCode::StorageFailure,
+            Self::Refused(code) => *code,
+            Self::Worker(_) => ErrorCode::Internal,
+        }
+    }
+}

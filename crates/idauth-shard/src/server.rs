@@ -1,0 +1,101 @@
+//! The shard gRPC API (`idauth.internal.v1.Shard`), for shards run as their own process.
+//! Requests are converted by `idauth-proto` and handed to the same [`Shard`] a local
+//! gateway calls in-process; every error leaves as a status with an `idauth.v1.Error`.
+
+use std::sync::Arc;
+
+use idauth_proto::convert::{self, ShardWrite};
+use idauth_proto::internal::shard_server::{Shard as ShardApi, ShardServer};
+use idauth_proto::internal::{
+    DeactivateCommand, EnrolCommand, StatusQuery, StatusReport, UpdateBiometricsCommand,
+    UpdateDemographicsCommand, VerifyCommand, VerifyOutcome, WriteOutcome,
+};
+use idauth_proto::status::to_status;
+use tonic::{Request, Response, Status};
+
+use crate::shard::Shard;
+
+/// The shard API over one [`Shard`].
+#[derive(Debug, Clone)]
+pub struct ShardService {
+    shard: Arc<Shard>,
+}
+
+impl ShardService {
+    /// Serves `shard`.
+    pub fn new(shard: Arc<Shard>) -> Self {
+        Self { shard }
+    }
+
+    /// The tonic service, with the message size limit applied.
+    pub fn into_server(self, max_message_bytes: usize) -> ShardServer<Self> {
+        ShardServer::new(self)
+            .max_decoding_message_size(max_message_bytes)
+            .max_encoding_message_size(max_message_bytes)
+    }
+
+    async fn write(&self, message: ShardWrite) -> Result<Response<WriteOutcome>, Status> {
+        let request = convert::write_request(message).map_err(|e| to_status(e.code()))?;
+        match self.shard.write(request).await {
+            Ok(outcome) => Ok(Response::new(convert::write_outcome_to_wire(&outcome))),
+            Err(error) => {
+                tracing::info!(shard = %self.shard.id(), code = error.code().number(), %error, "write refused");
+                Err(to_status(error.code()))
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl ShardApi for ShardService {
+    async fn enrol(&self, request: Request<EnrolCommand>) -> Result<Response<WriteOutcome>, Status> {
+        self.write(ShardWrite::Enrol(request.into_inner())).await
+    }
+
+    async fn update_biometrics(
+        &self,
+        request: Request<UpdateBiometricsCommand>,
+    ) -> Result<Response<WriteOutcome>, Status> {
+        self.write(ShardWrite::UpdateBiometrics(request.into_inner()))
+            .await
+    }
+
+    async fn update_demographics(
+        &self,
+        request: Request<UpdateDemographicsCommand>,
+    ) -> Result<Response<WriteOutcome>, Status> {
+        self.write(ShardWrite::UpdateDemographics(request.into_inner()))
+            .await
+    }
+
+    async fn deactivate(
+        &self,
+        request: Request<DeactivateCommand>,
+    ) -> Result<Response<WriteOutcome>, Status> {
+        self.write(ShardWrite::Deactivate(request.into_inner())).await
+    }
+
+    async fn verify(
+        &self,
+        request: Request<VerifyCommand>,
+    ) -> Result<Response<VerifyOutcome>, Status> {
+        let request =
+            convert::verify_request(request.into_inner()).map_err(|e| to_status(e.code()))?;
+        match self.shard.verify(request).await {
+            Ok(outcome) => Ok(Response::new(convert::verify_outcome_to_wire(&outcome))),
+            Err(error) => {
+                tracing::info!(shard = %self.shard.id(), code = error.code().number(), %error, "verify refused");
+                Err(to_status(error.code()))
+            }
+        }
+    }
+
+    async fn status(
+        &self,
+        _request: Request<StatusQuery>,
+    ) -> Result<Response<StatusReport>, Status> {
+        Ok(Response::new(convert::status_report_to_wire(
+            &self.shard.report(),
+        )))
+    }
+}

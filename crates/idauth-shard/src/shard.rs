@@ -1,0 +1,326 @@
+//! One shard's operations on its own records.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use idauth_core::command::{
+    ShardReport, VerifyOutcome, VerifyRequest, WriteCommand, WriteOutcome, WriteRequest,
+};
+use idauth_core::{ErrorCode, Factor, FactorResult, FingerPosition, FingerSample, StorageKey};
+use idauth_match::fusion::compare_fingers;
+use idauth_match::sample::{decode_sample, template_of};
+use idauth_match::{FingerTemplate, Matcher, MccParams};
+use idauth_store::{
+    Change, Durability, EnrolledFinger, HotCache, ResidentRecord, ResidentStatus, Store,
+    StoreOptions,
+};
+use tokio::sync::Semaphore;
+
+use crate::demographic::match_demographics;
+use crate::error::ShardError;
+use crate::reference::References;
+use crate::threshold::Threshold;
+
+/// How a shard is opened.
+#[derive(Debug, Clone)]
+pub struct ShardOptions {
+    /// The shard's id (routing and reference codes).
+    pub shard_id: String,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+    /// How writes become durable.
+    pub durability: Durability,
+    /// Decoded records kept in memory.
+    pub cache_records: usize,
+    /// Built enrolled templates kept in memory (about 9 KB each).
+    pub cache_templates: usize,
+    /// The decision threshold.
+    pub threshold: Threshold,
+    /// Matcher parameters.
+    pub params: MccParams,
+    /// Concurrent CPU-heavy tasks (template building, matching).
+    pub cpu_workers: usize,
+}
+
+/// Template cache key: the record version keeps a stale template from being used
+/// after an update.
+type TemplateKey = (StorageKey, u64, FingerPosition);
+
+/// One shard.
+#[derive(Debug)]
+pub struct Shard {
+    id: String,
+    store: Store,
+    params: MccParams,
+    threshold: Threshold,
+    templates: HotCache<TemplateKey, Arc<FingerTemplate>>,
+    cpu: Semaphore,
+    references: References,
+}
+
+thread_local! {
+    /// Each worker thread keeps its own matcher and scratch buffers.
+    static MATCHER: RefCell<Option<Matcher>> = const { RefCell::new(None) };
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+impl Shard {
+    /// Opens the shard's store.
+    pub fn open(options: ShardOptions) -> Result<Self, ShardError> {
+        let store = Store::open(
+            &options.data_dir,
+            StoreOptions {
+                durability: options.durability,
+                cache_records: options.cache_records,
+            },
+        )?;
+        tracing::info!(
+            shard = %options.shard_id,
+            residents = store.residents(),
+            threshold = options.threshold.score,
+            target_fmr = options.threshold.target_fmr,
+            "shard opened"
+        );
+        Ok(Self {
+            references: References::new(&options.shard_id),
+            id: options.shard_id,
+            store,
+            params: options.params,
+            threshold: options.threshold,
+            templates: HotCache::new(options.cache_templates),
+            cpu: Semaphore::new(options.cpu_workers.max(1)),
+        })
+    }
+
+    /// The shard id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The decision threshold.
+    pub fn threshold(&self) -> &Threshold {
+        &self.threshold
+    }
+
+    /// Runs CPU-heavy work on the blocking pool, at most `cpu_workers` at a time.
+    async fn on_cpu<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&Shard) -> T + Send + 'static,
+    ) -> Result<T, ShardError> {
+        let _permit = self
+            .cpu
+            .acquire()
+            .await
+            .map_err(|_| ShardError::Worker("shard is closing".into()))?;
+        let shard = Arc::clone(self);
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| work(&shard)))
+            .await
+            .map_err(|error| ShardError::Worker(error.to_string()))
+    }
+
+    /// Applies a write and acknowledges it once durable.
+    #[tracing::instrument(skip_all, fields(shard = %self.id, op = request.command.operation()))]
+    pub async fn write(self: &Arc<Self>, request: WriteRequest) -> Result<WriteOutcome, ShardError> {
+        let (applied, templates) = self
+            .on_cpu(move |shard| shard.apply(&request))
+            .await??;
+        if !applied.replayed {
+            self.store.durable().await?;
+        }
+        // Templates enter the cache only once their record is durable.
+        for (key, template) in templates {
+            self.templates.insert(key, template);
+        }
+        Ok(applied.outcome)
+    }
+
+    fn apply(
+        &self,
+        request: &WriteRequest,
+    ) -> Result<(idauth_store::Applied, Vec<(TemplateKey, Arc<FingerTemplate>)>), ShardError> {
+        let WriteRequest {
+            context,
+            key,
+            command,
+        } = request;
+        let mut built = Vec::new();
+        let change = match command {
+            WriteCommand::Enrol {
+                fingers,
+                demographics,
+            } => Change::Enrol {
+                fingers: self.enrolled_fingers(fingers, &mut built)?,
+                demographics: demographics.clone(),
+            },
+            WriteCommand::UpdateBiometrics { fingers } => {
+                Change::ReplaceFingers(self.enrolled_fingers(fingers, &mut built)?)
+            }
+            WriteCommand::UpdateDemographics { demographics } => {
+                Change::ReplaceDemographics(demographics.clone())
+            }
+            WriteCommand::Deactivate => Change::Deactivate,
+        };
+        let reference = self.references.next();
+        let applied = self
+            .store
+            .apply(context, *key, &change, &reference, now_ms())?;
+        let version = applied.outcome.version;
+        let templates = built
+            .into_iter()
+            .map(|(position, template)| ((*key, version, position), Arc::new(template)))
+            .collect();
+        Ok((applied, templates))
+    }
+
+    /// Builds each finger's template (refusing unusable ones) and the stored form.
+    fn enrolled_fingers(
+        &self,
+        fingers: &[FingerSample],
+        built: &mut Vec<(FingerPosition, FingerTemplate)>,
+    ) -> Result<Vec<EnrolledFinger>, ShardError> {
+        if fingers.is_empty() {
+            return Err(ShardError::Refused(ErrorCode::NoFingers));
+        }
+        let mut enrolled = Vec::with_capacity(fingers.len());
+        for sample in fingers {
+            if sample.position == FingerPosition::Unknown {
+                return Err(ShardError::Refused(ErrorCode::InvalidFingerPosition));
+            }
+            let template = template_of(sample, &self.params)?;
+            enrolled.push(EnrolledFinger {
+                position: sample.position,
+                format: sample.format,
+                template: sample.template.clone(),
+                minutiae_used: template.minutiae_used().min(usize::from(u16::MAX)) as u16,
+            });
+            built.push((sample.position, template));
+        }
+        Ok(enrolled)
+    }
+
+    /// Decides whether the probe matches the record under the request's key.
+    #[tracing::instrument(skip_all, fields(shard = %self.id, fingers = request.fingers.len()))]
+    pub async fn verify(
+        self: &Arc<Self>,
+        request: VerifyRequest,
+    ) -> Result<VerifyOutcome, ShardError> {
+        self.on_cpu(move |shard| shard.decide(&request)).await?
+    }
+
+    fn decide(&self, request: &VerifyRequest) -> Result<VerifyOutcome, ShardError> {
+        let reference = self.references.next();
+        let refused = |code| VerifyOutcome {
+            matched: false,
+            reference: reference.clone(),
+            factors: Vec::new(),
+            error: Some(code),
+        };
+        let Some(record) = self.store.get(&request.key)? else {
+            return Ok(refused(ErrorCode::ResidentUnknown));
+        };
+        if record.status == ResidentStatus::Deactivated {
+            return Ok(refused(ErrorCode::ResidentDeactivated));
+        }
+        let mut factors = Vec::new();
+        if !request.fingers.is_empty() {
+            let probe = request
+                .fingers
+                .iter()
+                .map(|sample| template_of(sample, &self.params))
+                .collect::<Result<Vec<_>, _>>()?;
+            let missing = probe.iter().any(|finger| {
+                finger.position() != FingerPosition::Unknown
+                    && record.finger(finger.position()).is_none()
+            });
+            if missing {
+                return Ok(refused(ErrorCode::FingerNotEnrolled));
+            }
+            let enrolled = self.enrolled_templates(&request.key, &record, &probe)?;
+            let fused = MATCHER.with(|cell| {
+                let mut cell = cell.borrow_mut();
+                let matcher = cell.get_or_insert_with(|| Matcher::new(self.params.clone()));
+                compare_fingers(matcher, &probe, &enrolled).fused
+            });
+            factors.push(FactorResult {
+                factor: Factor::Fingerprint,
+                matched: fused >= self.threshold.score,
+            });
+        }
+        factors.extend(match_demographics(&request.demographics, &record.demographics));
+        if factors.is_empty() {
+            return Err(ShardError::Refused(ErrorCode::NoFingers));
+        }
+        let error = factors.iter().find(|f| !f.matched).map(|f| match f.factor {
+            Factor::Fingerprint => ErrorCode::BiometricMismatch,
+            Factor::Name | Factor::DateOfBirth | Factor::Gender | Factor::Address => {
+                ErrorCode::DemographicMismatch
+            }
+        });
+        Ok(VerifyOutcome {
+            matched: error.is_none(),
+            reference,
+            factors,
+            error,
+        })
+    }
+
+    /// The enrolled templates a probe needs: the fingers at its positions, or all of
+    /// them when a probe finger's position is unknown.
+    fn enrolled_templates(
+        &self,
+        key: &StorageKey,
+        record: &ResidentRecord,
+        probe: &[FingerTemplate],
+    ) -> Result<Vec<Arc<FingerTemplate>>, ShardError> {
+        let wanted: Vec<&EnrolledFinger> = if probe
+            .iter()
+            .any(|finger| finger.position() == FingerPosition::Unknown)
+        {
+            record.fingers.iter().collect()
+        } else {
+            probe
+                .iter()
+                .filter_map(|finger| record.finger(finger.position()))
+                .collect()
+        };
+        wanted
+            .into_iter()
+            .map(|finger| {
+                let cache_key = (*key, record.version, finger.position);
+                if let Some(template) = self.templates.get(&cache_key) {
+                    return Ok(template);
+                }
+                let sample = FingerSample {
+                    position: finger.position,
+                    format: finger.format,
+                    template: finger.template.clone(),
+                };
+                let minutiae = decode_sample(&sample).map_err(ShardError::DamagedRecord)?;
+                let template = Arc::new(FingerTemplate::new(&minutiae, &self.params));
+                self.templates.insert(cache_key, Arc::clone(&template));
+                Ok(template)
+            })
+            .collect()
+    }
+
+    /// The shard's state for operators.
+    pub fn report(&self) -> ShardReport {
+        ShardReport {
+            shard_id: self.id.clone(),
+            residents: self.store.residents(),
+            store_bytes: self.store.size_on_disk(),
+            kernel: idauth_match::Kernel::active().name().to_owned(),
+            threshold: f64::from(self.threshold.score),
+            cache_entries: self.templates.len() as u64,
+        }
+    }
+}
