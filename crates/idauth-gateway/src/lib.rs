@@ -1,1 +1,21 @@
-//! placeholder
+//! The idauth public API.
+//!
+//! The gateway checks every request ([`validate`]), turns the resident identifier into
+//! the storage key (a keyed BLAKE3 hash, [`routing`]), picks the owning shard by
+//! rendezvous hashing, calls it through [`ShardClient`] (in-process or over gRPC) with
+//! the rest of the request's latency budget as its deadline, and answers. The tonic
+//! services are in [`service`]; every error leaves through the one mapping in
+//! `idauth_proto::status`.
+
+mod client;
+mod error;
+mod gateway;
+pub mod routing;
+pub mod service;
+pub mod validate;
+
+pub use client::{LocalShard, RemoteShard, ShardClient};
+pub use error::GatewayError;
+pub use gateway::{Gateway, GatewayOptions};
+pub use routing::{Router, StorageKeySecret};
+pub use validate::Limits;

@@ -1,0 +1,132 @@
+//! How the gateway reaches a shard: in-process or over the shard gRPC API, behind one
+//! trait so that routing, deadlines and error mapping do not care which.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use idauth_core::ErrorCode;
+use idauth_core::command::{ShardReport, VerifyOutcome, VerifyRequest, WriteOutcome, WriteRequest};
+use idauth_proto::convert::{self, ShardWrite};
+use idauth_proto::internal::StatusQuery;
+use idauth_proto::internal::shard_client::ShardClient as ShardGrpcClient;
+use idauth_proto::status::from_status;
+use idauth_shard::Shard;
+use tonic::transport::{Channel, Endpoint};
+
+/// One shard, however it is reached. Errors are catalogue codes: the shard's own
+/// refusals, or SHARD_UNAVAILABLE / DEADLINE_EXCEEDED for transport failures.
+#[async_trait::async_trait]
+pub trait ShardClient: Send + Sync + std::fmt::Debug {
+    /// Applies a write; answers once it is durable.
+    async fn write(&self, request: WriteRequest, deadline: Duration) -> Result<WriteOutcome, ErrorCode>;
+    /// Decides a verify.
+    async fn verify(&self, request: VerifyRequest, deadline: Duration) -> Result<VerifyOutcome, ErrorCode>;
+    /// The shard's state.
+    async fn report(&self, deadline: Duration) -> Result<ShardReport, ErrorCode>;
+    /// Where the shard is: "local" or its address.
+    fn address(&self) -> String;
+}
+
+/// A shard in this process.
+#[derive(Debug, Clone)]
+pub struct LocalShard(pub Arc<Shard>);
+
+#[async_trait::async_trait]
+impl ShardClient for LocalShard {
+    // The gateway enforces the deadline around this call; in-process there is no
+    // transport to pass it to.
+    async fn write(&self, request: WriteRequest, _deadline: Duration) -> Result<WriteOutcome, ErrorCode> {
+        self.0.write(request).await.map_err(|error| {
+            tracing::info!(shard = %self.0.id(), code = error.code().number(), %error, "write refused");
+            error.code()
+        })
+    }
+
+    async fn verify(&self, request: VerifyRequest, _deadline: Duration) -> Result<VerifyOutcome, ErrorCode> {
+        self.0.verify(request).await.map_err(|error| {
+            tracing::info!(shard = %self.0.id(), code = error.code().number(), %error, "verify refused");
+            error.code()
+        })
+    }
+
+    async fn report(&self, _deadline: Duration) -> Result<ShardReport, ErrorCode> {
+        Ok(self.0.report())
+    }
+
+    fn address(&self) -> String {
+        "local".into()
+    }
+}
+
+/// A shard in another process, over the shard gRPC API. The channel connects lazily
+/// and reconnects by itself, so a shard that restarts is picked up again.
+#[derive(Debug, Clone)]
+pub struct RemoteShard {
+    address: String,
+    client: ShardGrpcClient<Channel>,
+}
+
+impl RemoteShard {
+    /// A client for the shard at `address` (e.g. `http://10.0.0.5:50061`).
+    pub fn new(address: &str, max_message_bytes: usize) -> Result<Self, tonic::transport::Error> {
+        let channel = Endpoint::from_shared(address.to_owned())?
+            .connect_timeout(Duration::from_secs(2))
+            .tcp_nodelay(true)
+            .connect_lazy();
+        let client = ShardGrpcClient::new(channel)
+            .max_decoding_message_size(max_message_bytes)
+            .max_encoding_message_size(max_message_bytes);
+        Ok(Self {
+            address: address.to_owned(),
+            client,
+        })
+    }
+}
+
+fn with_deadline<T>(message: T, deadline: Duration) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(deadline);
+    request
+}
+
+#[async_trait::async_trait]
+impl ShardClient for RemoteShard {
+    async fn write(&self, request: WriteRequest, deadline: Duration) -> Result<WriteOutcome, ErrorCode> {
+        let mut client = self.client.clone();
+        let answer = match convert::shard_write(&request) {
+            ShardWrite::Enrol(m) => client.enrol(with_deadline(m, deadline)).await,
+            ShardWrite::UpdateBiometrics(m) => {
+                client.update_biometrics(with_deadline(m, deadline)).await
+            }
+            ShardWrite::UpdateDemographics(m) => {
+                client.update_demographics(with_deadline(m, deadline)).await
+            }
+            ShardWrite::Deactivate(m) => client.deactivate(with_deadline(m, deadline)).await,
+        };
+        answer
+            .map(|response| convert::write_outcome(response.into_inner()))
+            .map_err(|status| from_status(&status))
+    }
+
+    async fn verify(&self, request: VerifyRequest, deadline: Duration) -> Result<VerifyOutcome, ErrorCode> {
+        let mut client = self.client.clone();
+        client
+            .verify(with_deadline(convert::verify_command(&request), deadline))
+            .await
+            .map(|response| convert::verify_outcome(response.into_inner()))
+            .map_err(|status| from_status(&status))
+    }
+
+    async fn report(&self, deadline: Duration) -> Result<ShardReport, ErrorCode> {
+        let mut client = self.client.clone();
+        client
+            .status(with_deadline(StatusQuery {}, deadline))
+            .await
+            .map(|response| convert::status_report(response.into_inner()))
+            .map_err(|status| from_status(&status))
+    }
+
+    fn address(&self) -> String {
+        self.address.clone()
+    }
+}

@@ -1,0 +1,204 @@
+//! Validation, routing and deadlines for every public operation.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use idauth_core::command::{
+    ShardReport, VerifyOutcome, VerifyRequest, WriteCommand, WriteContext, WriteOutcome,
+    WriteRequest,
+};
+use idauth_core::{ErrorCode, StorageKey};
+use idauth_proto::convert::{EnrolmentCall, VerifyCall};
+
+use crate::client::ShardClient;
+use crate::error::GatewayError;
+use crate::routing::{Router, StorageKeySecret};
+use crate::validate::{self, Limits};
+
+/// How a gateway is set up.
+#[derive(Debug, Clone)]
+pub struct GatewayOptions {
+    /// Keys the storage-key hash.
+    pub secret: StorageKeySecret,
+    /// The shards, by id.
+    pub shards: Vec<(String, Arc<dyn ShardClient>)>,
+    /// Latency budget of a verify, from arrival to answer (Aadhaar's is 200 ms).
+    pub verify_budget: Duration,
+    /// Budget of an enrolment-side write, which includes an fsync and building up to
+    /// ten templates.
+    pub write_budget: Duration,
+    /// Request limits.
+    pub limits: Limits,
+}
+
+/// The gateway.
+#[derive(Debug)]
+pub struct Gateway {
+    secret: StorageKeySecret,
+    router: Router,
+    clients: Vec<Arc<dyn ShardClient>>,
+    verify_budget: Duration,
+    write_budget: Duration,
+    limits: Limits,
+}
+
+/// The time now in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+impl Gateway {
+    /// A gateway over `options.shards` (at least one).
+    pub fn new(options: GatewayOptions) -> Self {
+        let (ids, clients): (Vec<String>, Vec<Arc<dyn ShardClient>>) =
+            options.shards.into_iter().unzip();
+        Self {
+            secret: options.secret,
+            router: Router::new(ids),
+            clients,
+            verify_budget: options.verify_budget,
+            write_budget: options.write_budget,
+            limits: options.limits,
+        }
+    }
+
+    /// The request limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The index of the shard that owns `key`.
+    pub fn route(&self, key: &StorageKey) -> usize {
+        self.router.owner(key)
+    }
+
+    /// Checks and applies an enrolment-side write.
+    pub async fn write(
+        &self,
+        call: EnrolmentCall,
+        started: Instant,
+    ) -> Result<WriteOutcome, GatewayError> {
+        let EnrolmentCall {
+            context,
+            resident,
+            command,
+        } = call;
+        validate::check_context_ids(&context.centre_id, &context.request_id)?;
+        validate::check_consent(context.consent)?;
+        validate::check_timestamp(context.timestamp_ms, now_ms(), &self.limits)?;
+        match &command {
+            WriteCommand::Enrol {
+                fingers,
+                demographics,
+            } => {
+                validate::check_fingers(fingers, false)?;
+                validate::check_demographics(demographics)?;
+            }
+            WriteCommand::UpdateBiometrics { fingers } => {
+                validate::check_fingers(fingers, false)?;
+            }
+            WriteCommand::UpdateDemographics { demographics } => {
+                validate::check_demographics(demographics)?;
+            }
+            WriteCommand::Deactivate => {}
+        }
+        let key = self.secret.storage_key(&resident);
+        let request = WriteRequest {
+            context: WriteContext {
+                centre_id: context.centre_id,
+                request_id: context.request_id,
+                timestamp_ms: context.timestamp_ms.unwrap_or_default(),
+            },
+            key,
+            command,
+        };
+        let shard = self.route(&key);
+        let budget = self.write_budget.saturating_sub(started.elapsed());
+        let client = &self.clients[shard];
+        match tokio::time::timeout(budget, client.write(request, budget)).await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(code)) => Err(self.shard_error(shard, code)),
+            Err(_) => Err(GatewayError::Deadline {
+                shard: self.router.shards()[shard].clone(),
+            }),
+        }
+    }
+
+    /// Checks a verify and asks the owning shard for its decision.
+    pub async fn verify(
+        &self,
+        call: VerifyCall,
+        started: Instant,
+    ) -> Result<VerifyOutcome, GatewayError> {
+        let VerifyCall {
+            txn,
+            timestamp_ms,
+            consent,
+            resident,
+            fingers,
+            demographics,
+            device_id: _,
+        } = call;
+        validate::check_txn(&txn)?;
+        validate::check_consent(consent)?;
+        validate::check_timestamp(timestamp_ms, now_ms(), &self.limits)?;
+        validate::check_fingers(&fingers, true)?;
+        validate::check_query(&demographics)?;
+        if fingers.is_empty() && demographics.is_empty() {
+            return Err(GatewayError::Invalid {
+                code: ErrorCode::NoFingers,
+                reason: "no finger and no demographic attribute to verify",
+            });
+        }
+        let key = self.secret.storage_key(&resident);
+        let shard = self.route(&key);
+        let request = VerifyRequest {
+            key,
+            fingers,
+            demographics,
+        };
+        let budget = self.verify_budget.saturating_sub(started.elapsed());
+        let client = &self.clients[shard];
+        match tokio::time::timeout(budget, client.verify(request, budget)).await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(code)) => Err(self.shard_error(shard, code)),
+            Err(_) => Err(GatewayError::Deadline {
+                shard: self.router.shards()[shard].clone(),
+            }),
+        }
+    }
+
+    fn shard_error(&self, shard: usize, code: ErrorCode) -> GatewayError {
+        GatewayError::Shard {
+            shard: self.router.shards()[shard].clone(),
+            code,
+        }
+    }
+
+    /// Every shard's report, `None` for a shard that did not answer in time.
+    pub async fn status(&self) -> Vec<(String, Option<ShardReport>)> {
+        let deadline = self.verify_budget.max(Duration::from_secs(1));
+        let mut reports = Vec::with_capacity(self.clients.len());
+        for (id, client) in self.router.shards().iter().zip(&self.clients) {
+            let report = tokio::time::timeout(deadline, client.report(deadline))
+                .await
+                .ok()
+                .and_then(Result::ok);
+            reports.push((id.clone(), report));
+        }
+        reports
+    }
+
+    /// Each shard id with its address.
+    pub fn cluster_map(&self) -> Vec<(String, String)> {
+        self.router
+            .shards()
+            .iter()
+            .zip(&self.clients)
+            .map(|(id, client)| (id.clone(), client.address()))
+            .collect()
+    }
+}

@@ -1,0 +1,264 @@
+//! The public gRPC services over one [`Gateway`], and the server that carries them
+//! with health checking and reflection.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::{Stream, StreamExt};
+use idauth_core::ErrorCode;
+use idauth_proto::convert;
+use idauth_proto::status::{error_message, to_status};
+use idauth_proto::v1::auth_server::{Auth, AuthServer};
+use idauth_proto::v1::enrolment_server::{Enrolment, EnrolmentServer};
+use idauth_proto::v1::operator_server::{Operator, OperatorServer};
+use idauth_proto::v1::{
+    ClusterMapRequest, ClusterMapResponse, DeactivateRequest, Decision, EnrolRequest,
+    EnrolResponse, ShardEndpoint, ShardStatusRequest, ShardStatusResponse,
+    UpdateBiometricsRequest, UpdateDemographicsRequest, UpdateResponse, VerifyRequest,
+    VerifyResponse,
+};
+use prost::Message;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::error::GatewayError;
+use crate::gateway::{Gateway, now_ms};
+
+/// Largest message tonic itself decodes. Requests between the gateway's own limit and
+/// this one are refused with MESSAGE_TOO_LARGE and its detail; beyond it, tonic
+/// refuses with RESOURCE_EXHAUSTED before the gateway sees the request.
+pub const TRANSPORT_MESSAGE_LIMIT: usize = 4 * 1024 * 1024;
+
+/// Verifies of one VerifyBatch stream decided concurrently (answers stay in order).
+const BATCH_CONCURRENCY: usize = 16;
+
+/// The public services over one gateway.
+#[derive(Debug, Clone)]
+pub struct PublicApi {
+    gateway: Arc<Gateway>,
+}
+
+impl PublicApi {
+    /// Serves `gateway`.
+    pub fn new(gateway: Arc<Gateway>) -> Self {
+        Self { gateway }
+    }
+
+    fn refused(&self, operation: &'static str, error: &GatewayError) -> Status {
+        let code = error.code();
+        tracing::info!(operation, code = code.number(), %error, "request refused");
+        to_status(code)
+    }
+
+    async fn write(
+        &self,
+        operation: &'static str,
+        encoded_len: usize,
+        call: Result<convert::EnrolmentCall, convert::ConvertError>,
+    ) -> Result<(String, idauth_core::command::WriteOutcome), Status> {
+        let started = Instant::now();
+        let result = async {
+            crate::validate::check_size(encoded_len, self.gateway.limits())?;
+            let call = call?;
+            let request_id = call.context.request_id.clone();
+            let outcome = self.gateway.write(call, started).await?;
+            Ok::<_, GatewayError>((request_id, outcome))
+        }
+        .await;
+        result.map_err(|error| self.refused(operation, &error))
+    }
+
+    /// One verify, answered in-band: refusals become a NO_MATCH response carrying
+    /// the error, so that a batch continues past a bad entry.
+    async fn verify_in_band(&self, request: VerifyRequest) -> VerifyResponse {
+        let txn = request.txn.clone();
+        match self.verify_one(request).await {
+            Ok(response) => response,
+            Err(code) => VerifyResponse {
+                txn,
+                decision: Decision::NoMatch.into(),
+                reference: String::new(),
+                factors: Vec::new(),
+                error: Some(error_message(code)),
+                timestamp: Some(convert::timestamp(now_ms())),
+            },
+        }
+    }
+
+    async fn verify_one(&self, request: VerifyRequest) -> Result<VerifyResponse, ErrorCode> {
+        let started = Instant::now();
+        let encoded_len = request.encoded_len();
+        let result = async {
+            crate::validate::check_size(encoded_len, self.gateway.limits())?;
+            let call = convert::verify_call(request).map_err(|(_, error)| error)?;
+            let txn = call.txn.clone();
+            let outcome = self.gateway.verify(call, started).await?;
+            Ok::<_, GatewayError>(convert::verify_response(txn, &outcome, now_ms()))
+        }
+        .await;
+        result.map_err(|error| {
+            tracing::info!(operation = "verify", code = error.code().number(), %error, "request refused");
+            error.code()
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl Enrolment for PublicApi {
+    async fn enrol(&self, request: Request<EnrolRequest>) -> Result<Response<EnrolResponse>, Status> {
+        let request = request.into_inner();
+        let len = request.encoded_len();
+        let (request_id, outcome) = self.write("enrol", len, convert::enrol_call(request)).await?;
+        Ok(Response::new(EnrolResponse {
+            request_id,
+            reference: outcome.reference,
+            version: outcome.version,
+            replayed: outcome.replayed,
+        }))
+    }
+
+    async fn update_biometrics(
+        &self,
+        request: Request<UpdateBiometricsRequest>,
+    ) -> Result<Response<UpdateResponse>, Status> {
+        let request = request.into_inner();
+        let len = request.encoded_len();
+        let call = convert::update_biometrics_call(request);
+        let (request_id, outcome) = self.write("update_biometrics", len, call).await?;
+        Ok(Response::new(update_response(request_id, outcome)))
+    }
+
+    async fn update_demographics(
+        &self,
+        request: Request<UpdateDemographicsRequest>,
+    ) -> Result<Response<UpdateResponse>, Status> {
+        let request = request.into_inner();
+        let len = request.encoded_len();
+        let call = convert::update_demographics_call(request);
+        let (request_id, outcome) = self.write("update_demographics", len, call).await?;
+        Ok(Response::new(update_response(request_id, outcome)))
+    }
+
+    async fn deactivate(
+        &self,
+        request: Request<DeactivateRequest>,
+    ) -> Result<Response<UpdateResponse>, Status> {
+        let request = request.into_inner();
+        let len = request.encoded_len();
+        let call = convert::deactivate_call(request);
+        let (request_id, outcome) = self.write("deactivate", len, call).await?;
+        Ok(Response::new(update_response(request_id, outcome)))
+    }
+}
+
+fn update_response(request_id: String, outcome: idauth_core::command::WriteOutcome) -> UpdateResponse {
+    UpdateResponse {
+        request_id,
+        reference: outcome.reference,
+        version: outcome.version,
+        replayed: outcome.replayed,
+    }
+}
+
+/// The stream of answers to a VerifyBatch.
+type VerifyStream = Pin<Box<dyn Stream<Item = Result<VerifyResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Auth for PublicApi {
+    async fn verify(&self, request: Request<VerifyRequest>) -> Result<Response<VerifyResponse>, Status> {
+        self.verify_one(request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status)
+    }
+
+    type VerifyBatchStream = VerifyStream;
+
+    async fn verify_batch(
+        &self,
+        request: Request<Streaming<VerifyRequest>>,
+    ) -> Result<Response<Self::VerifyBatchStream>, Status> {
+        let api = self.clone();
+        let answers = request
+            .into_inner()
+            .map(move |item| {
+                let api = api.clone();
+                async move {
+                    match item {
+                        Ok(request) => Ok(api.verify_in_band(request).await),
+                        Err(status) => Err(status),
+                    }
+                }
+            })
+            .buffered(BATCH_CONCURRENCY);
+        Ok(Response::new(Box::pin(answers)))
+    }
+}
+
+#[tonic::async_trait]
+impl Operator for PublicApi {
+    async fn shard_status(
+        &self,
+        _request: Request<ShardStatusRequest>,
+    ) -> Result<Response<ShardStatusResponse>, Status> {
+        let shards = self
+            .gateway
+            .status()
+            .await
+            .iter()
+            .map(|(id, report)| convert::shard_state(report.as_ref(), id))
+            .collect();
+        Ok(Response::new(ShardStatusResponse { shards }))
+    }
+
+    async fn cluster_map(
+        &self,
+        _request: Request<ClusterMapRequest>,
+    ) -> Result<Response<ClusterMapResponse>, Status> {
+        let shards = self
+            .gateway
+            .cluster_map()
+            .into_iter()
+            .map(|(shard_id, address)| ShardEndpoint { shard_id, address })
+            .collect();
+        Ok(Response::new(ClusterMapResponse {
+            shards,
+            routing: "rendezvous: owner = argmax over shards of BLAKE3(storage key || shard id)[0..8] as u64 LE".into(),
+        }))
+    }
+}
+
+/// Serves the public API, health checking and reflection on `listener` until
+/// `shutdown` completes.
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    let api = PublicApi::new(gateway);
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<EnrolmentServer<PublicApi>>()
+        .await;
+    health_reporter.set_serving::<AuthServer<PublicApi>>().await;
+    health_reporter
+        .set_serving::<OperatorServer<PublicApi>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(idauth_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("the compiled descriptor sets are valid");
+    tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(
+            EnrolmentServer::new(api.clone()).max_decoding_message_size(TRANSPORT_MESSAGE_LIMIT),
+        )
+        .add_service(AuthServer::new(api.clone()).max_decoding_message_size(TRANSPORT_MESSAGE_LIMIT))
+        .add_service(OperatorServer::new(api))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await
+}

@@ -1,0 +1,226 @@
+//! The rules a request must meet before it is routed. Each rule refuses with its own
+//! catalogue code, so a caller can tell what to fix; nothing is stored for a refused
+//! request.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use idauth_core::{DemographicQuery, Demographics, ErrorCode, FingerPosition, FingerSample};
+use idauth_match::sample::decode_sample;
+
+use crate::error::GatewayError;
+
+/// Limits on requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest encoded request accepted, in bytes.
+    pub max_request_bytes: usize,
+    /// How far in the past a request timestamp may be.
+    pub timestamp_past: Duration,
+    /// How far in the future a request timestamp may be (clock skew).
+    pub timestamp_future: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            // Ten fingers of 200 minutiae with extended data stay under 20 KB.
+            max_request_bytes: 64 * 1024,
+            timestamp_past: Duration::from_secs(24 * 3600),
+            timestamp_future: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+/// Longest transaction id (Aadhaar's limit).
+pub const MAX_TXN_LEN: usize = 50;
+/// Longest centre or request id.
+pub const MAX_CONTEXT_ID_LEN: usize = 64;
+/// Most fingers in one request.
+pub const MAX_FINGERS: usize = 10;
+/// Longest demographic field, in characters.
+pub const MAX_TEXT_FIELD: usize = 200;
+
+fn refuse(code: ErrorCode, reason: &'static str) -> GatewayError {
+    GatewayError::Invalid { code, reason }
+}
+
+fn printable(text: &str) -> bool {
+    text.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
+/// The encoded size of the request.
+pub fn check_size(encoded_len: usize, limits: &Limits) -> Result<(), GatewayError> {
+    if encoded_len > limits.max_request_bytes {
+        return Err(refuse(ErrorCode::MessageTooLarge, "request larger than the limit"));
+    }
+    Ok(())
+}
+
+/// A transaction id: 1 to 50 printable ASCII characters.
+pub fn check_txn(txn: &str) -> Result<(), GatewayError> {
+    if txn.is_empty() || txn.len() > MAX_TXN_LEN || !printable(txn) {
+        return Err(refuse(
+            ErrorCode::InvalidTxn,
+            "txn must be 1 to 50 printable ASCII characters",
+        ));
+    }
+    Ok(())
+}
+
+/// An enrolment centre id and request id: 1 to 64 printable ASCII characters each.
+pub fn check_context_ids(centre_id: &str, request_id: &str) -> Result<(), GatewayError> {
+    for id in [centre_id, request_id] {
+        if id.is_empty() || id.len() > MAX_CONTEXT_ID_LEN || !printable(id) {
+            return Err(refuse(
+                ErrorCode::BadRequest,
+                "centre id and request id must be 1 to 64 printable ASCII characters",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The resident's consent.
+pub fn check_consent(consent: bool) -> Result<(), GatewayError> {
+    if !consent {
+        return Err(refuse(ErrorCode::ConsentMissing, "consent flag not set"));
+    }
+    Ok(())
+}
+
+/// The request time against the service clock.
+pub fn check_timestamp(
+    timestamp_ms: Option<i64>,
+    now_ms: i64,
+    limits: &Limits,
+) -> Result<(), GatewayError> {
+    let Some(timestamp_ms) = timestamp_ms else {
+        return Err(refuse(ErrorCode::TimestampStale, "timestamp missing"));
+    };
+    let past = limits.timestamp_past.as_millis() as i64;
+    let future = limits.timestamp_future.as_millis() as i64;
+    if timestamp_ms < now_ms.saturating_sub(past) {
+        return Err(refuse(ErrorCode::TimestampStale, "timestamp too old"));
+    }
+    if timestamp_ms > now_ms.saturating_add(future) {
+        return Err(refuse(ErrorCode::TimestampFuture, "timestamp in the future"));
+    }
+    Ok(())
+}
+
+/// Fingers: count, distinct positions, known positions where required, and records
+/// that decode as declared. `probe` allows zero fingers (demographic-only verify)
+/// and unknown positions.
+pub fn check_fingers(fingers: &[FingerSample], probe: bool) -> Result<(), GatewayError> {
+    if fingers.is_empty() && !probe {
+        return Err(refuse(ErrorCode::NoFingers, "no finger in the request"));
+    }
+    if fingers.len() > MAX_FINGERS {
+        return Err(refuse(ErrorCode::TooManyFingers, "more than 10 fingers"));
+    }
+    let mut seen = HashSet::new();
+    for finger in fingers {
+        if finger.position == FingerPosition::Unknown && !probe {
+            return Err(refuse(
+                ErrorCode::InvalidFingerPosition,
+                "enrolled fingers need a known position",
+            ));
+        }
+        if !seen.insert(finger.position) {
+            return Err(refuse(ErrorCode::DuplicateFinger, "finger position repeated"));
+        }
+    }
+    for finger in fingers {
+        decode_sample(finger)?;
+    }
+    Ok(())
+}
+
+fn check_text(text: &str) -> Result<(), GatewayError> {
+    if text.chars().count() > MAX_TEXT_FIELD || text.chars().any(char::is_control) {
+        return Err(refuse(
+            ErrorCode::InvalidDemographics,
+            "demographic field too long or holds control characters",
+        ));
+    }
+    Ok(())
+}
+
+fn check_date(date: &str) -> Result<(), GatewayError> {
+    if date.is_empty() {
+        return Ok(());
+    }
+    let parts: Vec<&str> = date.split('-').collect();
+    let valid = matches!(parts.as_slice(), [y, m, d]
+        if y.len() == 4 && m.len() == 2 && d.len() == 2
+            && [y, m, d].iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()))
+            && (1..=12).contains(&m.parse::<u32>().unwrap_or(0))
+            && (1..=31).contains(&d.parse::<u32>().unwrap_or(0)));
+    if !valid {
+        return Err(refuse(ErrorCode::InvalidDemographics, "date of birth not YYYY-MM-DD"));
+    }
+    Ok(())
+}
+
+fn check_gender(gender: &str) -> Result<(), GatewayError> {
+    if !matches!(gender, "" | "M" | "F" | "T" | "m" | "f" | "t") {
+        return Err(refuse(ErrorCode::InvalidDemographics, "gender must be M, F or T"));
+    }
+    Ok(())
+}
+
+/// Enrolled demographics: a name is required, other fields optional but well formed.
+pub fn check_demographics(demographics: &Demographics) -> Result<(), GatewayError> {
+    if demographics.name.trim().is_empty() {
+        return Err(refuse(ErrorCode::InvalidDemographics, "name missing"));
+    }
+    check_text(&demographics.name)?;
+    check_date(&demographics.date_of_birth)?;
+    check_gender(&demographics.gender)?;
+    demographics.address.fields().iter().try_for_each(|f| check_text(f))
+}
+
+/// A demographic query: every set field well formed.
+pub fn check_query(query: &DemographicQuery) -> Result<(), GatewayError> {
+    check_text(&query.name)?;
+    check_date(&query.date_of_birth)?;
+    check_gender(&query.gender)?;
+    query.address.fields().iter().try_for_each(|f| check_text(f))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_outside_the_window_are_refused_with_their_own_codes() {
+        let limits = Limits::default();
+        let now = 1_800_000_000_000;
+        assert!(check_timestamp(Some(now), now, &limits).is_ok());
+        let stale = check_timestamp(Some(now - 25 * 3600 * 1000), now, &limits).unwrap_err();
+        assert_eq!(stale.code(), ErrorCode::TimestampStale);
+        let future = check_timestamp(Some(now + 6 * 60 * 1000), now, &limits).unwrap_err();
+        assert_eq!(future.code(), ErrorCode::TimestampFuture);
+        let missing = check_timestamp(None, now, &limits).unwrap_err();
+        assert_eq!(missing.code(), ErrorCode::TimestampStale);
+    }
+
+    #[test]
+    fn txn_ids_are_bounded_and_printable() {
+        assert!(check_txn("t-1").is_ok());
+        assert!(check_txn(&"x".repeat(50)).is_ok());
+        for bad in ["", &"x".repeat(51), "tab\there"] {
+            assert_eq!(check_txn(bad).unwrap_err().code(), ErrorCode::InvalidTxn);
+        }
+    }
+
+    #[test]
+    fn dates_and_genders_are_checked() {
+        assert!(check_date("1990-02-28").is_ok());
+        for bad in ["1990-2-28", "1990-13-01", "19900228", "abcd-ef-gh"] {
+            assert!(check_date(bad).is_err(), "{bad}");
+        }
+        assert!(check_gender("X").is_err());
+    }
+}
