@@ -1,20 +1,39 @@
 //! The `idauth` binary: command-line entry point.
 
 mod cli;
+mod client;
+mod config;
 mod eval_report;
+mod server;
 
 use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
     let args = cli::Cli::parse();
+    // Servers report what they do; client commands speak only when something is wrong.
+    let default_filter = match args.command {
+        cli::Command::Serve(_) | cli::Command::Shard(_) | cli::Command::Gateway(_) => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("IDAUTH_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match args.command {
-        cli::Command::Eval(eval) => eval_report::run(&eval),
+    let exit = match args.command {
+        cli::Command::Serve(serve) => server::serve(&serve).map(|()| 0)?,
+        cli::Command::Shard(shard) => server::shard(&shard).map(|()| 0)?,
+        cli::Command::Gateway(gateway) => server::gateway_process(&gateway).map(|()| 0)?,
+        cli::Command::Enrol(enrol) => client::enrol(&enrol)?,
+        cli::Command::Verify(verify) => client::verify(&verify)?,
+        cli::Command::Import(import) => client::import(&import)?,
+        cli::Command::Eval(eval) => eval_report::run(&eval).map(|()| 0)?,
+    };
+    if exit != 0 {
+        std::process::exit(exit);
     }
+    Ok(())
 }

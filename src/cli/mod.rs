@@ -16,8 +16,223 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the whole service on this machine: the gateway and in-process shards, data
+    /// under ./data (the embedded default).
+    Serve(ServeArgs),
+    /// Run one shard as its own process (serves the shard API).
+    Shard(ShardArgs),
+    /// Run a gateway in front of shards running as their own processes.
+    Gateway(GatewayArgs),
+    /// Enrol a resident (client).
+    Enrol(EnrolArgs),
+    /// Verify a resident (client).
+    Verify(VerifyArgs),
+    /// Enrol every finger of a corpus as a resident (client).
+    Import(ImportArgs),
     /// Measure matcher accuracy on a corpus (manifest.csv + ISO/ANSI records).
     Eval(EvalArgs),
+}
+
+/// Settings every server command accepts; each overrides the config file and the
+/// environment.
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "IDAUTH_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Data directory.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl ServerArgs {
+    /// The flags given, as configuration keys.
+    pub fn overrides(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut map = serde_json::Map::new();
+        if let Some(listen) = &self.listen {
+            map.insert("listen".into(), listen.clone().into());
+        }
+        if let Some(dir) = &self.data_dir {
+            map.insert("data_dir".into(), dir.display().to_string().into());
+        }
+        map
+    }
+}
+
+/// Arguments of `idauth serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Common server settings.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Number of in-process shards.
+    #[arg(long)]
+    pub shards: Option<usize>,
+}
+
+/// Arguments of `idauth shard`.
+#[derive(Debug, clap::Args)]
+pub struct ShardArgs {
+    /// Common server settings.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// This shard's id; its store is `<data_dir>/<id>`.
+    #[arg(long)]
+    pub id: Option<String>,
+}
+
+/// Arguments of `idauth gateway`.
+#[derive(Debug, clap::Args)]
+pub struct GatewayArgs {
+    /// Common server settings.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// A shard as `id=http://host:port` (repeat for each shard).
+    #[arg(long = "shard")]
+    pub shards: Vec<String>,
+}
+
+/// How a client reaches the service.
+#[derive(Debug, clap::Args)]
+pub struct ClientArgs {
+    /// The gateway's address.
+    #[arg(long, env = "IDAUTH_SERVER", default_value = "http://127.0.0.1:50051")]
+    pub server: String,
+    /// Print the answer as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Identifier types on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IdTypeArg {
+    /// National id number.
+    National,
+    /// Virtual id.
+    Virtual,
+}
+
+/// Who the request is about.
+#[derive(Debug, clap::Args)]
+pub struct ResidentArgs {
+    /// The resident's identifier.
+    #[arg(long)]
+    pub id: String,
+    /// The identifier's type.
+    #[arg(long, value_enum, default_value_t = IdTypeArg::National)]
+    pub id_type: IdTypeArg,
+    /// A finger as POSITION=FILE (ISO/IEC 19794-2 position 1..10, or 0 = unknown in a
+    /// verify); the record format is read from the file. Repeatable.
+    #[arg(long = "finger")]
+    pub fingers: Vec<String>,
+}
+
+/// Demographic attributes on the command line.
+#[derive(Debug, Default, clap::Args)]
+pub struct DemographicArgs {
+    /// Full name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Date of birth, YYYY-MM-DD.
+    #[arg(long)]
+    pub dob: Option<String>,
+    /// Gender: M, F or T.
+    #[arg(long)]
+    pub gender: Option<String>,
+    /// Address line.
+    #[arg(long)]
+    pub address_line: Option<String>,
+    /// Locality (village, town, city).
+    #[arg(long)]
+    pub locality: Option<String>,
+    /// District.
+    #[arg(long)]
+    pub district: Option<String>,
+    /// State.
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Postal code.
+    #[arg(long)]
+    pub postal_code: Option<String>,
+}
+
+/// Arguments of `idauth enrol`.
+#[derive(Debug, clap::Args)]
+pub struct EnrolArgs {
+    /// Connection and output.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// The resident and fingers.
+    #[command(flatten)]
+    pub resident: ResidentArgs,
+    /// Demographics (a name is required).
+    #[command(flatten)]
+    pub demographics: DemographicArgs,
+    /// The enrolment centre.
+    #[arg(long, default_value = "cli")]
+    pub centre: String,
+    /// The request id (a resend with the same id is answered without a second write);
+    /// generated when absent.
+    #[arg(long)]
+    pub request_id: Option<String>,
+}
+
+/// Name comparison modes on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NameMatchArg {
+    /// Byte-for-byte.
+    Exact,
+    /// Case, spaces and diacritics ignored; every given word in the enrolled name.
+    Partial,
+}
+
+/// Arguments of `idauth verify`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Connection and output.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// The claimed resident and probe fingers.
+    #[command(flatten)]
+    pub resident: ResidentArgs,
+    /// Demographic attributes to check.
+    #[command(flatten)]
+    pub demographics: DemographicArgs,
+    /// How the name is compared.
+    #[arg(long, value_enum, default_value_t = NameMatchArg::Exact)]
+    pub name_match: NameMatchArg,
+    /// Transaction id; generated when absent.
+    #[arg(long)]
+    pub txn: Option<String>,
+}
+
+/// Arguments of `idauth import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// Connection and output.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Corpus folder laid out like fvc2002-mindtct.
+    #[arg(long)]
+    pub corpus: PathBuf,
+    /// Which impression of each finger to enrol.
+    #[arg(long, default_value = "1")]
+    pub impression: String,
+    /// Only these sets (repeatable); all by default.
+    #[arg(long = "set")]
+    pub sets: Vec<String>,
+    /// Finger position to declare when a record does not name one (1..10).
+    #[arg(long, default_value_t = 2)]
+    pub position: u8,
+    /// Enrolments in flight at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// The enrolment centre.
+    #[arg(long, default_value = "import")]
+    pub centre: String,
 }
 
 /// Arguments of `idauth eval`.

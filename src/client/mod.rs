@@ -1,0 +1,221 @@
+//! The client commands: `idauth enrol`, `idauth verify`, `idauth import`.
+
+mod import;
+mod request;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use idauth_core::ErrorCode;
+use idauth_proto::convert;
+use idauth_proto::status::from_status;
+use idauth_proto::v1::auth_client::AuthClient;
+use idauth_proto::v1::enrolment_client::EnrolmentClient;
+use idauth_proto::v1::{Decision, EnrolRequest, EnrolmentContext, VerifyRequest};
+use serde_json::json;
+use tonic::transport::Channel;
+
+use crate::cli::{EnrolArgs, NameMatchArg, VerifyArgs};
+pub use import::import;
+
+/// What a client command ends with: the process exit code.
+pub type ExitCode = i32;
+
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+pub(crate) fn now() -> prost_types::Timestamp {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default();
+    convert::timestamp(ms)
+}
+
+/// A fresh id for a request or a transaction: time and randomness, hex.
+pub(crate) fn fresh_id(prefix: &str) -> String {
+    let mut random = [0u8; 6];
+    // Uniqueness only: a failed random source still leaves the time part.
+    let _ = getrandom::fill(&mut random);
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    let tail: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}-{ms:x}-{tail}")
+}
+
+pub(crate) async fn channel(server: &str) -> anyhow::Result<Channel> {
+    tonic::transport::Endpoint::from_shared(server.to_owned())
+        .with_context(|| format!("server address {server:?}"))?
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {server} (is `idauth serve` running?)"))
+}
+
+/// The JSON form of an error code.
+pub(crate) fn error_json(code: ErrorCode) -> serde_json::Value {
+    json!({
+        "code": code.number(),
+        "name": code.name(),
+        "family": code.family().name(),
+        "action_hint": code.action_hint(),
+    })
+}
+
+/// `idauth enrol`: exit 0 when enrolled (or replayed), 2 when refused.
+pub fn enrol(args: &EnrolArgs) -> anyhow::Result<ExitCode> {
+    let resident = request::identifier(&args.resident)?;
+    let fingers = request::fingers(&args.resident.fingers)?;
+    let demographics = request::demographics(&args.demographics);
+    let request_id = args
+        .request_id
+        .clone()
+        .unwrap_or_else(|| fresh_id("enrol"));
+    let request = EnrolRequest {
+        context: Some(EnrolmentContext {
+            centre_id: args.centre.clone(),
+            request_id: request_id.clone(),
+            timestamp: Some(now()),
+            consent: true,
+        }),
+        resident: Some(resident),
+        fingers,
+        demographics: Some(demographics),
+    };
+    runtime()?.block_on(async {
+        let mut client = EnrolmentClient::new(channel(&args.client.server).await?);
+        match client.enrol(request).await {
+            Ok(response) => {
+                let response = response.into_inner();
+                if args.client.json {
+                    println!(
+                        "{}",
+                        json!({
+                            "status": "ENROLLED",
+                            "request_id": response.request_id,
+                            "reference": response.reference,
+                            "version": response.version,
+                            "replayed": response.replayed,
+                        })
+                    );
+                } else {
+                    println!(
+                        "enrolled: reference {} version {}{}",
+                        response.reference,
+                        response.version,
+                        if response.replayed { " (replayed)" } else { "" }
+                    );
+                }
+                Ok(0)
+            }
+            Err(status) => {
+                let code = from_status(&status);
+                if args.client.json {
+                    println!(
+                        "{}",
+                        json!({"status": "REFUSED", "request_id": request_id, "error": error_json(code)})
+                    );
+                } else {
+                    eprintln!("refused: {} {} ({}): {}", code.number(), code.name(), code.family().name(), code.action_hint());
+                }
+                Ok(2)
+            }
+        }
+    })
+}
+
+/// `idauth verify`: exit 0 on MATCH, 1 on NO_MATCH, 2 when the request was refused.
+pub fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    let resident = request::identifier(&args.resident)?;
+    let fingers = request::fingers(&args.resident.fingers)?;
+    let name_match = match args.name_match {
+        NameMatchArg::Exact => idauth_core::NameMatch::Exact,
+        NameMatchArg::Partial => idauth_core::NameMatch::Partial,
+    };
+    let query = request::query(&args.demographics, name_match);
+    let txn = args.txn.clone().unwrap_or_else(|| fresh_id("txn"));
+    let request = VerifyRequest {
+        txn: txn.clone(),
+        timestamp: Some(now()),
+        consent: true,
+        resident: Some(resident),
+        fingers,
+        demographics: Some(query),
+        device_id: "idauth-cli".into(),
+    };
+    runtime()?.block_on(async {
+        let mut client = AuthClient::new(channel(&args.client.server).await?);
+        let (value, exit) = match client.verify(request).await {
+            Ok(response) => {
+                let response = response.into_inner();
+                let matched = response.decision == i32::from(Decision::Match);
+                let error = response
+                    .error
+                    .as_ref()
+                    .and_then(idauth_proto::status::code_of)
+                    .map(error_json);
+                let factors: Vec<serde_json::Value> = response
+                    .factors
+                    .iter()
+                    .filter_map(convert::factor_result)
+                    .map(|f| json!({"factor": f.factor.name(), "matched": f.matched}))
+                    .collect();
+                (
+                    json!({
+                        "decision": if matched { "MATCH" } else { "NO_MATCH" },
+                        "code": response.reference,
+                        "txn": response.txn,
+                        "factors": factors,
+                        "error": error,
+                    }),
+                    if matched { 0 } else { 1 },
+                )
+            }
+            Err(status) => (
+                json!({
+                    "decision": "NO_MATCH",
+                    "code": null,
+                    "txn": txn,
+                    "factors": [],
+                    "error": error_json(from_status(&status)),
+                }),
+                2,
+            ),
+        };
+        if args.client.json {
+            println!("{value}");
+        } else {
+            print_verify(&value);
+        }
+        Ok(exit)
+    })
+}
+
+fn print_verify(value: &serde_json::Value) {
+    println!("decision: {}", value["decision"].as_str().unwrap_or("?"));
+    println!("txn: {}", value["txn"].as_str().unwrap_or(""));
+    if let Some(code) = value["code"].as_str() {
+        println!("reference: {code}");
+    }
+    for factor in value["factors"].as_array().into_iter().flatten() {
+        println!(
+            "  {}: {}",
+            factor["factor"].as_str().unwrap_or("?"),
+            if factor["matched"].as_bool() == Some(true) { "matched" } else { "did not match" }
+        );
+    }
+    if value["error"].is_object() {
+        let error = &value["error"];
+        println!(
+            "error: {} {} ({}): {}",
+            error["code"], error["name"].as_str().unwrap_or(""),
+            error["family"].as_str().unwrap_or(""),
+            error["action_hint"].as_str().unwrap_or("")
+        );
+    }
+}

@@ -1,0 +1,172 @@
+//! Service configuration: compiled-in defaults, then a TOML file (`--config`), then
+//! `IDAUTH_*` environment variables, then command-line flags. Unknown keys are
+//! rejected at every layer, so a misspelt setting fails loudly instead of being ignored.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use idauth_gateway::Limits;
+use idauth_shard::Threshold;
+use idauth_store::Durability;
+use serde::{Deserialize, Serialize};
+
+/// Environment variables with the `IDAUTH_` prefix that are not configuration keys.
+const NOT_CONFIG: [&str; 5] = ["kernel", "log", "shared_data", "write_golden", "server"];
+
+/// Every setting, with its default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where shards keep their stores and the gateway its secret.
+    pub data_dir: PathBuf,
+    /// Address the public API (serve, gateway) or the shard API (shard) listens on.
+    pub listen: String,
+    /// In-process shards started by `idauth serve`.
+    pub shards: usize,
+    /// This shard's id (`idauth shard`).
+    pub shard_id: String,
+    /// The shard map of `idauth gateway`: `id=http://host:port` entries.
+    pub shard_map: Vec<String>,
+    /// File holding the 32-byte storage-key secret as hex; created on first start when
+    /// absent. Default: `<data_dir>/gateway/storage-key.hex`.
+    pub storage_key_file: Option<PathBuf>,
+    /// Latency budget of a verify, milliseconds.
+    pub verify_budget_ms: u64,
+    /// Budget of an enrolment-side write, milliseconds.
+    pub write_budget_ms: u64,
+    /// Largest request accepted, bytes.
+    pub max_request_bytes: usize,
+    /// How old a request timestamp may be, seconds.
+    pub timestamp_past_s: u64,
+    /// How far ahead of the service clock a request timestamp may be, seconds.
+    pub timestamp_future_s: u64,
+    /// Target false-match rate of the decision threshold (0.01 or 0.001).
+    pub target_fmr: f64,
+    /// `idauth eval --json` output to take the threshold from; built-in FVC2002
+    /// figures when unset.
+    pub threshold_file: Option<PathBuf>,
+    /// How writes become durable: `group-commit` or `flush-each`.
+    pub durability: Durability,
+    /// Decoded records cached per shard.
+    pub cache_records: usize,
+    /// Built enrolled templates cached per shard (about 9 KB each).
+    pub cache_templates: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            listen: "127.0.0.1:50051".into(),
+            shards: 4,
+            shard_id: "shard-0".into(),
+            shard_map: Vec::new(),
+            storage_key_file: None,
+            verify_budget_ms: 200,
+            write_budget_ms: 5_000,
+            max_request_bytes: Limits::default().max_request_bytes,
+            timestamp_past_s: 24 * 3600,
+            timestamp_future_s: 300,
+            target_fmr: 0.001,
+            threshold_file: None,
+            durability: Durability::GroupCommit,
+            cache_records: 100_000,
+            cache_templates: 100_000,
+        }
+    }
+}
+
+impl Config {
+    /// Loads the layers; `flags` holds only the settings given on the command line.
+    pub fn load(file: Option<&Path>, flags: serde_json::Map<String, serde_json::Value>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            anyhow::ensure!(file.is_file(), "config file {} not found", file.display());
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        let env = Env::prefixed("IDAUTH_")
+            .filter(|key| !NOT_CONFIG.iter().any(|skip| key == *skip));
+        let config: Config = figment
+            .merge(env)
+            .merge(Serialized::globals(flags))
+            .extract()
+            .context("invalid configuration")?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!((1..=64).contains(&self.shards), "shards must be 1 to 64");
+        anyhow::ensure!(self.verify_budget_ms > 0, "verify_budget_ms must be positive");
+        anyhow::ensure!(
+            self.target_fmr > 0.0 && self.target_fmr < 1.0,
+            "target_fmr must be a rate between 0 and 1"
+        );
+        Ok(())
+    }
+
+    /// The request limits.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_request_bytes: self.max_request_bytes,
+            timestamp_past: Duration::from_secs(self.timestamp_past_s),
+            timestamp_future: Duration::from_secs(self.timestamp_future_s),
+        }
+    }
+
+    /// The decision threshold.
+    pub fn threshold(&self) -> anyhow::Result<Threshold> {
+        match &self.threshold_file {
+            Some(path) => {
+                let json = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading threshold file {}", path.display()))?;
+                Ok(Threshold::from_eval_json(&json, self.target_fmr)?)
+            }
+            None => Ok(Threshold::built_in(self.target_fmr)?),
+        }
+    }
+
+    /// Where the storage-key secret lives.
+    pub fn storage_key_path(&self) -> PathBuf {
+        self.storage_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("gateway").join("storage-key.hex"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order_and_unknown_keys_fail() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "idauth.toml",
+                "shards = 2\nverify_budget_ms = 150\ntarget_fmr = 0.01\n",
+            )?;
+            jail.set_env("IDAUTH_VERIFY_BUDGET_MS", "120");
+            jail.set_env("IDAUTH_KERNEL", "scalar");
+            let mut flags = serde_json::Map::new();
+            flags.insert("listen".into(), "0.0.0.0:9000".into());
+            let config = Config::load(Some(Path::new("idauth.toml")), flags).unwrap();
+            assert_eq!(config.shards, 2, "file");
+            assert_eq!(config.verify_budget_ms, 120, "env over file");
+            assert_eq!(config.listen, "0.0.0.0:9000", "flag");
+            assert_eq!(config.target_fmr, 0.01);
+            assert_eq!(config.cache_records, 100_000, "default");
+
+            jail.create_file("bad.toml", "shard = 2\n")?;
+            let error = Config::load(Some(Path::new("bad.toml")), serde_json::Map::new());
+            assert!(format!("{:#}", error.unwrap_err()).contains("shard"));
+
+            jail.set_env("IDAUTH_VERIFY_BUDGET", "5");
+            let error = Config::load(None, serde_json::Map::new());
+            assert!(error.is_err(), "unknown env key accepted");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,194 @@
+//! `idauth serve`, `idauth shard` and `idauth gateway`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use idauth_gateway::service::TRANSPORT_MESSAGE_LIMIT;
+use idauth_gateway::{Gateway, GatewayOptions, LocalShard, RemoteShard, ShardClient, StorageKeySecret};
+use idauth_match::MccParams;
+use idauth_shard::server::ShardService;
+use idauth_shard::{Shard, ShardOptions};
+use tokio::net::TcpListener;
+
+use crate::cli::{GatewayArgs, ServeArgs, ShardArgs};
+use crate::config::Config;
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("idauth")
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutting down");
+}
+
+fn open_shard(config: &Config, id: &str) -> anyhow::Result<Arc<Shard>> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let shard = Shard::open(ShardOptions {
+        shard_id: id.to_owned(),
+        data_dir: config.data_dir.join(id),
+        durability: config.durability,
+        cache_records: config.cache_records,
+        cache_templates: config.cache_templates,
+        threshold: config.threshold()?,
+        params: MccParams::default(),
+        cpu_workers: cores,
+    })
+    .with_context(|| format!("opening shard {id} in {}", config.data_dir.display()))?;
+    Ok(Arc::new(shard))
+}
+
+/// Reads the storage-key secret, creating it (owner-only permissions) on first start.
+fn storage_key_secret(path: &Path) -> anyhow::Result<StorageKeySecret> {
+    if path.exists() {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        return StorageKeySecret::from_hex(&text)
+            .with_context(|| format!("{} does not hold 64 hex digits", path.display()));
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
+    let secret = StorageKeySecret::new(bytes);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    write_private(path, &secret.to_hex())?;
+    eprintln!("idauth: created storage-key secret {}", path.display());
+    Ok(secret)
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+async fn bind(address: &str) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("listening on {address}"))?;
+    // Tests and scripts read this line to learn the port when 0 was asked for.
+    println!("idauth: listening on {}", listener.local_addr()?);
+    Ok(listener)
+}
+
+fn gateway(config: &Config, shards: Vec<(String, Arc<dyn ShardClient>)>) -> anyhow::Result<Arc<Gateway>> {
+    Ok(Arc::new(Gateway::new(GatewayOptions {
+        secret: storage_key_secret(&config.storage_key_path())?,
+        shards,
+        verify_budget: Duration::from_millis(config.verify_budget_ms),
+        write_budget: Duration::from_millis(config.write_budget_ms),
+        limits: config.limits(),
+    })))
+}
+
+/// `idauth serve`: the gateway and `shards` in-process shards.
+pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    let mut flags = args.server.overrides();
+    if let Some(shards) = args.shards {
+        flags.insert("shards".into(), shards.into());
+    }
+    let config = Config::load(args.server.config.as_deref(), flags)?;
+    runtime()?.block_on(async {
+        let shards = (0..config.shards)
+            .map(|i| {
+                let id = format!("shard-{i}");
+                let shard = open_shard(&config, &id)?;
+                Ok((id, Arc::new(LocalShard(shard)) as Arc<dyn ShardClient>))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let gateway = gateway(&config, shards)?;
+        let listener = bind(&config.listen).await?;
+        eprintln!(
+            "idauth: {} shards in {}, kernel {}, threshold {:.4} (target FMR {})",
+            config.shards,
+            config.data_dir.display(),
+            idauth_match::Kernel::active().name(),
+            config.threshold()?.score,
+            config.target_fmr
+        );
+        idauth_gateway::service::serve(gateway, listener, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// `idauth shard`: one shard serving the shard API.
+pub fn shard(args: &ShardArgs) -> anyhow::Result<()> {
+    let mut flags = args.server.overrides();
+    if let Some(id) = &args.id {
+        flags.insert("shard_id".into(), id.clone().into());
+    }
+    let config = Config::load(args.server.config.as_deref(), flags)?;
+    runtime()?.block_on(async {
+        let shard = open_shard(&config, &config.shard_id)?;
+        let listener = bind(&config.listen).await?;
+        let service = ShardService::new(shard).into_server(TRANSPORT_MESSAGE_LIMIT);
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                shutdown_signal(),
+            )
+            .await?;
+        Ok(())
+    })
+}
+
+/// `idauth gateway`: the public API in front of remote shards.
+pub fn gateway_process(args: &GatewayArgs) -> anyhow::Result<()> {
+    let mut flags = args.server.overrides();
+    if !args.shards.is_empty() {
+        flags.insert("shard_map".into(), args.shards.clone().into());
+    }
+    let config = Config::load(args.server.config.as_deref(), flags)?;
+    anyhow::ensure!(
+        !config.shard_map.is_empty(),
+        "no shards: give --shard id=http://host:port for each shard (or shard_map in the config)"
+    );
+    runtime()?.block_on(async {
+        let mut shards = Vec::new();
+        for entry in &config.shard_map {
+            let (id, address) = entry
+                .split_once('=')
+                .with_context(|| format!("shard map entry {entry:?} is not id=address"))?;
+            anyhow::ensure!(
+                !shards.iter().any(|(known, _)| known == id),
+                "shard id {id} appears twice in the shard map"
+            );
+            let client = RemoteShard::new(address, TRANSPORT_MESSAGE_LIMIT)
+                .with_context(|| format!("shard address {address:?}"))?;
+            shards.push((id.to_owned(), Arc::new(client) as Arc<dyn ShardClient>));
+        }
+        let gateway = gateway(&config, shards)?;
+        let listener = bind(&config.listen).await?;
+        idauth_gateway::service::serve(gateway, listener, shutdown_signal()).await?;
+        Ok(())
+    })
+}
