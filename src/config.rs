@@ -81,14 +81,17 @@ impl Default for Config {
 
 impl Config {
     /// Loads the layers; `flags` holds only the settings given on the command line.
-    pub fn load(file: Option<&Path>, flags: serde_json::Map<String, serde_json::Value>) -> anyhow::Result<Self> {
+    pub fn load(
+        file: Option<&Path>,
+        flags: serde_json::Map<String, serde_json::Value>,
+    ) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             anyhow::ensure!(file.is_file(), "config file {} not found", file.display());
             figment = figment.merge(Toml::file_exact(file));
         }
-        let env = Env::prefixed("IDAUTH_")
-            .filter(|key| !NOT_CONFIG.iter().any(|skip| key == *skip));
+        let env =
+            Env::prefixed("IDAUTH_").filter(|key| !NOT_CONFIG.iter().any(|skip| key == *skip));
         let config: Config = figment
             .merge(env)
             .merge(Serialized::globals(flags))
@@ -100,7 +103,10 @@ impl Config {
 
     fn check(&self) -> anyhow::Result<()> {
         anyhow::ensure!((1..=64).contains(&self.shards), "shards must be 1 to 64");
-        anyhow::ensure!(self.verify_budget_ms > 0, "verify_budget_ms must be positive");
+        anyhow::ensure!(
+            self.verify_budget_ms > 0,
+            "verify_budget_ms must be positive"
+        );
         anyhow::ensure!(
             self.target_fmr > 0.0 && self.target_fmr < 1.0,
             "target_fmr must be a rate between 0 and 1"
@@ -142,6 +148,10 @@ mod tests {
     use super::*;
 
     #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail's closure signature is fixed"
+    )]
     fn layers_apply_in_order_and_unknown_keys_fail() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(

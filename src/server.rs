@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use idauth_gateway::service::TRANSPORT_MESSAGE_LIMIT;
-use idauth_gateway::{Gateway, GatewayOptions, LocalShard, RemoteShard, ShardClient, StorageKeySecret};
+use idauth_gateway::{
+    Gateway, GatewayOptions, LocalShard, RemoteShard, ShardClient, StorageKeySecret,
+};
 use idauth_match::MccParams;
 use idauth_shard::server::ShardService;
 use idauth_shard::{Shard, ShardOptions};
@@ -60,8 +62,8 @@ fn open_shard(config: &Config, id: &str) -> anyhow::Result<Arc<Shard>> {
 /// Reads the storage-key secret, creating it (owner-only permissions) on first start.
 fn storage_key_secret(path: &Path) -> anyhow::Result<StorageKeySecret> {
     if path.exists() {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         return StorageKeySecret::from_hex(&text)
             .with_context(|| format!("{} does not hold 64 hex digits", path.display()));
     }
@@ -99,7 +101,10 @@ async fn bind(address: &str) -> anyhow::Result<TcpListener> {
     Ok(listener)
 }
 
-fn gateway(config: &Config, shards: Vec<(String, Arc<dyn ShardClient>)>) -> anyhow::Result<Arc<Gateway>> {
+fn gateway(
+    config: &Config,
+    shards: Vec<(String, Arc<dyn ShardClient>)>,
+) -> anyhow::Result<Arc<Gateway>> {
     Ok(Arc::new(Gateway::new(GatewayOptions {
         secret: storage_key_secret(&config.storage_key_path())?,
         shards,

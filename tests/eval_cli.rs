@@ -1,52 +1,18 @@
 //! `idauth eval` end to end on a corpus the test writes itself (synthetic fingers as
 //! ISO 19794-2 records plus a manifest), so it runs on any fresh clone.
 
-use std::fmt::Write as _;
-use std::path::Path;
+mod common;
+
 use std::process::Command;
 
-use idauth_core::{FingerPosition, ImpressionType};
-use idauth_match::format::{FingerView, MinutiaeRecord, TemplateFormat, encode};
-use idauth_match::synthetic::{SeededRng, SyntheticFinger};
+use common::corpus::write_synthetic_corpus;
 
 const SETS: [&str; 2] = ["S1", "S2"];
 const FINGERS: usize = 4;
 const IMPRESSIONS: usize = 3;
 
-fn write_corpus(dir: &Path) {
-    let mut manifest = String::from("db,finger,impression,iso\n");
-    let mut rng = SeededRng::new(11);
-    for set in SETS {
-        std::fs::create_dir_all(dir.join(set)).unwrap();
-        for finger in 0..FINGERS {
-            let synthetic = SyntheticFinger::new(&mut rng, FingerPosition::RightIndex, 40);
-            for impression in 1..=IMPRESSIONS {
-                let capture = synthetic.impression(rng.next_u64());
-                let record = MinutiaeRecord {
-                    format: TemplateFormat::Iso19794_2_2005,
-                    product_id: None,
-                    equipment_compliance: 0,
-                    equipment_id: 0,
-                    width: capture.width,
-                    height: capture.height,
-                    x_resolution: 197,
-                    y_resolution: 197,
-                    views: vec![FingerView {
-                        position: capture.position,
-                        view_number: 0,
-                        impression: ImpressionType::LivePlain,
-                        quality: 60,
-                        minutiae: capture.minutiae,
-                        extended_data: vec![],
-                    }],
-                };
-                let name = format!("{set}/{}_{impression}.iso", 101 + finger);
-                std::fs::write(dir.join(&name), encode(&record).unwrap()).unwrap();
-                writeln!(manifest, "{set},{},{impression},{name}", 101 + finger).unwrap();
-            }
-        }
-    }
-    std::fs::write(dir.join("manifest.csv"), manifest).unwrap();
+fn write_corpus(dir: &std::path::Path) {
+    write_synthetic_corpus(dir, &SETS, FINGERS, IMPRESSIONS);
 }
 
 #[test]

@@ -89,8 +89,14 @@ pub fn import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
     progress.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
 
-    let enrolled = outcomes.iter().filter(|o| matches!(o, Outcome::Enrolled)).count();
-    let replayed = outcomes.iter().filter(|o| matches!(o, Outcome::Replayed)).count();
+    let enrolled = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Enrolled))
+        .count();
+    let replayed = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Replayed))
+        .count();
     let mut refused: BTreeMap<u16, (idauth_core::ErrorCode, usize)> = BTreeMap::new();
     for outcome in &outcomes {
         if let Outcome::Refused(code) = outcome {
@@ -125,7 +131,12 @@ pub fn import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
             refused_total
         );
         for (code, n) in refused.values() {
-            println!("  {n} x {} {} ({})", code.number(), code.name(), code.action_hint());
+            println!(
+                "  {n} x {} {} ({})",
+                code.number(),
+                code.name(),
+                code.action_hint()
+            );
         }
     }
     Ok(if refused_total == 0 { 0 } else { 2 })
@@ -139,8 +150,8 @@ fn enrol_request(
     let id = resident_id(&entry.set, &entry.finger);
     let resident = ResidentId::new(IdentifierType::NationalId, &id)
         .with_context(|| format!("corpus entry {} does not make a valid id", entry.name()))?;
-    let bytes = std::fs::read(&entry.path)
-        .with_context(|| format!("reading {}", entry.path.display()))?;
+    let bytes =
+        std::fs::read(&entry.path).with_context(|| format!("reading {}", entry.path.display()))?;
     // The record's own position wins; FVC's MINDTCT records leave it unknown.
     let position = parse(&bytes)
         .ok()

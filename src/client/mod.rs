@@ -72,10 +72,7 @@ pub fn enrol(args: &EnrolArgs) -> anyhow::Result<ExitCode> {
     let resident = request::identifier(&args.resident)?;
     let fingers = request::fingers(&args.resident.fingers)?;
     let demographics = request::demographics(&args.demographics);
-    let request_id = args
-        .request_id
-        .clone()
-        .unwrap_or_else(|| fresh_id("enrol"));
+    let request_id = args.request_id.clone().unwrap_or_else(|| fresh_id("enrol"));
     let request = EnrolRequest {
         context: Some(EnrolmentContext {
             centre_id: args.centre.clone(),
@@ -206,14 +203,19 @@ fn print_verify(value: &serde_json::Value) {
         println!(
             "  {}: {}",
             factor["factor"].as_str().unwrap_or("?"),
-            if factor["matched"].as_bool() == Some(true) { "matched" } else { "did not match" }
+            if factor["matched"].as_bool() == Some(true) {
+                "matched"
+            } else {
+                "did not match"
+            }
         );
     }
     if value["error"].is_object() {
         let error = &value["error"];
         println!(
             "error: {} {} ({}): {}",
-            error["code"], error["name"].as_str().unwrap_or(""),
+            error["code"],
+            error["name"].as_str().unwrap_or(""),
             error["family"].as_str().unwrap_or(""),
             error["action_hint"].as_str().unwrap_or("")
         );

@@ -111,7 +111,10 @@ catalogue! {
 impl ErrorCode {
     /// The code with this number, if it is in the catalogue.
     pub fn from_number(number: u16) -> Option<ErrorCode> {
-        Self::ALL.iter().copied().find(|code| code.number() == number)
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|code| code.number() == number)
     }
 }
 

@@ -47,7 +47,9 @@ impl ResidentId {
     pub fn new(kind: IdentifierType, value: &str) -> Option<Self> {
         let valid = !value.is_empty()
             && value.len() <= MAX_IDENTIFIER_LEN
-            && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
         valid.then(|| Self {
             kind,
             value: value.to_owned(),
@@ -73,7 +75,11 @@ pub struct StorageKey(pub [u8; 32]);
 impl std::fmt::Debug for StorageKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // A prefix is enough to correlate log lines and reveals nothing useful.
-        write!(f, "StorageKey({:02x}{:02x}{:02x}{:02x}..)", self.0[0], self.0[1], self.0[2], self.0[3])
+        write!(
+            f,
+            "StorageKey({:02x}{:02x}{:02x}{:02x}..)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
     }
 }
 

@@ -18,9 +18,17 @@ use tonic::transport::{Channel, Endpoint};
 #[async_trait::async_trait]
 pub trait ShardClient: Send + Sync + std::fmt::Debug {
     /// Applies a write; answers once it is durable.
-    async fn write(&self, request: WriteRequest, deadline: Duration) -> Result<WriteOutcome, ErrorCode>;
+    async fn write(
+        &self,
+        request: WriteRequest,
+        deadline: Duration,
+    ) -> Result<WriteOutcome, ErrorCode>;
     /// Decides a verify.
-    async fn verify(&self, request: VerifyRequest, deadline: Duration) -> Result<VerifyOutcome, ErrorCode>;
+    async fn verify(
+        &self,
+        request: VerifyRequest,
+        deadline: Duration,
+    ) -> Result<VerifyOutcome, ErrorCode>;
     /// The shard's state.
     async fn report(&self, deadline: Duration) -> Result<ShardReport, ErrorCode>;
     /// Where the shard is: "local" or its address.
@@ -35,14 +43,22 @@ pub struct LocalShard(pub Arc<Shard>);
 impl ShardClient for LocalShard {
     // The gateway enforces the deadline around this call; in-process there is no
     // transport to pass it to.
-    async fn write(&self, request: WriteRequest, _deadline: Duration) -> Result<WriteOutcome, ErrorCode> {
+    async fn write(
+        &self,
+        request: WriteRequest,
+        _deadline: Duration,
+    ) -> Result<WriteOutcome, ErrorCode> {
         self.0.write(request).await.map_err(|error| {
             tracing::info!(shard = %self.0.id(), code = error.code().number(), %error, "write refused");
             error.code()
         })
     }
 
-    async fn verify(&self, request: VerifyRequest, _deadline: Duration) -> Result<VerifyOutcome, ErrorCode> {
+    async fn verify(
+        &self,
+        request: VerifyRequest,
+        _deadline: Duration,
+    ) -> Result<VerifyOutcome, ErrorCode> {
         self.0.verify(request).await.map_err(|error| {
             tracing::info!(shard = %self.0.id(), code = error.code().number(), %error, "verify refused");
             error.code()
@@ -91,7 +107,11 @@ fn with_deadline<T>(message: T, deadline: Duration) -> tonic::Request<T> {
 
 #[async_trait::async_trait]
 impl ShardClient for RemoteShard {
-    async fn write(&self, request: WriteRequest, deadline: Duration) -> Result<WriteOutcome, ErrorCode> {
+    async fn write(
+        &self,
+        request: WriteRequest,
+        deadline: Duration,
+    ) -> Result<WriteOutcome, ErrorCode> {
         let mut client = self.client.clone();
         let answer = match convert::shard_write(&request) {
             ShardWrite::Enrol(m) => client.enrol(with_deadline(m, deadline)).await,
@@ -108,7 +128,11 @@ impl ShardClient for RemoteShard {
             .map_err(|status| from_status(&status))
     }
 
-    async fn verify(&self, request: VerifyRequest, deadline: Duration) -> Result<VerifyOutcome, ErrorCode> {
+    async fn verify(
+        &self,
+        request: VerifyRequest,
+        deadline: Duration,
+    ) -> Result<VerifyOutcome, ErrorCode> {
         let mut client = self.client.clone();
         client
             .verify(with_deadline(convert::verify_command(&request), deadline))

@@ -97,9 +97,15 @@ mod tests {
         let secret = StorageKeySecret::new([3; 32]);
         let national = ResidentId::new(IdentifierType::NationalId, "1234").unwrap();
         let virtual_id = ResidentId::new(IdentifierType::VirtualId, "1234").unwrap();
-        assert_ne!(secret.storage_key(&national), secret.storage_key(&virtual_id));
+        assert_ne!(
+            secret.storage_key(&national),
+            secret.storage_key(&virtual_id)
+        );
         let other_secret = StorageKeySecret::new([4; 32]);
-        assert_ne!(secret.storage_key(&national), other_secret.storage_key(&national));
+        assert_ne!(
+            secret.storage_key(&national),
+            other_secret.storage_key(&national)
+        );
     }
 
     #[test]
@@ -120,7 +126,10 @@ mod tests {
             }
         }
         assert!((1500..2500).contains(&moved), "moved {moved} of 10000");
-        assert!(per_shard.iter().all(|&n| (2200..2800).contains(&n)), "{per_shard:?}");
+        assert!(
+            per_shard.iter().all(|&n| (2200..2800).contains(&n)),
+            "{per_shard:?}"
+        );
     }
 
     #[test]

@@ -14,9 +14,8 @@ use idauth_proto::v1::enrolment_server::{Enrolment, EnrolmentServer};
 use idauth_proto::v1::operator_server::{Operator, OperatorServer};
 use idauth_proto::v1::{
     ClusterMapRequest, ClusterMapResponse, DeactivateRequest, Decision, EnrolRequest,
-    EnrolResponse, ShardEndpoint, ShardStatusRequest, ShardStatusResponse,
-    UpdateBiometricsRequest, UpdateDemographicsRequest, UpdateResponse, VerifyRequest,
-    VerifyResponse,
+    EnrolResponse, ShardEndpoint, ShardStatusRequest, ShardStatusResponse, UpdateBiometricsRequest,
+    UpdateDemographicsRequest, UpdateResponse, VerifyRequest, VerifyResponse,
 };
 use prost::Message;
 use tokio::net::TcpListener;
@@ -107,10 +106,15 @@ impl PublicApi {
 
 #[tonic::async_trait]
 impl Enrolment for PublicApi {
-    async fn enrol(&self, request: Request<EnrolRequest>) -> Result<Response<EnrolResponse>, Status> {
+    async fn enrol(
+        &self,
+        request: Request<EnrolRequest>,
+    ) -> Result<Response<EnrolResponse>, Status> {
         let request = request.into_inner();
         let len = request.encoded_len();
-        let (request_id, outcome) = self.write("enrol", len, convert::enrol_call(request)).await?;
+        let (request_id, outcome) = self
+            .write("enrol", len, convert::enrol_call(request))
+            .await?;
         Ok(Response::new(EnrolResponse {
             request_id,
             reference: outcome.reference,
@@ -153,7 +157,10 @@ impl Enrolment for PublicApi {
     }
 }
 
-fn update_response(request_id: String, outcome: idauth_core::command::WriteOutcome) -> UpdateResponse {
+fn update_response(
+    request_id: String,
+    outcome: idauth_core::command::WriteOutcome,
+) -> UpdateResponse {
     UpdateResponse {
         request_id,
         reference: outcome.reference,
@@ -167,7 +174,10 @@ type VerifyStream = Pin<Box<dyn Stream<Item = Result<VerifyResponse, Status>> + 
 
 #[tonic::async_trait]
 impl Auth for PublicApi {
-    async fn verify(&self, request: Request<VerifyRequest>) -> Result<Response<VerifyResponse>, Status> {
+    async fn verify(
+        &self,
+        request: Request<VerifyRequest>,
+    ) -> Result<Response<VerifyResponse>, Status> {
         self.verify_one(request.into_inner())
             .await
             .map(Response::new)
@@ -257,7 +267,9 @@ pub async fn serve(
         .add_service(
             EnrolmentServer::new(api.clone()).max_decoding_message_size(TRANSPORT_MESSAGE_LIMIT),
         )
-        .add_service(AuthServer::new(api.clone()).max_decoding_message_size(TRANSPORT_MESSAGE_LIMIT))
+        .add_service(
+            AuthServer::new(api.clone()).max_decoding_message_size(TRANSPORT_MESSAGE_LIMIT),
+        )
         .add_service(OperatorServer::new(api))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await

@@ -52,7 +52,10 @@ fn printable(text: &str) -> bool {
 /// The encoded size of the request.
 pub fn check_size(encoded_len: usize, limits: &Limits) -> Result<(), GatewayError> {
     if encoded_len > limits.max_request_bytes {
-        return Err(refuse(ErrorCode::MessageTooLarge, "request larger than the limit"));
+        return Err(refuse(
+            ErrorCode::MessageTooLarge,
+            "request larger than the limit",
+        ));
     }
     Ok(())
 }
@@ -104,7 +107,10 @@ pub fn check_timestamp(
         return Err(refuse(ErrorCode::TimestampStale, "timestamp too old"));
     }
     if timestamp_ms > now_ms.saturating_add(future) {
-        return Err(refuse(ErrorCode::TimestampFuture, "timestamp in the future"));
+        return Err(refuse(
+            ErrorCode::TimestampFuture,
+            "timestamp in the future",
+        ));
     }
     Ok(())
 }
@@ -128,7 +134,10 @@ pub fn check_fingers(fingers: &[FingerSample], probe: bool) -> Result<(), Gatewa
             ));
         }
         if !seen.insert(finger.position) {
-            return Err(refuse(ErrorCode::DuplicateFinger, "finger position repeated"));
+            return Err(refuse(
+                ErrorCode::DuplicateFinger,
+                "finger position repeated",
+            ));
         }
     }
     for finger in fingers {
@@ -158,14 +167,20 @@ fn check_date(date: &str) -> Result<(), GatewayError> {
             && (1..=12).contains(&m.parse::<u32>().unwrap_or(0))
             && (1..=31).contains(&d.parse::<u32>().unwrap_or(0)));
     if !valid {
-        return Err(refuse(ErrorCode::InvalidDemographics, "date of birth not YYYY-MM-DD"));
+        return Err(refuse(
+            ErrorCode::InvalidDemographics,
+            "date of birth not YYYY-MM-DD",
+        ));
     }
     Ok(())
 }
 
 fn check_gender(gender: &str) -> Result<(), GatewayError> {
     if !matches!(gender, "" | "M" | "F" | "T" | "m" | "f" | "t") {
-        return Err(refuse(ErrorCode::InvalidDemographics, "gender must be M, F or T"));
+        return Err(refuse(
+            ErrorCode::InvalidDemographics,
+            "gender must be M, F or T",
+        ));
     }
     Ok(())
 }
@@ -178,7 +193,11 @@ pub fn check_demographics(demographics: &Demographics) -> Result<(), GatewayErro
     check_text(&demographics.name)?;
     check_date(&demographics.date_of_birth)?;
     check_gender(&demographics.gender)?;
-    demographics.address.fields().iter().try_for_each(|f| check_text(f))
+    demographics
+        .address
+        .fields()
+        .iter()
+        .try_for_each(|f| check_text(f))
 }
 
 /// A demographic query: every set field well formed.
@@ -186,7 +205,11 @@ pub fn check_query(query: &DemographicQuery) -> Result<(), GatewayError> {
     check_text(&query.name)?;
     check_date(&query.date_of_birth)?;
     check_gender(&query.gender)?;
-    query.address.fields().iter().try_for_each(|f| check_text(f))
+    query
+        .address
+        .fields()
+        .iter()
+        .try_for_each(|f| check_text(f))
 }
 
 #[cfg(test)]

@@ -7,7 +7,10 @@ use idauth_core::{IdentifierType, ResidentId};
 use idauth_gateway::{Router, StorageKeySecret};
 use serde_json::{Value, json};
 
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/routing-golden.json");
+const GOLDEN: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../testdata/routing-golden.json"
+);
 
 fn vectors() -> Value {
     let secrets = [
@@ -57,7 +60,11 @@ fn hex(bytes: &[u8]) -> String {
 fn routing_matches_the_golden_vectors() {
     let computed = vectors();
     if std::env::var_os("IDAUTH_WRITE_GOLDEN").is_some() {
-        std::fs::write(GOLDEN, serde_json::to_string_pretty(&computed).unwrap() + "\n").unwrap();
+        std::fs::write(
+            GOLDEN,
+            serde_json::to_string_pretty(&computed).unwrap() + "\n",
+        )
+        .unwrap();
     }
     let golden: Value = serde_json::from_str(&std::fs::read_to_string(GOLDEN).unwrap()).unwrap();
     let (golden, computed) = (golden.as_array().unwrap(), computed.as_array().unwrap());

@@ -157,7 +157,9 @@ pub enum MatchError {
         count: usize,
     },
     /// The finger position in the request differs from the one in the record.
-    #[error("finger position {declared} in the request differs from position {recorded} in the template")]
+    #[error(
+        "finger position {declared} in the request differs from position {recorded} in the template"
+    )]
     PositionMismatch {
         /// Position code in the request.
         declared: u8,

@@ -4,10 +4,10 @@
 //! here until it is handled. Inbound conversions check shape only (types, enums,
 //! required fields); limits and policy belong to the gateway's validation.
 
+use idauth_core::command::ShardReport;
 use idauth_core::command::{
     VerifyOutcome, VerifyRequest, WriteCommand, WriteContext, WriteOutcome, WriteRequest,
 };
-use idauth_core::command::ShardReport;
 use idauth_core::{
     Address, DemographicQuery, Demographics, ErrorCode, Factor, FactorResult, FingerPosition,
     FingerSample, IdentifierType, NameMatch, ResidentId, StorageKey, TemplateFormat,

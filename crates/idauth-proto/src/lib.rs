@@ -5,7 +5,10 @@
 //! Nothing outside this crate touches a generated message field by field, so a new
 //! proto field fails to compile here until it is handled.
 
-#![expect(missing_docs, reason = "generated code carries the proto comments, not rustdoc on every item")]
+#![expect(
+    missing_docs,
+    reason = "generated code carries the proto comments, not rustdoc on every item"
+)]
 
 /// The generated packages, nested as the proto package names are (the generated code
 /// refers across packages by relative paths).

@@ -49,7 +49,9 @@ pub fn error_message(code: ErrorCode) -> v1::Error {
 
 /// The code an `idauth.v1.Error` names, if it is in this build's catalogue.
 pub fn code_of(error: &v1::Error) -> Option<ErrorCode> {
-    u16::try_from(error.code).ok().and_then(ErrorCode::from_number)
+    u16::try_from(error.code)
+        .ok()
+        .and_then(ErrorCode::from_number)
 }
 
 /// A failed call: the mapped status code, a fixed message (the catalogue name, never

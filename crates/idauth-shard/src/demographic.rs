@@ -96,9 +96,13 @@ mod tests {
             name_match,
             ..DemographicQuery::default()
         };
-        let exact = match_demographics(&query("José Kumar  DA Silva", NameMatch::Exact), &enrolled());
+        let exact = match_demographics(
+            &query("José Kumar  DA Silva", NameMatch::Exact),
+            &enrolled(),
+        );
         assert!(exact[0].matched);
-        let close = match_demographics(&query("jose kumar da silva", NameMatch::Exact), &enrolled());
+        let close =
+            match_demographics(&query("jose kumar da silva", NameMatch::Exact), &enrolled());
         assert!(!close[0].matched);
         let partial = match_demographics(&query("JOSE   silva", NameMatch::Partial), &enrolled());
         assert!(partial[0].matched);

@@ -53,6 +53,10 @@ mod tests {
         let codes: std::collections::HashSet<String> =
             (0..10_000).map(|_| references.next()).collect();
         assert_eq!(codes.len(), 10_000);
-        assert!(codes.iter().all(|c| c.starts_with("shard-2-") && c.len() == 24));
+        assert!(
+            codes
+                .iter()
+                .all(|c| c.starts_with("shard-2-") && c.len() == 24)
+        );
     }
 }

@@ -48,7 +48,10 @@ impl ShardService {
 
 #[tonic::async_trait]
 impl ShardApi for ShardService {
-    async fn enrol(&self, request: Request<EnrolCommand>) -> Result<Response<WriteOutcome>, Status> {
+    async fn enrol(
+        &self,
+        request: Request<EnrolCommand>,
+    ) -> Result<Response<WriteOutcome>, Status> {
         self.write(ShardWrite::Enrol(request.into_inner())).await
     }
 
@@ -72,7 +75,8 @@ impl ShardApi for ShardService {
         &self,
         request: Request<DeactivateCommand>,
     ) -> Result<Response<WriteOutcome>, Status> {
-        self.write(ShardWrite::Deactivate(request.into_inner())).await
+        self.write(ShardWrite::Deactivate(request.into_inner()))
+            .await
     }
 
     async fn verify(

@@ -48,6 +48,9 @@ pub struct ShardOptions {
 /// after an update.
 type TemplateKey = (StorageKey, u64, FingerPosition);
 
+/// A template built during a write, cached once the write is durable.
+type BuiltTemplate = (TemplateKey, Arc<FingerTemplate>);
+
 /// One shard.
 #[derive(Debug)]
 pub struct Shard {
@@ -129,10 +132,11 @@ impl Shard {
 
     /// Applies a write and acknowledges it once durable.
     #[tracing::instrument(skip_all, fields(shard = %self.id, op = request.command.operation()))]
-    pub async fn write(self: &Arc<Self>, request: WriteRequest) -> Result<WriteOutcome, ShardError> {
-        let (applied, templates) = self
-            .on_cpu(move |shard| shard.apply(&request))
-            .await??;
+    pub async fn write(
+        self: &Arc<Self>,
+        request: WriteRequest,
+    ) -> Result<WriteOutcome, ShardError> {
+        let (applied, templates) = self.on_cpu(move |shard| shard.apply(&request)).await??;
         if !applied.replayed {
             self.store.durable().await?;
         }
@@ -146,7 +150,7 @@ impl Shard {
     fn apply(
         &self,
         request: &WriteRequest,
-    ) -> Result<(idauth_store::Applied, Vec<(TemplateKey, Arc<FingerTemplate>)>), ShardError> {
+    ) -> Result<(idauth_store::Applied, Vec<BuiltTemplate>), ShardError> {
         let WriteRequest {
             context,
             key,
@@ -255,7 +259,10 @@ impl Shard {
                 matched: fused >= self.threshold.score,
             });
         }
-        factors.extend(match_demographics(&request.demographics, &record.demographics));
+        factors.extend(match_demographics(
+            &request.demographics,
+            &record.demographics,
+        ));
         if factors.is_empty() {
             return Err(ShardError::Refused(ErrorCode::NoFingers));
         }

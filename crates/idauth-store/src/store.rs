@@ -146,9 +146,8 @@ impl Store {
             }
             let existing = match residents.get(key.0)? {
                 Some(bytes) => Some(
-                    postcard::from_bytes::<ResidentRecord>(&bytes).map_err(|e| {
-                        ConflictableTransactionError::Abort(StoreError::Corrupt(e))
-                    })?,
+                    postcard::from_bytes::<ResidentRecord>(&bytes)
+                        .map_err(|e| ConflictableTransactionError::Abort(StoreError::Corrupt(e)))?,
                 ),
                 None => None,
             };
@@ -224,7 +223,9 @@ impl Store {
 }
 
 fn refuse<T>(code: ErrorCode) -> std::result::Result<T, ConflictableTransactionError<StoreError>> {
-    Err(ConflictableTransactionError::Abort(StoreError::Refused(code)))
+    Err(ConflictableTransactionError::Abort(StoreError::Refused(
+        code,
+    )))
 }
 
 /// The record after `change`, or the code that refuses it.
@@ -321,17 +322,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
         let key = StorageKey([1; 32]);
-        let first = store.apply(&context("r1"), key, &enrol("A"), "ref-1", 5).unwrap();
+        let first = store
+            .apply(&context("r1"), key, &enrol("A"), "ref-1", 5)
+            .unwrap();
         store.durable().await.unwrap();
         assert_eq!(first.outcome.version, 1);
         assert!(!first.replayed);
-        let again = store.apply(&context("r1"), key, &enrol("A"), "ref-2", 6).unwrap();
+        let again = store
+            .apply(&context("r1"), key, &enrol("A"), "ref-2", 6)
+            .unwrap();
         assert!(again.replayed);
         assert_eq!(again.outcome.reference, "ref-1");
         let reused = store.apply(&context("r1"), key, &enrol("B"), "ref-3", 6);
         assert_eq!(reused.unwrap_err().code(), ErrorCode::RequestIdReused);
         let second = store.apply(&context("r2"), key, &enrol("B"), "ref-4", 6);
-        assert_eq!(second.unwrap_err().code(), ErrorCode::ResidentAlreadyEnrolled);
+        assert_eq!(
+            second.unwrap_err().code(),
+            ErrorCode::ResidentAlreadyEnrolled
+        );
         assert_eq!(store.residents(), 1);
         assert_eq!(store.get(&key).unwrap().unwrap().demographics.name, "A");
     }
@@ -343,14 +351,18 @@ mod tests {
         let key = StorageKey([2; 32]);
         let unknown = store.apply(&context("u0"), key, &Change::Deactivate, "r", 1);
         assert_eq!(unknown.unwrap_err().code(), ErrorCode::ResidentUnknown);
-        store.apply(&context("e"), key, &enrol("A"), "r", 1).unwrap();
+        store
+            .apply(&context("e"), key, &enrol("A"), "r", 1)
+            .unwrap();
         let renamed = Change::ReplaceDemographics(Demographics {
             name: "C".into(),
             ..Demographics::default()
         });
         let applied = store.apply(&context("u1"), key, &renamed, "r", 2).unwrap();
         assert_eq!(applied.outcome.version, 2);
-        store.apply(&context("u2"), key, &Change::Deactivate, "r", 3).unwrap();
+        store
+            .apply(&context("u2"), key, &Change::Deactivate, "r", 3)
+            .unwrap();
         let after = store.apply(&context("u3"), key, &renamed, "r", 4);
         assert_eq!(after.unwrap_err().code(), ErrorCode::ResidentDeactivated);
         let record = store.get(&key).unwrap().unwrap();
@@ -365,7 +377,13 @@ mod tests {
             let store = open(dir.path());
             for i in 0..50u8 {
                 store
-                    .apply(&context(&format!("r{i}")), StorageKey([i; 32]), &enrol("A"), "r", 1)
+                    .apply(
+                        &context(&format!("r{i}")),
+                        StorageKey([i; 32]),
+                        &enrol("A"),
+                        "r",
+                        1,
+                    )
                     .unwrap();
             }
             store.durable().await.unwrap();
@@ -384,7 +402,13 @@ mod tests {
             let store = store.clone();
             tasks.push(tokio::spawn(async move {
                 store
-                    .apply(&context(&format!("c{i}")), StorageKey([i; 32]), &enrol("A"), "r", 1)
+                    .apply(
+                        &context(&format!("c{i}")),
+                        StorageKey([i; 32]),
+                        &enrol("A"),
+                        "r",
+                        1,
+                    )
                     .unwrap();
                 store.commit.durable().await.unwrap()
             }));

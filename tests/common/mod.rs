@@ -1,0 +1,9 @@
+//! Helpers shared by the end-to-end tests of the binary.
+
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the helpers"
+)]
+
+pub mod corpus;
+pub mod service;

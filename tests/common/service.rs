@@ -1,0 +1,379 @@
+//! Starting the service (in this process or as child processes), talking to it, and
+//! the decisions the matcher gives directly, to compare the service against.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use idauth_core::{FingerPosition, FingerSample, IdentifierType, ResidentId, TemplateFormat};
+use idauth_gateway::{Gateway, GatewayOptions, Limits, RemoteShard, ShardClient, StorageKeySecret};
+use idauth_match::eval::corpus::{Corpus, CorpusEntry};
+use idauth_match::fusion::compare_fingers;
+use idauth_match::sample::template_of;
+use idauth_match::{Matcher, MccParams};
+use idauth_proto::convert;
+use idauth_proto::v1;
+use idauth_shard::server::ShardService;
+use idauth_shard::{Shard, ShardOptions, Threshold};
+use idauth_store::Durability;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio_stream::wrappers::TcpListenerStream;
+
+/// The binary under test.
+pub fn idauth() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_idauth"))
+}
+
+/// Gateway and four shards in this process, each on its own loopback port, talking
+/// real gRPC to each other.
+pub struct LoopbackCluster {
+    /// The gateway's URL.
+    pub url: String,
+    stops: Vec<oneshot::Sender<()>>,
+}
+
+impl Drop for LoopbackCluster {
+    fn drop(&mut self) {
+        for stop in self.stops.drain(..) {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn listener() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+/// Starts four shards with stores under `data` and a gateway in front of them.
+pub async fn loopback_cluster(data: &Path) -> LoopbackCluster {
+    let mut stops = Vec::new();
+    let mut shards: Vec<(String, Arc<dyn ShardClient>)> = Vec::new();
+    for i in 0..4 {
+        let id = format!("shard-{i}");
+        let shard = Shard::open(ShardOptions {
+            shard_id: id.clone(),
+            data_dir: data.join(&id),
+            durability: Durability::GroupCommit,
+            cache_records: 1000,
+            cache_templates: 1000,
+            threshold: Threshold::built_in(0.001).unwrap(),
+            params: MccParams::default(),
+            cpu_workers: 2,
+        })
+        .unwrap();
+        let (listener, addr) = listener().await;
+        let (stop, stopped) = oneshot::channel::<()>();
+        stops.push(stop);
+        let service = ShardService::new(Arc::new(shard)).into_server(4 << 20);
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                    let _ = stopped.await;
+                }),
+        );
+        let client = RemoteShard::new(&format!("http://{addr}"), 4 << 20).unwrap();
+        shards.push((id, Arc::new(client)));
+    }
+    let gateway = Arc::new(Gateway::new(GatewayOptions {
+        secret: StorageKeySecret::new([42; 32]),
+        shards,
+        // Generous: debug builds on a busy 2-core machine are slow, and this test is
+        // about decisions, not latency.
+        verify_budget: Duration::from_secs(20),
+        write_budget: Duration::from_secs(20),
+        limits: Limits::default(),
+    }));
+    let (listener, addr) = listener().await;
+    let (stop, stopped) = oneshot::channel::<()>();
+    stops.push(stop);
+    tokio::spawn(idauth_gateway::service::serve(gateway, listener, async {
+        let _ = stopped.await;
+    }));
+    LoopbackCluster {
+        url: format!("http://{addr}"),
+        stops,
+    }
+}
+
+/// A child process that is killed when dropped.
+pub struct Running {
+    /// The process.
+    pub child: Child,
+    /// The address it printed.
+    pub addr: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `idauth <args>` and waits for its "listening on" line.
+pub fn spawn(args: &[&str], dir: &Path) -> Running {
+    let mut child = idauth()
+        .args(args)
+        .current_dir(dir)
+        .env("IDAUTH_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("idauth: listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line from idauth {args:?}: {line:?}"))
+        .to_owned();
+    Running { child, addr }
+}
+
+/// Runs `idauth import` of impression 1 against `url`; returns its JSON summary.
+pub fn import(url: &str, corpus: &Path, sets: &[&str]) -> serde_json::Value {
+    let mut command = idauth();
+    command
+        .args(["import", "--json", "--server", url, "--corpus"])
+        .arg(corpus);
+    for set in sets {
+        command.args(["--set", set]);
+    }
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(&stdout).unwrap_or_else(|_| {
+        panic!(
+            "import printed {stdout:?}, stderr {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// The resident id `idauth import` gives a corpus finger.
+pub fn resident_id(set: &str, finger: &str) -> String {
+    format!("{set}-{finger}").replace('_', "-")
+}
+
+/// What a verify should answer, or answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Decision MATCH.
+    Match,
+    /// Decision NO_MATCH with the given error code number.
+    NoMatch(u32),
+}
+
+/// One probe: a corpus record presented as `claimed`.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// The record used as the probe.
+    pub entry: CorpusEntry,
+    /// The corpus entry (impression 1) of the claimed resident.
+    pub claimed: CorpusEntry,
+}
+
+impl Probe {
+    /// Whether probe and claim are the same finger.
+    pub fn genuine(&self) -> bool {
+        self.entry.set == self.claimed.set && self.entry.finger == self.claimed.finger
+    }
+}
+
+/// Every genuine probe (impressions other than 1) of the chosen sets, and `impostors`
+/// impostor probes per set (impression 2 of finger f claiming finger f + k).
+pub fn probes(corpus: &Corpus, sets: &[&str], impostors: usize) -> Vec<Probe> {
+    let mut probes = Vec::new();
+    for (set, entries) in &corpus.sets {
+        if !sets.is_empty() && !sets.contains(&set.as_str()) {
+            continue;
+        }
+        let enrolled: Vec<&CorpusEntry> = entries.iter().filter(|e| e.impression == "1").collect();
+        for entry in entries.iter().filter(|e| e.impression != "1") {
+            let claimed = enrolled.iter().find(|e| e.finger == entry.finger).unwrap();
+            probes.push(Probe {
+                entry: entry.clone(),
+                claimed: (*claimed).clone(),
+            });
+        }
+        let seconds: Vec<&CorpusEntry> = entries.iter().filter(|e| e.impression == "2").collect();
+        for i in 0..impostors {
+            let probe = seconds[i % seconds.len()];
+            let claimed = enrolled[(i % seconds.len() + 1 + i / seconds.len()) % enrolled.len()];
+            if claimed.finger != probe.finger {
+                probes.push(Probe {
+                    entry: probe.clone(),
+                    claimed: claimed.clone(),
+                });
+            }
+        }
+    }
+    probes
+}
+
+fn sample(entry: &CorpusEntry) -> FingerSample {
+    let template = std::fs::read(&entry.path).unwrap();
+    let format = idauth_match::parse(&template)
+        .map(|r| r.format)
+        .unwrap_or(TemplateFormat::Iso19794_2_2005);
+    FingerSample {
+        position: FingerPosition::RightIndex,
+        format,
+        template,
+    }
+}
+
+/// The answer `idauth-match` gives directly, at the service's default threshold.
+pub fn expected(probe: &Probe, matcher: &mut Matcher) -> Answer {
+    let params = MccParams::default();
+    let Ok(enrolled) = template_of(&sample(&probe.claimed), &params) else {
+        // Import refused the enrolment (too sparse): the resident does not exist.
+        return Answer::NoMatch(400);
+    };
+    let probe_template = match template_of(&sample(&probe.entry), &params) {
+        Ok(template) => template,
+        Err(error) => return Answer::NoMatch(u32::from(error.code().number())),
+    };
+    let threshold = Threshold::built_in(0.001).unwrap().score;
+    let fused = compare_fingers(matcher, &[probe_template], &[enrolled]).fused;
+    if fused >= threshold {
+        Answer::Match
+    } else {
+        Answer::NoMatch(100)
+    }
+}
+
+/// A verify request for a probe, declared as the right index like import does.
+pub fn verify_request(probe: &Probe, txn: &str) -> v1::VerifyRequest {
+    let id = ResidentId::new(
+        IdentifierType::NationalId,
+        &resident_id(&probe.claimed.set, &probe.claimed.finger),
+    )
+    .unwrap();
+    v1::VerifyRequest {
+        txn: txn.into(),
+        timestamp: Some(now()),
+        consent: true,
+        resident: Some(convert::resident_id_to_wire(&id)),
+        fingers: vec![convert::finger_to_wire(&sample(&probe.entry))],
+        demographics: None,
+        device_id: "test".into(),
+    }
+}
+
+/// The current time as a wire timestamp.
+pub fn now() -> prost_types::Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    convert::timestamp(ms)
+}
+
+/// The answer in a verify response.
+pub fn answer(response: &v1::VerifyResponse) -> Answer {
+    if response.decision == i32::from(v1::Decision::Match) {
+        Answer::Match
+    } else {
+        Answer::NoMatch(response.error.as_ref().map_or(0, |e| e.code))
+    }
+}
+
+/// Verifies every probe through the API (genuine ones in one VerifyBatch stream,
+/// impostors one call each) and checks each answer against the matcher's own.
+pub async fn check_decisions(url: &str, probes: &[Probe]) -> (usize, usize) {
+    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = v1::auth_client::AuthClient::new(channel);
+    let mut matcher = Matcher::new(MccParams::default());
+    let (genuine, impostor): (Vec<&Probe>, Vec<&Probe>) = probes.iter().partition(|p| p.genuine());
+    let requests: Vec<v1::VerifyRequest> = genuine
+        .iter()
+        .enumerate()
+        .map(|(i, p)| verify_request(p, &format!("g{i}")))
+        .collect();
+    let mut stream = client
+        .verify_batch(tokio_stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut index = 0;
+    let mut matches = 0;
+    while let Some(response) = stream.message().await.unwrap() {
+        let probe = genuine[index];
+        assert_eq!(
+            response.txn,
+            format!("g{index}"),
+            "batch answers out of order"
+        );
+        let want = expected(probe, &mut matcher);
+        assert_eq!(
+            answer(&response),
+            want,
+            "genuine probe {}",
+            probe.entry.name()
+        );
+        matches += usize::from(want == Answer::Match);
+        index += 1;
+    }
+    assert_eq!(index, genuine.len());
+    for (i, probe) in impostor.iter().enumerate() {
+        let response = client
+            .verify(verify_request(probe, &format!("i{i}")))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(response.txn, format!("i{i}"));
+        assert_eq!(
+            answer(&response),
+            expected(probe, &mut matcher),
+            "impostor probe {} claiming {}",
+            probe.entry.name(),
+            probe.claimed.name()
+        );
+    }
+    (matches, genuine.len())
+}
+
+/// Residents per shard, from Operator.ShardStatus.
+pub async fn residents_per_shard(url: &str) -> Vec<u64> {
+    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut operator = v1::operator_client::OperatorClient::new(channel);
+    let status = operator
+        .shard_status(v1::ShardStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    status
+        .shards
+        .iter()
+        .map(|s| {
+            assert!(s.reachable, "shard {} unreachable", s.shard_id);
+            s.residents
+        })
+        .collect()
+}
+
+/// A scratch folder for a test's data.
+pub fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+/// The path of a corpus.
+pub fn open_corpus(path: &Path) -> Corpus {
+    Corpus::open(path).unwrap()
+}

@@ -1,0 +1,118 @@
+//! The service as separate processes: `idauth shard` x4 behind `idauth gateway`.
+//! Decisions through the API equal the matcher's; acknowledged enrolments survive a
+//! SIGKILL of every shard process.
+
+mod common;
+
+use std::path::Path;
+
+use common::corpus::corpus;
+use common::service::{
+    Running, check_decisions, import, open_corpus, probes, residents_per_shard, scratch, spawn,
+};
+
+/// Starts four shard processes and a gateway over them, all on free loopback ports.
+fn cluster(dir: &Path) -> (Vec<Running>, Running) {
+    let data = dir.join("data");
+    let data = data.to_str().unwrap();
+    let shards: Vec<Running> = (0..4)
+        .map(|i| {
+            let id = format!("shard-{i}");
+            spawn(
+                &[
+                    "shard",
+                    "--id",
+                    &id,
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--data-dir",
+                    data,
+                ],
+                dir,
+            )
+        })
+        .collect();
+    let mut args = vec![
+        "gateway".to_owned(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--data-dir".into(),
+        data.into(),
+    ];
+    for (i, shard) in shards.iter().enumerate() {
+        args.push("--shard".into());
+        args.push(format!("shard-{i}=http://{}", shard.addr));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let gateway = spawn(&args, dir);
+    (shards, gateway)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The first set of the corpus, to keep the process tests short.
+fn first_set(corpus: &idauth_match::eval::corpus::Corpus) -> String {
+    corpus.sets.keys().next().unwrap().clone()
+}
+
+#[test]
+fn separate_processes_give_the_matchers_decisions() {
+    let dir = scratch();
+    let corpus_path = corpus(dir.path());
+    let corpus = open_corpus(&corpus_path);
+    let set = first_set(&corpus);
+    let (_shards, gateway) = cluster(dir.path());
+    let url = format!("http://{}", gateway.addr);
+    let summary = import(&url, &corpus_path, &[&set]);
+    assert!(summary["enrolled"].as_u64().unwrap() > 0, "{summary}");
+    let probes = probes(&corpus, &[&set], 20);
+    runtime().block_on(async {
+        let per_shard = residents_per_shard(&url).await;
+        assert_eq!(
+            per_shard.iter().sum::<u64>(),
+            summary["enrolled"].as_u64().unwrap()
+        );
+        check_decisions(&url, &probes).await;
+    });
+}
+
+#[test]
+fn acknowledged_enrolments_survive_sigkill_of_the_shards() {
+    let dir = scratch();
+    let corpus_path = corpus(dir.path());
+    let corpus = open_corpus(&corpus_path);
+    let (shards, gateway) = cluster(dir.path());
+    let url = format!("http://{}", gateway.addr);
+    let summary = import(&url, &corpus_path, &[]);
+    let enrolled = summary["enrolled"].as_u64().unwrap();
+    assert!(enrolled > 0, "{summary}");
+    // Right after the last acknowledgement: SIGKILL (Child::kill) every shard.
+    for mut shard in shards {
+        shard.child.kill().unwrap();
+        shard.child.wait().unwrap();
+    }
+    drop(gateway);
+
+    let (_shards, gateway) = cluster(dir.path());
+    let url = format!("http://{}", gateway.addr);
+    let probes = probes(&corpus, &[], 10);
+    runtime().block_on(async {
+        let per_shard = residents_per_shard(&url).await;
+        assert_eq!(
+            per_shard.iter().sum::<u64>(),
+            enrolled,
+            "residents after restart {per_shard:?}"
+        );
+        // Every acknowledged resident answers exactly as before the kill.
+        check_decisions(&url, &probes).await;
+    });
+    // And a second import finds every resident already there.
+    let again = import(&url, &corpus_path, &[]);
+    assert_eq!(again["replayed"].as_u64().unwrap(), enrolled, "{again}");
+}
