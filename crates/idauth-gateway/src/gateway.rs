@@ -202,3 +202,77 @@ impl Gateway {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use idauth_core::command::VerifyOutcome;
+    use idauth_core::{DemographicQuery, FingerSample, IdentifierType, ResidentId};
+
+    /// A shard that answers after a fixed delay.
+    #[derive(Debug)]
+    struct SlowShard(Duration);
+
+    #[async_trait::async_trait]
+    impl ShardClient for SlowShard {
+        async fn write(&self, _: WriteRequest, _: Duration) -> Result<WriteOutcome, ErrorCode> {
+            tokio::time::sleep(self.0).await;
+            Err(ErrorCode::Internal)
+        }
+        async fn verify(&self, _: VerifyRequest, _: Duration) -> Result<VerifyOutcome, ErrorCode> {
+            tokio::time::sleep(self.0).await;
+            Ok(VerifyOutcome {
+                matched: true,
+                reference: "r".into(),
+                factors: vec![],
+                error: None,
+            })
+        }
+        async fn report(&self, _: Duration) -> Result<ShardReport, ErrorCode> {
+            Err(ErrorCode::ShardUnavailable)
+        }
+        fn address(&self) -> String {
+            "slow".into()
+        }
+    }
+
+    fn call() -> VerifyCall {
+        VerifyCall {
+            txn: "t".into(),
+            timestamp_ms: Some(now_ms()),
+            consent: true,
+            resident: ResidentId::new(IdentifierType::NationalId, "42").unwrap(),
+            fingers: Vec::<FingerSample>::new(),
+            demographics: DemographicQuery {
+                name: "A".into(),
+                ..DemographicQuery::default()
+            },
+            device_id: String::new(),
+        }
+    }
+
+    fn gateway(delay: Duration) -> Gateway {
+        Gateway::new(GatewayOptions {
+            secret: StorageKeySecret::new([1; 32]),
+            shards: vec![("s".into(), Arc::new(SlowShard(delay)))],
+            verify_budget: Duration::from_millis(50),
+            write_budget: Duration::from_millis(50),
+            limits: Limits::default(),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_shard_slower_than_the_budget_gives_deadline_exceeded() {
+        let slow = gateway(Duration::from_millis(500));
+        let started = Instant::now();
+        let error = slow.verify(call(), started).await.unwrap_err();
+        assert_eq!(error.code(), ErrorCode::DeadlineExceeded);
+        assert!(started.elapsed() < Duration::from_millis(400));
+        let fast = gateway(Duration::from_millis(1));
+        assert!(fast.verify(call(), Instant::now()).await.unwrap().matched);
+        // The budget counts from arrival: time already spent is not given again.
+        let late = Instant::now() - Duration::from_millis(60);
+        let error = fast.verify(call(), late).await.unwrap_err();
+        assert_eq!(error.code(), ErrorCode::DeadlineExceeded);
+    }
+}
