@@ -14,7 +14,16 @@ use idauth_store::Durability;
 use serde::{Deserialize, Serialize};
 
 /// Environment variables with the `IDAUTH_` prefix that are not configuration keys.
-const NOT_CONFIG: [&str; 5] = ["kernel", "log", "shared_data", "write_golden", "server"];
+const NOT_CONFIG: [&str; 8] = [
+    "kernel",
+    "log",
+    "shared_data",
+    "write_golden",
+    "server",
+    "config",
+    "api_key",
+    "api_key_file",
+];
 
 /// Every setting, with its default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,8 +39,12 @@ pub struct Config {
     pub shard_id: String,
     /// The shard map of `idauth gateway`: `id=http://host:port` entries.
     pub shard_map: Vec<String>,
+    /// Where the gateway's secrets live (storage-key secret, credential pepper, the
+    /// development credential); kept out of the data directory so that a copy of the
+    /// data is useless without them. Default: `$HOME/.config/idauth`.
+    pub secrets_dir: Option<PathBuf>,
     /// File holding the 32-byte storage-key secret as hex; created on first start when
-    /// absent. Default: `<data_dir>/gateway/storage-key.hex`.
+    /// absent. Default: `<secrets_dir>/storage-key.hex`.
     pub storage_key_file: Option<PathBuf>,
     /// Latency budget of a verify, milliseconds.
     pub verify_budget_ms: u64,
@@ -64,6 +77,7 @@ impl Default for Config {
             shards: 4,
             shard_id: "shard-0".into(),
             shard_map: Vec::new(),
+            secrets_dir: None,
             storage_key_file: None,
             verify_budget_ms: 200,
             write_budget_ms: 5_000,
@@ -135,12 +149,39 @@ impl Config {
         }
     }
 
+    /// The secrets folder.
+    pub fn secrets_dir(&self) -> PathBuf {
+        self.secrets_dir.clone().unwrap_or_else(default_secrets_dir)
+    }
+
     /// Where the storage-key secret lives.
     pub fn storage_key_path(&self) -> PathBuf {
         self.storage_key_file
             .clone()
-            .unwrap_or_else(|| self.data_dir.join("gateway").join("storage-key.hex"))
+            .unwrap_or_else(|| self.secrets_dir().join("storage-key.hex"))
     }
+
+    /// The pepper that keys API-key hashes.
+    pub fn pepper_path(&self) -> PathBuf {
+        self.secrets_dir().join("credential-pepper.hex")
+    }
+
+    /// The credential file (hashes and policies only).
+    pub fn credentials_path(&self) -> PathBuf {
+        self.data_dir.join("gateway").join("credentials.json")
+    }
+}
+
+/// `$HOME/.config/idauth`, or `./.idauth-secrets` where there is no home.
+pub fn default_secrets_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(|home| PathBuf::from(home).join(".config").join("idauth"))
+        .unwrap_or_else(|| PathBuf::from(".idauth-secrets"))
+}
+
+/// The development credential's key file in a secrets folder.
+pub fn dev_credential_path(secrets_dir: &Path) -> PathBuf {
+    secrets_dir.join("dev-credential.key")
 }
 
 #[cfg(test)]

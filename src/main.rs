@@ -4,6 +4,8 @@ mod cli;
 mod client;
 mod config;
 mod eval_report;
+mod keys;
+mod secrets;
 mod server;
 
 use clap::Parser;
@@ -30,6 +32,7 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Enrol(enrol) => client::enrol(&enrol)?,
         cli::Command::Verify(verify) => client::verify(&verify)?,
         cli::Command::Import(import) => client::import(&import)?,
+        cli::Command::Keys(keys) => keys::run(&keys).map(|()| 0)?,
         cli::Command::Eval(eval) => eval_report::run(&eval).map(|()| 0)?,
     };
     if exit != 0 {

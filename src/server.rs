@@ -1,10 +1,10 @@
 //! `idauth serve`, `idauth shard` and `idauth gateway`.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use idauth_gateway::auth::Guard;
 use idauth_gateway::service::TRANSPORT_MESSAGE_LIMIT;
 use idauth_gateway::{
     Gateway, GatewayOptions, LocalShard, RemoteShard, ShardClient, StorageKeySecret,
@@ -59,37 +59,19 @@ fn open_shard(config: &Config, id: &str) -> anyhow::Result<Arc<Shard>> {
     Ok(Arc::new(shard))
 }
 
-/// Reads the storage-key secret, creating it (owner-only permissions) on first start.
-fn storage_key_secret(path: &Path) -> anyhow::Result<StorageKeySecret> {
-    if path.exists() {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        return StorageKeySecret::from_hex(&text)
-            .with_context(|| format!("{} does not hold 64 hex digits", path.display()));
-    }
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
-    let secret = StorageKeySecret::new(bytes);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    write_private(path, &secret.to_hex())?;
-    eprintln!("idauth: created storage-key secret {}", path.display());
-    Ok(secret)
+/// The storage-key secret, created on first start.
+fn storage_key_secret(config: &Config) -> anyhow::Result<StorageKeySecret> {
+    let bytes = crate::secrets::load_or_create(&config.storage_key_path(), "storage-key secret")?;
+    Ok(StorageKeySecret::new(bytes))
 }
 
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    Ok(())
+/// The guard over the credential file.
+fn guard(config: &Config) -> anyhow::Result<Arc<Guard>> {
+    let pepper = crate::keys::pepper(config)?;
+    let path = config.credentials_path();
+    Ok(Arc::new(
+        Guard::new(path.clone(), pepper).with_context(|| format!("reading {}", path.display()))?,
+    ))
 }
 
 async fn bind(address: &str) -> anyhow::Result<TcpListener> {
@@ -106,7 +88,7 @@ fn gateway(
     shards: Vec<(String, Arc<dyn ShardClient>)>,
 ) -> anyhow::Result<Arc<Gateway>> {
     Ok(Arc::new(Gateway::new(GatewayOptions {
-        secret: storage_key_secret(&config.storage_key_path())?,
+        secret: storage_key_secret(config)?,
         shards,
         verify_budget: Duration::from_millis(config.verify_budget_ms),
         write_budget: Duration::from_millis(config.write_budget_ms),
@@ -130,6 +112,8 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         let gateway = gateway(&config, shards)?;
+        crate::keys::ensure_dev_credential(&config)?;
+        let guard = guard(&config)?;
         let listener = bind(&config.listen).await?;
         eprintln!(
             "idauth: {} shards in {}, kernel {}, threshold {:.4} (target FMR {})",
@@ -139,7 +123,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             config.threshold()?.score,
             config.target_fmr
         );
-        idauth_gateway::service::serve(gateway, listener, shutdown_signal()).await?;
+        idauth_gateway::service::serve(gateway, guard, listener, shutdown_signal()).await?;
         Ok(())
     })
 }
@@ -192,8 +176,9 @@ pub fn gateway_process(args: &GatewayArgs) -> anyhow::Result<()> {
             shards.push((id.to_owned(), Arc::new(client) as Arc<dyn ShardClient>));
         }
         let gateway = gateway(&config, shards)?;
+        let guard = guard(&config)?;
         let listener = bind(&config.listen).await?;
-        idauth_gateway::service::serve(gateway, listener, shutdown_signal()).await?;
+        idauth_gateway::service::serve(gateway, guard, listener, shutdown_signal()).await?;
         Ok(())
     })
 }

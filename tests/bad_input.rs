@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::service::{loopback_cluster, now, residents_per_shard, scratch};
+use common::service::{Authenticated, loopback_cluster, now, residents_per_shard, scratch};
 use idauth_core::{FingerPosition, IdentifierType, ResidentId, TemplateFormat};
 use idauth_match::format::{FingerView, MinutiaeRecord, encode};
 use idauth_match::synthetic::{SeededRng, SyntheticFinger};
@@ -12,7 +12,6 @@ use idauth_proto::status::from_status;
 use idauth_proto::v1;
 use idauth_proto::v1::auth_client::AuthClient;
 use idauth_proto::v1::enrolment_client::EnrolmentClient;
-use tonic::transport::Channel;
 
 /// A valid ISO record of a synthetic finger.
 fn record(seed: u64, position: FingerPosition) -> Vec<u8> {
@@ -83,12 +82,15 @@ fn verify_request(resident: &str, fingers: Vec<v1::Finger>) -> v1::VerifyRequest
     }
 }
 
-async fn enrol_code(client: &mut EnrolmentClient<Channel>, request: v1::EnrolRequest) -> String {
+async fn enrol_code(
+    client: &mut EnrolmentClient<Authenticated>,
+    request: v1::EnrolRequest,
+) -> String {
     let status = client.enrol(request).await.expect_err("enrol was accepted");
     from_status(&status).name().to_owned()
 }
 
-async fn verify_code(client: &mut AuthClient<Channel>, request: v1::VerifyRequest) -> String {
+async fn verify_code(client: &mut AuthClient<Authenticated>, request: v1::VerifyRequest) -> String {
     match client.verify(request).await {
         Ok(response) => response
             .into_inner()
@@ -109,11 +111,7 @@ fn seconds_ago(seconds: i64) -> Option<prost_types::Timestamp> {
 async fn bad_requests_get_typed_errors_and_store_nothing() {
     let dir = scratch();
     let cluster = loopback_cluster(dir.path()).await;
-    let channel = tonic::transport::Endpoint::from_shared(cluster.url.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = cluster.connect().await;
     let mut enrolment = EnrolmentClient::new(channel.clone());
     let mut auth = AuthClient::new(channel);
 
@@ -302,7 +300,7 @@ async fn bad_requests_get_typed_errors_and_store_nothing() {
     }
 
     // Nothing from the refused enrolments was stored.
-    let per_shard = residents_per_shard(&cluster.url).await;
+    let per_shard = residents_per_shard(&cluster.url, &cluster.api_key).await;
     assert_eq!(per_shard.iter().sum::<u64>(), 1, "{per_shard:?}");
     for resident in ["201", "205", "209", "211", "215"] {
         assert_eq!(

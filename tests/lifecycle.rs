@@ -66,11 +66,7 @@ fn outcome(response: &v1::VerifyResponse) -> (bool, Option<String>) {
 async fn enrol_update_and_deactivate_through_the_api() {
     let dir = scratch();
     let cluster = loopback_cluster(dir.path()).await;
-    let channel = tonic::transport::Endpoint::from_shared(cluster.url.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = cluster.connect().await;
     let mut enrolment = EnrolmentClient::new(channel.clone());
     let mut auth = AuthClient::new(channel);
 

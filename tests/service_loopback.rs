@@ -16,9 +16,9 @@ async fn every_decision_through_the_api_equals_the_matchers() {
     let corpus_path = corpus(dir.path());
     let cluster = loopback_cluster(&dir.path().join("data")).await;
 
-    let url = cluster.url.clone();
+    let (url, key) = (cluster.url.clone(), cluster.api_key.clone());
     let path = corpus_path.clone();
-    let summary = tokio::task::spawn_blocking(move || import(&url, &path, &[]))
+    let summary = tokio::task::spawn_blocking(move || import(&url, &key, &path, &[]))
         .await
         .unwrap();
     let corpus = open_corpus(&corpus_path);
@@ -32,7 +32,7 @@ async fn every_decision_through_the_api_equals_the_matchers() {
         assert_eq!(refused["error"]["name"], "TEMPLATE_TOO_SPARSE", "{summary}");
     }
     let enrolled = summary["enrolled"].as_u64().unwrap();
-    let per_shard = residents_per_shard(&cluster.url).await;
+    let per_shard = residents_per_shard(&cluster.url, &cluster.api_key).await;
     assert_eq!(per_shard.iter().sum::<u64>(), enrolled);
     assert!(
         per_shard.iter().all(|&n| n > 0),
@@ -40,7 +40,7 @@ async fn every_decision_through_the_api_equals_the_matchers() {
     );
 
     let probes = probes(&corpus, &[], 30);
-    let (matches, genuine) = check_decisions(&cluster.url, &probes).await;
+    let (matches, genuine) = check_decisions(&cluster.url, &cluster.api_key, &probes).await;
     eprintln!(
         "{} probes checked; {matches} of {genuine} genuine probes matched; residents per shard {per_shard:?}",
         probes.len()

@@ -29,8 +29,114 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Enrol every finger of a corpus as a resident (client).
     Import(ImportArgs),
+    /// Issue, list and revoke caller credentials.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Measure matcher accuracy on a corpus (manifest.csv + ISO/ANSI records).
     Eval(EvalArgs),
+}
+
+/// `idauth keys` subcommands. They edit the credential file directly; running gateways
+/// pick changes up on their next call.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Issue a credential and print its API key (shown once, never stored).
+    Issue(KeysIssueArgs),
+    /// List credentials (never keys).
+    List(KeysListArgs),
+    /// Revoke a caller's credential.
+    Revoke(KeysRevokeArgs),
+}
+
+/// Arguments of `idauth keys issue`.
+#[derive(Debug, clap::Args)]
+pub struct KeysIssueArgs {
+    /// Where the credential file and secrets are.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The caller's id (letters, digits, '-', '.').
+    #[arg(long)]
+    pub caller: String,
+    /// The caller's kind.
+    #[arg(long, value_enum)]
+    pub kind: CallerKindArg,
+    /// Allowed operations, comma separated: enrol, verify, history, operator.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub operations: Vec<OperationArg>,
+    /// Allowed verify factors, comma separated: fingerprint, name, date-of-birth,
+    /// gender, address.
+    #[arg(long, value_delimiter = ',', default_value = "fingerprint")]
+    pub factors: Vec<FactorArg>,
+    /// Requests per second.
+    #[arg(long, default_value_t = 100)]
+    pub quota: u32,
+    /// Days until the credential expires; none by default.
+    #[arg(long)]
+    pub expires_days: Option<u32>,
+    /// Print the credential as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `idauth keys list`.
+#[derive(Debug, clap::Args)]
+pub struct KeysListArgs {
+    /// Where the credential file is.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `idauth keys revoke`.
+#[derive(Debug, clap::Args)]
+pub struct KeysRevokeArgs {
+    /// Where the credential file is.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The caller whose credential is revoked.
+    #[arg(long)]
+    pub caller: String,
+}
+
+/// Caller kinds on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CallerKindArg {
+    /// An agency (verifies).
+    Agency,
+    /// An enrolment centre.
+    EnrolmentCentre,
+    /// An operator.
+    Operator,
+}
+
+/// Operations on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OperationArg {
+    /// Enrol and update residents.
+    Enrol,
+    /// Verify residents.
+    Verify,
+    /// Authentication history and locks.
+    History,
+    /// Shard status and cluster map.
+    Operator,
+}
+
+/// Factors on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FactorArg {
+    /// Fingerprints.
+    Fingerprint,
+    /// Name.
+    Name,
+    /// Date of birth.
+    DateOfBirth,
+    /// Gender.
+    Gender,
+    /// Address.
+    Address,
 }
 
 /// Settings every server command accepts; each overrides the config file and the
@@ -46,6 +152,9 @@ pub struct ServerArgs {
     /// Data directory.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Secrets directory (storage-key secret, credential pepper, development key).
+    #[arg(long)]
+    pub secrets_dir: Option<PathBuf>,
 }
 
 impl ServerArgs {
@@ -57,6 +166,9 @@ impl ServerArgs {
         }
         if let Some(dir) = &self.data_dir {
             map.insert("data_dir".into(), dir.display().to_string().into());
+        }
+        if let Some(dir) = &self.secrets_dir {
+            map.insert("secrets_dir".into(), dir.display().to_string().into());
         }
         map
     }
@@ -104,6 +216,13 @@ pub struct ClientArgs {
     /// Print the answer as JSON.
     #[arg(long)]
     pub json: bool,
+    /// The API key (prefer `--api-key-file`: a key on the command line shows in `ps`).
+    #[arg(long, env = "IDAUTH_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// File holding the API key; default: the development credential `idauth serve`
+    /// created (`$HOME/.config/idauth/dev-credential.key`).
+    #[arg(long, env = "IDAUTH_API_KEY_FILE")]
+    pub api_key_file: Option<PathBuf>,
 }
 
 /// Identifier types on the command line.

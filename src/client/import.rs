@@ -19,7 +19,7 @@ use idauth_proto::v1::{Demographics, EnrolRequest, EnrolmentContext};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use super::{ExitCode, channel, error_json, now, request, runtime};
+use super::{ExitCode, connect, error_json, now, request, runtime};
 use crate::cli::ImportArgs;
 
 /// The resident id import gives a corpus finger.
@@ -66,7 +66,7 @@ pub fn import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
     );
     let started = Instant::now();
     let outcomes: Vec<Outcome> = runtime()?.block_on(async {
-        let client = EnrolmentClient::new(channel(&args.client.server).await?);
+        let client = EnrolmentClient::new(connect(&args.client).await?);
         let outcomes = futures_util::stream::iter(requests)
             .map(|request| {
                 let mut client = client.clone();

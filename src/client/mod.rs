@@ -13,9 +13,13 @@ use idauth_proto::v1::auth_client::AuthClient;
 use idauth_proto::v1::enrolment_client::EnrolmentClient;
 use idauth_proto::v1::{Decision, EnrolRequest, EnrolmentContext, VerifyRequest};
 use serde_json::json;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-use crate::cli::{EnrolArgs, NameMatchArg, VerifyArgs};
+use crate::cli::{ClientArgs, EnrolArgs, NameMatchArg, VerifyArgs};
+use crate::config::{default_secrets_dir, dev_credential_path};
 pub use import::import;
 
 /// What a client command ends with: the process exit code.
@@ -49,12 +53,57 @@ pub(crate) fn fresh_id(prefix: &str) -> String {
     format!("{prefix}-{ms:x}-{tail}")
 }
 
-pub(crate) async fn channel(server: &str) -> anyhow::Result<Channel> {
-    tonic::transport::Endpoint::from_shared(server.to_owned())
+/// Adds the caller's API key to every call.
+#[derive(Clone)]
+pub(crate) struct Bearer(MetadataValue<Ascii>);
+
+impl Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+/// A connection that presents the caller's credential.
+pub(crate) type Authenticated = InterceptedService<Channel, Bearer>;
+
+/// The API key: `--api-key` / `IDAUTH_API_KEY`, else `--api-key-file`, else the
+/// development credential of `idauth serve`.
+fn api_key(args: &ClientArgs) -> anyhow::Result<String> {
+    if let Some(key) = &args.api_key {
+        return Ok(key.trim().to_owned());
+    }
+    let path = args
+        .api_key_file
+        .clone()
+        .unwrap_or_else(|| dev_credential_path(&default_secrets_dir()));
+    let key = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "no API key: {} is not readable; pass --api-key-file or set IDAUTH_API_KEY \
+             (`idauth serve` writes a development key there on first start)",
+            path.display()
+        )
+    })?;
+    Ok(key.trim().to_owned())
+}
+
+/// Connects to the gateway with the caller's credential.
+pub(crate) async fn connect(args: &ClientArgs) -> anyhow::Result<Authenticated> {
+    let value: MetadataValue<Ascii> = format!("Bearer {}", api_key(args)?)
+        .parse()
+        .context("the API key holds characters a header cannot carry")?;
+    let server = &args.server;
+    let channel = tonic::transport::Endpoint::from_shared(server.to_owned())
         .with_context(|| format!("server address {server:?}"))?
         .connect()
         .await
-        .with_context(|| format!("connecting to {server} (is `idauth serve` running?)"))
+        .with_context(|| format!("connecting to {server} (is `idauth serve` running?)"))?;
+    Ok(InterceptedService::new(channel, Bearer(value)))
 }
 
 /// The JSON form of an error code.
@@ -85,7 +134,7 @@ pub fn enrol(args: &EnrolArgs) -> anyhow::Result<ExitCode> {
         demographics: Some(demographics),
     };
     runtime()?.block_on(async {
-        let mut client = EnrolmentClient::new(channel(&args.client.server).await?);
+        let mut client = EnrolmentClient::new(connect(&args.client).await?);
         match client.enrol(request).await {
             Ok(response) => {
                 let response = response.into_inner();
@@ -146,7 +195,7 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         device_id: "idauth-cli".into(),
     };
     runtime()?.block_on(async {
-        let mut client = AuthClient::new(channel(&args.client.server).await?);
+        let mut client = AuthClient::new(connect(&args.client).await?);
         let (value, exit) = match client.verify(request).await {
             Ok(response) => {
                 let response = response.into_inner();

@@ -3,12 +3,13 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use idauth_core::{FingerPosition, FingerSample, IdentifierType, ResidentId, TemplateFormat};
+use idauth_gateway::auth::{CallerKind, CredentialFile, Guard, Operation, Policy};
 use idauth_gateway::{Gateway, GatewayOptions, Limits, RemoteShard, ShardClient, StorageKeySecret};
 use idauth_match::eval::corpus::{Corpus, CorpusEntry};
 use idauth_match::fusion::compare_fingers;
@@ -22,6 +23,10 @@ use idauth_store::Durability;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
 
 /// The binary under test.
 pub fn idauth() -> Command {
@@ -33,7 +38,94 @@ pub fn idauth() -> Command {
 pub struct LoopbackCluster {
     /// The gateway's URL.
     pub url: String,
+    /// The API key of a credential allowed everything.
+    pub api_key: String,
+    /// The gateway's credential file.
+    pub credentials: PathBuf,
     stops: Vec<oneshot::Sender<()>>,
+}
+
+/// The pepper of the loopback cluster's credential hashes.
+const PEPPER: [u8; 32] = [7; 32];
+
+impl LoopbackCluster {
+    /// Issues a credential with `policy` (the running gateway picks it up) and
+    /// returns its API key.
+    pub fn issue(&self, caller_id: &str, policy: Policy) -> String {
+        let mut file = CredentialFile::load(&self.credentials).unwrap();
+        let issued = file
+            .issue(&PEPPER, caller_id, CallerKind::Agency, policy, 0)
+            .unwrap();
+        // The guard reloads on a new modification time; make sure it is new.
+        std::thread::sleep(Duration::from_millis(20));
+        file.save(&self.credentials).unwrap();
+        issued.api_key
+    }
+
+    /// Revokes a caller's credential.
+    pub fn revoke(&self, caller_id: &str) {
+        let mut file = CredentialFile::load(&self.credentials).unwrap();
+        file.revoke(caller_id, 1).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        file.save(&self.credentials).unwrap();
+    }
+
+    /// A connection presenting `api_key`.
+    pub async fn connect_as(&self, api_key: &str) -> Authenticated {
+        connect(&self.url, api_key).await
+    }
+
+    /// A connection presenting the all-powerful test credential.
+    pub async fn connect(&self) -> Authenticated {
+        connect(&self.url, &self.api_key).await
+    }
+}
+
+/// A policy allowing every operation and factor.
+pub fn full_policy() -> Policy {
+    Policy {
+        operations: vec![
+            Operation::Enrol,
+            Operation::Verify,
+            Operation::History,
+            Operation::Operator,
+        ],
+        factors: idauth_core::Factor::ALL.to_vec(),
+        quota_per_second: 100_000,
+        expires_ms: None,
+    }
+}
+
+/// Adds an API key to every call.
+#[derive(Clone)]
+pub struct Bearer(MetadataValue<Ascii>);
+
+impl Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+/// A channel whose calls carry an API key.
+pub type Authenticated = InterceptedService<Channel, Bearer>;
+
+/// Connects to `url`, presenting `api_key` on every call.
+pub async fn connect(url: &str, api_key: &str) -> Authenticated {
+    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    InterceptedService::new(
+        channel,
+        Bearer(format!("Bearer {api_key}").parse().unwrap()),
+    )
 }
 
 impl Drop for LoopbackCluster {
@@ -90,14 +182,29 @@ pub async fn loopback_cluster(data: &Path) -> LoopbackCluster {
         write_budget: Duration::from_secs(20),
         limits: Limits::default(),
     }));
+    let credentials = data.join("gateway").join("credentials.json");
+    let mut file = CredentialFile::default();
+    let api_key = file
+        .issue(&PEPPER, "test-all", CallerKind::Operator, full_policy(), 0)
+        .unwrap()
+        .api_key;
+    file.save(&credentials).unwrap();
+    let guard = Arc::new(Guard::new(credentials.clone(), PEPPER).unwrap());
     let (listener, addr) = listener().await;
     let (stop, stopped) = oneshot::channel::<()>();
     stops.push(stop);
-    tokio::spawn(idauth_gateway::service::serve(gateway, listener, async {
-        let _ = stopped.await;
-    }));
+    tokio::spawn(idauth_gateway::service::serve(
+        gateway,
+        guard,
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     LoopbackCluster {
         url: format!("http://{addr}"),
+        api_key,
+        credentials,
         stops,
     }
 }
@@ -139,9 +246,10 @@ pub fn spawn(args: &[&str], dir: &Path) -> Running {
 }
 
 /// Runs `idauth import` of impression 1 against `url`; returns its JSON summary.
-pub fn import(url: &str, corpus: &Path, sets: &[&str]) -> serde_json::Value {
+pub fn import(url: &str, api_key: &str, corpus: &Path, sets: &[&str]) -> serde_json::Value {
     let mut command = idauth();
     command
+        .env("IDAUTH_API_KEY", api_key)
         .args(["import", "--json", "--server", url, "--corpus"])
         .arg(corpus);
     for set in sets {
@@ -288,13 +396,8 @@ pub fn answer(response: &v1::VerifyResponse) -> Answer {
 
 /// Verifies every probe through the API (genuine ones in one VerifyBatch stream,
 /// impostors one call each) and checks each answer against the matcher's own.
-pub async fn check_decisions(url: &str, probes: &[Probe]) -> (usize, usize) {
-    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = v1::auth_client::AuthClient::new(channel);
+pub async fn check_decisions(url: &str, api_key: &str, probes: &[Probe]) -> (usize, usize) {
+    let mut client = v1::auth_client::AuthClient::new(connect(url, api_key).await);
     let mut matcher = Matcher::new(MccParams::default());
     let (genuine, impostor): (Vec<&Probe>, Vec<&Probe>) = probes.iter().partition(|p| p.genuine());
     let requests: Vec<v1::VerifyRequest> = genuine
@@ -346,13 +449,8 @@ pub async fn check_decisions(url: &str, probes: &[Probe]) -> (usize, usize) {
 }
 
 /// Residents per shard, from Operator.ShardStatus.
-pub async fn residents_per_shard(url: &str) -> Vec<u64> {
-    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut operator = v1::operator_client::OperatorClient::new(channel);
+pub async fn residents_per_shard(url: &str, api_key: &str) -> Vec<u64> {
+    let mut operator = v1::operator_client::OperatorClient::new(connect(url, api_key).await);
     let status = operator
         .shard_status(v1::ShardStatusRequest {})
         .await

@@ -102,6 +102,13 @@ catalogue! {
     ResidentDeactivated = 401, "RESIDENT_DEACTIVATED", ResidentStatus, "direct the resident to an enrolment centre", "The resident's record is deactivated.";
     ResidentAlreadyEnrolled = 402, "RESIDENT_ALREADY_ENROLLED", ResidentStatus, "use UpdateBiometrics or UpdateDemographics for an enrolled resident", "A resident is already enrolled under the identifier.";
     FingerNotEnrolled = 403, "FINGER_NOT_ENROLLED", ResidentStatus, "capture a finger the resident enrolled", "A probe finger position was not enrolled for the resident.";
+    CredentialMissing = 500, "CREDENTIAL_MISSING", CredentialPolicy, "send the API key as 'authorization: Bearer <key>' (or connect with a client certificate)", "The call carries no credential.";
+    CredentialUnknown = 501, "CREDENTIAL_UNKNOWN", CredentialPolicy, "check the API key; ask the operator to issue one with 'idauth keys issue'", "The credential is not one the service issued.";
+    CredentialExpired = 502, "CREDENTIAL_EXPIRED", CredentialPolicy, "ask the operator for a new credential: this one has expired", "The credential is past its expiry.";
+    CredentialRevoked = 503, "CREDENTIAL_REVOKED", CredentialPolicy, "stop using this credential: it was revoked; contact the operator", "The credential was revoked.";
+    OperationNotAllowed = 504, "OPERATION_NOT_ALLOWED", CredentialPolicy, "use a credential whose policy allows this operation", "The caller's policy does not allow this operation.";
+    FactorNotAllowed = 505, "FACTOR_NOT_ALLOWED", CredentialPolicy, "send only the factors the caller's policy allows", "The caller's policy does not allow a factor in the request.";
+    QuotaExceeded = 506, "QUOTA_EXCEEDED", CredentialPolicy, "slow down: the caller's requests per second exceed its quota", "The caller exceeded its request quota.";
     ShardUnavailable = 700, "SHARD_UNAVAILABLE", Server, "retry after a short wait; the resident's shard is unreachable", "The shard that owns the resident could not be reached.";
     DeadlineExceeded = 701, "DEADLINE_EXCEEDED", Server, "retry; the service did not answer within the latency budget", "The request did not complete within its latency budget.";
     Internal = 702, "INTERNAL", Server, "retry later and report the reference code if it persists", "The service failed unexpectedly.";

@@ -188,6 +188,7 @@ impl DemographicQuery {
 
 /// A factor a verify can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Factor {
     /// The fingerprints.
     Fingerprint,
@@ -202,6 +203,37 @@ pub enum Factor {
 }
 
 impl Factor {
+    /// Every factor.
+    pub const ALL: [Factor; 5] = [
+        Self::Fingerprint,
+        Self::Name,
+        Self::DateOfBirth,
+        Self::Gender,
+        Self::Address,
+    ];
+
+    /// The factors a verify uses: fingerprint when it carries fingers, and each
+    /// demographic attribute it sets.
+    pub fn used_by(has_fingers: bool, query: &DemographicQuery) -> Vec<Factor> {
+        let mut factors = Vec::new();
+        if has_fingers {
+            factors.push(Self::Fingerprint);
+        }
+        if !query.name.is_empty() {
+            factors.push(Self::Name);
+        }
+        if !query.date_of_birth.is_empty() {
+            factors.push(Self::DateOfBirth);
+        }
+        if !query.gender.is_empty() {
+            factors.push(Self::Gender);
+        }
+        if !query.address.is_empty() {
+            factors.push(Self::Address);
+        }
+        factors
+    }
+
     /// The upper-snake name used in JSON.
     pub fn name(self) -> &'static str {
         match self {

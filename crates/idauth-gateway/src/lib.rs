@@ -7,6 +7,7 @@
 //! services are in [`service`]; every error leaves through the one mapping in
 //! `idauth_proto::status`.
 
+pub mod auth;
 mod client;
 mod error;
 mod gateway;

@@ -22,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::auth::{Caller, Guard, Operation};
 use crate::error::GatewayError;
 use crate::gateway::{Gateway, now_ms};
 
@@ -37,12 +38,22 @@ const BATCH_CONCURRENCY: usize = 16;
 #[derive(Debug, Clone)]
 pub struct PublicApi {
     gateway: Arc<Gateway>,
+    guard: Arc<Guard>,
 }
 
 impl PublicApi {
-    /// Serves `gateway`.
-    pub fn new(gateway: Arc<Gateway>) -> Self {
-        Self { gateway }
+    /// Serves `gateway`, admitting the callers `guard` knows.
+    pub fn new(gateway: Arc<Gateway>, guard: Arc<Guard>) -> Self {
+        Self { gateway, guard }
+    }
+
+    /// The caller, if its credential allows `operation`.
+    fn admit(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        operation: Operation,
+    ) -> Result<Caller, GatewayError> {
+        self.guard.authorize(metadata, operation, now_ms())
     }
 
     fn refused(&self, operation: &'static str, error: &GatewayError) -> Status {
@@ -54,11 +65,14 @@ impl PublicApi {
     async fn write(
         &self,
         operation: &'static str,
+        metadata: &tonic::metadata::MetadataMap,
         encoded_len: usize,
         call: Result<convert::EnrolmentCall, convert::ConvertError>,
     ) -> Result<(String, idauth_core::command::WriteOutcome), Status> {
         let started = Instant::now();
         let result = async {
+            let caller = self.admit(metadata, Operation::Enrol)?;
+            tracing::debug!(caller = caller.id(), operation, "admitted");
             crate::validate::check_size(encoded_len, self.gateway.limits())?;
             let call = call?;
             let request_id = call.context.request_id.clone();
@@ -71,9 +85,13 @@ impl PublicApi {
 
     /// One verify, answered in-band: refusals become a NO_MATCH response carrying
     /// the error, so that a batch continues past a bad entry.
-    async fn verify_in_band(&self, request: VerifyRequest) -> VerifyResponse {
+    async fn verify_in_band(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        request: VerifyRequest,
+    ) -> VerifyResponse {
         let txn = request.txn.clone();
-        match self.verify_one(request).await {
+        match self.verify_one(metadata, request).await {
             Ok(response) => response,
             Err(code) => VerifyResponse {
                 txn,
@@ -86,12 +104,21 @@ impl PublicApi {
         }
     }
 
-    async fn verify_one(&self, request: VerifyRequest) -> Result<VerifyResponse, ErrorCode> {
+    async fn verify_one(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        request: VerifyRequest,
+    ) -> Result<VerifyResponse, ErrorCode> {
         let started = Instant::now();
         let encoded_len = request.encoded_len();
         let result = async {
+            let caller = self.admit(metadata, Operation::Verify)?;
             crate::validate::check_size(encoded_len, self.gateway.limits())?;
             let call = convert::verify_call(request).map_err(|(_, error)| error)?;
+            for factor in idauth_core::Factor::used_by(!call.fingers.is_empty(), &call.demographics)
+            {
+                caller.check_factor(factor)?;
+            }
             let txn = call.txn.clone();
             let outcome = self.gateway.verify(call, started).await?;
             Ok::<_, GatewayError>(convert::verify_response(txn, &outcome, now_ms()))
@@ -110,11 +137,10 @@ impl Enrolment for PublicApi {
         &self,
         request: Request<EnrolRequest>,
     ) -> Result<Response<EnrolResponse>, Status> {
-        let request = request.into_inner();
+        let (metadata, _, request) = request.into_parts();
         let len = request.encoded_len();
-        let (request_id, outcome) = self
-            .write("enrol", len, convert::enrol_call(request))
-            .await?;
+        let call = convert::enrol_call(request);
+        let (request_id, outcome) = self.write("enrol", &metadata, len, call).await?;
         Ok(Response::new(EnrolResponse {
             request_id,
             reference: outcome.reference,
@@ -127,10 +153,12 @@ impl Enrolment for PublicApi {
         &self,
         request: Request<UpdateBiometricsRequest>,
     ) -> Result<Response<UpdateResponse>, Status> {
-        let request = request.into_inner();
+        let (metadata, _, request) = request.into_parts();
         let len = request.encoded_len();
         let call = convert::update_biometrics_call(request);
-        let (request_id, outcome) = self.write("update_biometrics", len, call).await?;
+        let (request_id, outcome) = self
+            .write("update_biometrics", &metadata, len, call)
+            .await?;
         Ok(Response::new(update_response(request_id, outcome)))
     }
 
@@ -138,10 +166,12 @@ impl Enrolment for PublicApi {
         &self,
         request: Request<UpdateDemographicsRequest>,
     ) -> Result<Response<UpdateResponse>, Status> {
-        let request = request.into_inner();
+        let (metadata, _, request) = request.into_parts();
         let len = request.encoded_len();
         let call = convert::update_demographics_call(request);
-        let (request_id, outcome) = self.write("update_demographics", len, call).await?;
+        let (request_id, outcome) = self
+            .write("update_demographics", &metadata, len, call)
+            .await?;
         Ok(Response::new(update_response(request_id, outcome)))
     }
 
@@ -149,10 +179,10 @@ impl Enrolment for PublicApi {
         &self,
         request: Request<DeactivateRequest>,
     ) -> Result<Response<UpdateResponse>, Status> {
-        let request = request.into_inner();
+        let (metadata, _, request) = request.into_parts();
         let len = request.encoded_len();
         let call = convert::deactivate_call(request);
-        let (request_id, outcome) = self.write("deactivate", len, call).await?;
+        let (request_id, outcome) = self.write("deactivate", &metadata, len, call).await?;
         Ok(Response::new(update_response(request_id, outcome)))
     }
 }
@@ -178,7 +208,8 @@ impl Auth for PublicApi {
         &self,
         request: Request<VerifyRequest>,
     ) -> Result<Response<VerifyResponse>, Status> {
-        self.verify_one(request.into_inner())
+        let (metadata, _, request) = request.into_parts();
+        self.verify_one(&metadata, request)
             .await
             .map(Response::new)
             .map_err(to_status)
@@ -190,14 +221,20 @@ impl Auth for PublicApi {
         &self,
         request: Request<Streaming<VerifyRequest>>,
     ) -> Result<Response<Self::VerifyBatchStream>, Status> {
+        let (metadata, _, stream) = request.into_parts();
+        // Refuse the stream itself when the caller may not verify at all; each item
+        // is admitted again (quota, expiry) as it arrives.
+        self.admit(&metadata, Operation::Verify)
+            .map_err(|error| to_status(error.code()))?;
         let api = self.clone();
-        let answers = request
-            .into_inner()
+        let metadata = Arc::new(metadata);
+        let answers = stream
             .map(move |item| {
                 let api = api.clone();
+                let metadata = Arc::clone(&metadata);
                 async move {
                     match item {
-                        Ok(request) => Ok(api.verify_in_band(request).await),
+                        Ok(request) => Ok(api.verify_in_band(&metadata, request).await),
                         Err(status) => Err(status),
                     }
                 }
@@ -211,8 +248,10 @@ impl Auth for PublicApi {
 impl Operator for PublicApi {
     async fn shard_status(
         &self,
-        _request: Request<ShardStatusRequest>,
+        request: Request<ShardStatusRequest>,
     ) -> Result<Response<ShardStatusResponse>, Status> {
+        self.admit(request.metadata(), Operation::Operator)
+            .map_err(|error| self.refused("shard_status", &error))?;
         let shards = self
             .gateway
             .status()
@@ -225,8 +264,10 @@ impl Operator for PublicApi {
 
     async fn cluster_map(
         &self,
-        _request: Request<ClusterMapRequest>,
+        request: Request<ClusterMapRequest>,
     ) -> Result<Response<ClusterMapResponse>, Status> {
+        self.admit(request.metadata(), Operation::Operator)
+            .map_err(|error| self.refused("cluster_map", &error))?;
         let shards = self
             .gateway
             .cluster_map()
@@ -241,13 +282,16 @@ impl Operator for PublicApi {
 }
 
 /// Serves the public API, health checking and reflection on `listener` until
-/// `shutdown` completes.
+/// `shutdown` completes. Every idauth RPC requires a credential `guard` accepts;
+/// health checking and reflection do not (probes and grpcurl need them, and they
+/// reveal nothing about residents).
 pub async fn serve(
     gateway: Arc<Gateway>,
+    guard: Arc<Guard>,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
-    let api = PublicApi::new(gateway);
+    let api = PublicApi::new(gateway, guard);
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<EnrolmentServer<PublicApi>>()

@@ -34,6 +34,12 @@ pub fn grpc_code(code: ErrorCode) -> Code {
         ErrorCode::ShardUnavailable | ErrorCode::StorageFailure => Code::Unavailable,
         ErrorCode::DeadlineExceeded => Code::DeadlineExceeded,
         ErrorCode::Internal => Code::Internal,
+        ErrorCode::CredentialMissing
+        | ErrorCode::CredentialUnknown
+        | ErrorCode::CredentialExpired
+        | ErrorCode::CredentialRevoked => Code::Unauthenticated,
+        ErrorCode::OperationNotAllowed | ErrorCode::FactorNotAllowed => Code::PermissionDenied,
+        ErrorCode::QuotaExceeded => Code::ResourceExhausted,
     }
 }
 

@@ -1,0 +1,187 @@
+//! The credential file: who may call, with what policy.
+//!
+//! API keys are shown once when issued and stored only as a keyed BLAKE3 hash (the key
+//! of that hash, the pepper, lives with the other secrets, outside the data directory),
+//! so a copy of the file lets nobody call the service. The file is rewritten atomically
+//! (temporary file, fsync, rename) and gateways reload it when it changes, so a
+//! revocation takes effect without a restart.
+
+use std::path::{Path, PathBuf};
+
+use idauth_core::Factor;
+use serde::{Deserialize, Serialize};
+
+/// What kind of organisation a caller is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallerKind {
+    /// Pays subsidies, wages or pensions; verifies residents.
+    Agency,
+    /// Registers and updates residents.
+    EnrolmentCentre,
+    /// Runs the service.
+    Operator,
+    /// The local development credential `idauth serve` creates.
+    Development,
+}
+
+/// A group of RPCs a policy allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Operation {
+    /// Enrol, UpdateBiometrics, UpdateDemographics, Deactivate.
+    Enrol,
+    /// Verify, VerifyBatch.
+    Verify,
+    /// A resident's authentication history and locks.
+    History,
+    /// ShardStatus, ClusterMap.
+    Operator,
+}
+
+impl Operation {
+    /// The name used in policies and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Enrol => "enrol",
+            Self::Verify => "verify",
+            Self::History => "history",
+            Self::Operator => "operator",
+        }
+    }
+}
+
+/// What a caller may do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Allowed operations.
+    pub operations: Vec<Operation>,
+    /// Allowed verify factors.
+    pub factors: Vec<Factor>,
+    /// Requests per second (burst of the same size).
+    pub quota_per_second: u32,
+    /// Unix milliseconds after which the credential is refused; `None` = no expiry.
+    pub expires_ms: Option<i64>,
+}
+
+/// One issued credential.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credential {
+    /// The caller's id, unique in the file (appears in logs and the audit trail).
+    pub caller_id: String,
+    /// The caller's kind.
+    pub kind: CallerKind,
+    /// Keyed BLAKE3 of the API key, hex.
+    pub key_hash: String,
+    /// What the caller may do.
+    pub policy: Policy,
+    /// When it was issued, Unix milliseconds.
+    pub issued_ms: i64,
+    /// When it was revoked, if it was.
+    pub revoked_ms: Option<i64>,
+}
+
+/// A freshly issued key: shown once, never stored.
+#[derive(Debug)]
+pub struct IssuedKey {
+    /// The credential as stored.
+    pub credential: Credential,
+    /// The API key to hand to the caller.
+    pub api_key: String,
+}
+
+/// The credential file's content.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialFile {
+    /// Every credential ever issued (revoked ones stay, for the audit trail).
+    pub credentials: Vec<Credential>,
+}
+
+/// Keyed hash of an API key, hex.
+pub(crate) fn key_hash(pepper: &[u8; 32], api_key: &str) -> String {
+    hex::encode(blake3::keyed_hash(pepper, api_key.as_bytes()).as_bytes())
+}
+
+impl CredentialFile {
+    /// Reads the file; a missing file is an empty one.
+    pub fn load(path: &Path) -> std::io::Result<Self> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes the file atomically.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let temporary = PathBuf::from(format!("{}.tmp", path.display()));
+        let json = serde_json::to_vec_pretty(self)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        {
+            use std::io::Write;
+            let mut file = std::fs::File::create(&temporary)?;
+            file.write_all(&json)?;
+            file.sync_all()?;
+        }
+        std::fs::rename(&temporary, path)
+    }
+
+    /// Issues a credential for a new caller id.
+    pub fn issue(
+        &mut self,
+        pepper: &[u8; 32],
+        caller_id: &str,
+        kind: CallerKind,
+        policy: Policy,
+        now_ms: i64,
+    ) -> Result<IssuedKey, String> {
+        let valid = !caller_id.is_empty()
+            && caller_id.len() <= 64
+            && caller_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        if !valid {
+            return Err("caller id must be 1 to 64 letters, digits, '-' or '.'".into());
+        }
+        if self.credentials.iter().any(|c| c.caller_id == caller_id) {
+            return Err(format!("caller id {caller_id} already has a credential"));
+        }
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|e| format!("no system randomness: {e}"))?;
+        let api_key = format!("idk_{}", hex::encode(secret));
+        let credential = Credential {
+            caller_id: caller_id.to_owned(),
+            kind,
+            key_hash: key_hash(pepper, &api_key),
+            policy,
+            issued_ms: now_ms,
+            revoked_ms: None,
+        };
+        self.credentials.push(credential.clone());
+        Ok(IssuedKey {
+            credential,
+            api_key,
+        })
+    }
+
+    /// Revokes a caller's credential.
+    pub fn revoke(&mut self, caller_id: &str, now_ms: i64) -> Result<(), String> {
+        let credential = self
+            .credentials
+            .iter_mut()
+            .find(|c| c.caller_id == caller_id)
+            .ok_or_else(|| format!("no credential for caller {caller_id}"))?;
+        if credential.revoked_ms.is_some() {
+            return Err(format!("the credential of {caller_id} is already revoked"));
+        }
+        credential.revoked_ms = Some(now_ms);
+        Ok(())
+    }
+}
