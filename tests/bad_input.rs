@@ -72,7 +72,7 @@ fn enrol_request(resident: &str, request_id: &str, fingers: Vec<v1::Finger>) -> 
 
 fn verify_request(resident: &str, fingers: Vec<v1::Finger>) -> v1::VerifyRequest {
     v1::VerifyRequest {
-        txn: "txn-1".into(),
+        txn: common::service::fresh_txn(),
         timestamp: Some(now()),
         consent: true,
         resident: id(resident),

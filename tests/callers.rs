@@ -49,7 +49,7 @@ fn enrol(request_id: &str) -> v1::EnrolRequest {
 
 fn verify(name: &str) -> v1::VerifyRequest {
     v1::VerifyRequest {
-        txn: "t".into(),
+        txn: common::service::fresh_txn(),
         timestamp: Some(now()),
         consent: true,
         resident: resident(),
@@ -168,4 +168,38 @@ async fn every_credential_refusal_has_its_own_code() {
         .unwrap()
         .into_inner();
     assert_eq!(map.shards.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_transaction_is_refused() {
+    let dir = scratch();
+    let cluster = loopback_cluster(dir.path()).await;
+    let mut full = AuthClient::new(cluster.connect().await);
+    EnrolmentClient::new(cluster.connect().await)
+        .enrol(enrol("e1"))
+        .await
+        .unwrap();
+    let request = verify("");
+    let first = full.verify(request.clone()).await.unwrap().into_inner();
+    assert_eq!(first.decision, i32::from(v1::Decision::Match));
+    let replay = full.verify(request.clone()).await.unwrap_err();
+    assert_eq!(from_status(&replay).name(), "DUPLICATE_TXN");
+    // The same txn with a fresh timestamp is still the same transaction.
+    let refreshed = v1::VerifyRequest {
+        timestamp: Some(now()),
+        ..request.clone()
+    };
+    let status = full.verify(refreshed).await.unwrap_err();
+    assert_eq!(from_status(&status).name(), "DUPLICATE_TXN");
+    // Transaction ids are per caller: another agency may use the same one.
+    let key = cluster.issue(
+        "other",
+        agency(vec![Operation::Verify], vec![Factor::Fingerprint], None),
+    );
+    let other = AuthClient::new(cluster.connect_as(&key).await)
+        .verify(request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(other.decision, i32::from(v1::Decision::Match));
 }

@@ -42,7 +42,7 @@ fn resident() -> Option<v1::Identifier> {
 
 fn verify(probe: &str, name: &str) -> v1::VerifyRequest {
     v1::VerifyRequest {
-        txn: "t".into(),
+        txn: common::service::fresh_txn(),
         timestamp: Some(now()),
         consent: true,
         resident: resident(),

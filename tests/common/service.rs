@@ -376,6 +376,15 @@ pub fn verify_request(probe: &Probe, txn: &str) -> v1::VerifyRequest {
     }
 }
 
+/// A transaction id never used before in this process.
+pub fn fresh_txn() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    format!(
+        "txn-{}",
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
 /// The current time as a wire timestamp.
 pub fn now() -> prost_types::Timestamp {
     let ms = std::time::SystemTime::now()
@@ -397,13 +406,21 @@ pub fn answer(response: &v1::VerifyResponse) -> Answer {
 /// Verifies every probe through the API (genuine ones in one VerifyBatch stream,
 /// impostors one call each) and checks each answer against the matcher's own.
 pub async fn check_decisions(url: &str, api_key: &str, probes: &[Probe]) -> (usize, usize) {
+    // Transaction ids must never repeat (the shards refuse replays), also across calls.
+    static RUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let run = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let prefix = format!("{stamp:x}-{run}");
     let mut client = v1::auth_client::AuthClient::new(connect(url, api_key).await);
     let mut matcher = Matcher::new(MccParams::default());
     let (genuine, impostor): (Vec<&Probe>, Vec<&Probe>) = probes.iter().partition(|p| p.genuine());
     let requests: Vec<v1::VerifyRequest> = genuine
         .iter()
         .enumerate()
-        .map(|(i, p)| verify_request(p, &format!("g{i}")))
+        .map(|(i, p)| verify_request(p, &format!("{prefix}-g{i}")))
         .collect();
     let mut stream = client
         .verify_batch(tokio_stream::iter(requests))
@@ -416,7 +433,7 @@ pub async fn check_decisions(url: &str, api_key: &str, probes: &[Probe]) -> (usi
         let probe = genuine[index];
         assert_eq!(
             response.txn,
-            format!("g{index}"),
+            format!("{prefix}-g{index}"),
             "batch answers out of order"
         );
         let want = expected(probe, &mut matcher);
@@ -432,11 +449,11 @@ pub async fn check_decisions(url: &str, api_key: &str, probes: &[Probe]) -> (usi
     assert_eq!(index, genuine.len());
     for (i, probe) in impostor.iter().enumerate() {
         let response = client
-            .verify(verify_request(probe, &format!("i{i}")))
+            .verify(verify_request(probe, &format!("{prefix}-i{i}")))
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(response.txn, format!("i{i}"));
+        assert_eq!(response.txn, format!("{prefix}-i{i}"));
         assert_eq!(
             answer(&response),
             expected(probe, &mut matcher),

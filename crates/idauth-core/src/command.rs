@@ -75,6 +75,12 @@ pub struct WriteOutcome {
 /// A verify addressed to the owning shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyRequest {
+    /// The calling agency.
+    pub caller_id: String,
+    /// The agency's transaction id; a repeat within the replay window is refused.
+    pub txn: String,
+    /// Request time, Unix milliseconds.
+    pub timestamp_ms: i64,
     /// The resident's storage key.
     pub key: StorageKey,
     /// Probe fingers, validated by the gateway.

@@ -127,10 +127,11 @@ impl Gateway {
         }
     }
 
-    /// Checks a verify and asks the owning shard for its decision.
+    /// Checks a verify by `caller_id` and asks the owning shard for its decision.
     pub async fn verify(
         &self,
         call: VerifyCall,
+        caller_id: &str,
         started: Instant,
     ) -> Result<VerifyOutcome, GatewayError> {
         let VerifyCall {
@@ -156,6 +157,9 @@ impl Gateway {
         let key = self.secret.storage_key(&resident);
         let shard = self.route(&key);
         let request = VerifyRequest {
+            caller_id: caller_id.to_owned(),
+            txn,
+            timestamp_ms: timestamp_ms.unwrap_or_default(),
             key,
             fingers,
             demographics,
@@ -265,14 +269,19 @@ mod tests {
     async fn a_shard_slower_than_the_budget_gives_deadline_exceeded() {
         let slow = gateway(Duration::from_millis(500));
         let started = Instant::now();
-        let error = slow.verify(call(), started).await.unwrap_err();
+        let error = slow.verify(call(), "agency", started).await.unwrap_err();
         assert_eq!(error.code(), ErrorCode::DeadlineExceeded);
         assert!(started.elapsed() < Duration::from_millis(400));
         let fast = gateway(Duration::from_millis(1));
-        assert!(fast.verify(call(), Instant::now()).await.unwrap().matched);
+        assert!(
+            fast.verify(call(), "agency", Instant::now())
+                .await
+                .unwrap()
+                .matched
+        );
         // The budget counts from arrival: time already spent is not given again.
         let late = Instant::now() - Duration::from_millis(60);
-        let error = fast.verify(call(), late).await.unwrap_err();
+        let error = fast.verify(call(), "agency", late).await.unwrap_err();
         assert_eq!(error.code(), ErrorCode::DeadlineExceeded);
     }
 }

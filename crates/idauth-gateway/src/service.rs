@@ -120,7 +120,7 @@ impl PublicApi {
                 caller.check_factor(factor)?;
             }
             let txn = call.txn.clone();
-            let outcome = self.gateway.verify(call, started).await?;
+            let outcome = self.gateway.verify(call, caller.id(), started).await?;
             Ok::<_, GatewayError>(convert::verify_response(txn, &outcome, now_ms()))
         }
         .await;

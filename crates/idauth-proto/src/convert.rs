@@ -638,6 +638,9 @@ pub fn write_outcome(outcome: internal::WriteOutcome) -> WriteOutcome {
 /// The shard-API form of a verify.
 pub fn verify_command(request: &VerifyRequest) -> internal::VerifyCommand {
     let VerifyRequest {
+        caller_id,
+        txn,
+        timestamp_ms,
         key,
         fingers,
         demographics,
@@ -646,6 +649,9 @@ pub fn verify_command(request: &VerifyRequest) -> internal::VerifyCommand {
         key: key.0.to_vec(),
         fingers: fingers.iter().map(finger_to_wire).collect(),
         demographics: Some(demographic_query_to_wire(demographics)),
+        caller_id: caller_id.clone(),
+        txn: txn.clone(),
+        timestamp_ms: *timestamp_ms,
     }
 }
 
@@ -655,8 +661,14 @@ pub fn verify_request(command: internal::VerifyCommand) -> Result<VerifyRequest>
         key,
         fingers: wire_fingers,
         demographics,
+        caller_id,
+        txn,
+        timestamp_ms,
     } = command;
     Ok(VerifyRequest {
+        caller_id,
+        txn,
+        timestamp_ms,
         key: storage_key(&key)?,
         fingers: fingers(wire_fingers)?,
         demographics: demographic_query(demographics)?,
@@ -818,6 +830,9 @@ mod tests {
     #[test]
     fn verifies_and_outcomes_round_trip() {
         let request = VerifyRequest {
+            caller_id: "agency".into(),
+            txn: "t-1".into(),
+            timestamp_ms: 123,
             key: StorageKey([9; 32]),
             fingers: vec![],
             demographics: DemographicQuery {

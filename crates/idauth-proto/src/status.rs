@@ -28,7 +28,9 @@ pub fn grpc_code(code: ErrorCode) -> Code {
         | ErrorCode::InvalidDemographics
         | ErrorCode::InvalidFingerPosition => Code::InvalidArgument,
         ErrorCode::MessageTooLarge => Code::ResourceExhausted,
-        ErrorCode::RequestIdReused | ErrorCode::ResidentAlreadyEnrolled => Code::AlreadyExists,
+        ErrorCode::RequestIdReused
+        | ErrorCode::ResidentAlreadyEnrolled
+        | ErrorCode::DuplicateTxn => Code::AlreadyExists,
         ErrorCode::ResidentUnknown => Code::NotFound,
         ErrorCode::ResidentDeactivated | ErrorCode::FingerNotEnrolled => Code::FailedPrecondition,
         ErrorCode::ShardUnavailable | ErrorCode::StorageFailure => Code::Unavailable,

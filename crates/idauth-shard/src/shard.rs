@@ -83,6 +83,7 @@ impl Shard {
             StoreOptions {
                 durability: options.durability,
                 cache_records: options.cache_records,
+                ..StoreOptions::default()
             },
         )?;
         tracing::info!(
@@ -228,6 +229,14 @@ impl Shard {
             factors: Vec::new(),
             error: Some(code),
         };
+        if !self.store.record_txn(
+            &request.caller_id,
+            &request.txn,
+            request.timestamp_ms,
+            now_ms(),
+        )? {
+            return Err(ShardError::Refused(ErrorCode::DuplicateTxn));
+        }
         let Some(record) = self.store.get(&request.key)? else {
             return Ok(refused(ErrorCode::ResidentUnknown));
         };

@@ -11,6 +11,7 @@ mod commit;
 mod error;
 mod record;
 mod store;
+mod txns;
 
 pub use cache::HotCache;
 pub use commit::{Durability, GroupCommit};

@@ -13,6 +13,7 @@ use crate::cache::HotCache;
 use crate::commit::{Durability, GroupCommit};
 use crate::error::{Result, StoreError};
 use crate::record::{EnrolledFinger, ResidentRecord, ResidentStatus};
+use crate::txns::TxnIndex;
 
 /// How a store is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +22,9 @@ pub struct StoreOptions {
     pub durability: Durability,
     /// Decoded records kept in memory.
     pub cache_records: usize,
+    /// How long a (caller, txn) pair is remembered, milliseconds; must cover the
+    /// gateway's whole timestamp window.
+    pub txn_retention_ms: i64,
 }
 
 impl Default for StoreOptions {
@@ -28,6 +32,7 @@ impl Default for StoreOptions {
         Self {
             durability: Durability::GroupCommit,
             cache_records: 100_000,
+            txn_retention_ms: 25 * 3_600_000,
         }
     }
 }
@@ -78,6 +83,7 @@ pub struct Store {
     durability: Durability,
     cache: HotCache<StorageKey, ResidentRecord>,
     count: AtomicU64,
+    txns: TxnIndex,
 }
 
 impl Store {
@@ -86,6 +92,7 @@ impl Store {
         let db = sled::Config::new().path(dir).open()?;
         let residents = db.open_tree("residents")?;
         let requests = db.open_tree("requests")?;
+        let txns = TxnIndex::new(db.open_tree("txns")?, options.txn_retention_ms);
         let count = AtomicU64::new(residents.len() as u64);
         let commit = GroupCommit::start(db.clone())
             .map_err(|error| StoreError::Flush(format!("cannot start flush thread: {error}")))?;
@@ -97,6 +104,7 @@ impl Store {
             durability: options.durability,
             cache: HotCache::new(options.cache_records),
             count,
+            txns,
         })
     }
 
@@ -190,6 +198,19 @@ impl Store {
             self.cache.insert(key, record);
         }
         Ok(applied)
+    }
+
+    /// Records a (caller, txn) pair; `false` when the pair was already seen within the
+    /// retention window (a replay). Not flushed on its own: it reaches disk with the
+    /// next group commit or sled's periodic flush.
+    pub fn record_txn(
+        &self,
+        caller: &str,
+        txn: &str,
+        timestamp_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool> {
+        self.txns.record(caller, txn, timestamp_ms, now_ms)
     }
 
     /// Waits until every write applied before this call is on disk.
