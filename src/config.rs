@@ -14,7 +14,8 @@ use idauth_store::Durability;
 use serde::{Deserialize, Serialize};
 
 /// Environment variables with the `IDAUTH_` prefix that are not configuration keys.
-const NOT_CONFIG: [&str; 8] = [
+const NOT_CONFIG: [&str; 9] = [
+    "master_keys",
     "kernel",
     "log",
     "shared_data",
@@ -46,6 +47,11 @@ pub struct Config {
     /// File holding the 32-byte storage-key secret as hex; created on first start when
     /// absent. Default: `<secrets_dir>/storage-key.hex`.
     pub storage_key_file: Option<PathBuf>,
+    /// The master keys for encryption at rest (JSON: current id and keys by id);
+    /// created on first start when absent. `IDAUTH_MASTER_KEYS` (the JSON itself)
+    /// takes precedence. Default: `<secrets_dir>/master-keys.json`, never the data
+    /// directory.
+    pub master_key_file: Option<PathBuf>,
     /// Latency budget of a verify, milliseconds.
     pub verify_budget_ms: u64,
     /// Budget of an enrolment-side write, milliseconds.
@@ -79,6 +85,7 @@ impl Default for Config {
             shard_map: Vec::new(),
             secrets_dir: None,
             storage_key_file: None,
+            master_key_file: None,
             verify_budget_ms: 200,
             write_budget_ms: 5_000,
             max_request_bytes: Limits::default().max_request_bytes,
@@ -159,6 +166,13 @@ impl Config {
         self.storage_key_file
             .clone()
             .unwrap_or_else(|| self.secrets_dir().join("storage-key.hex"))
+    }
+
+    /// Where the master keys live.
+    pub fn master_key_path(&self) -> PathBuf {
+        self.master_key_file
+            .clone()
+            .unwrap_or_else(|| self.secrets_dir().join("master-keys.json"))
     }
 
     /// The pepper that keys API-key hashes.

@@ -7,7 +7,7 @@ use anyhow::Context;
 use idauth_gateway::auth::Guard;
 use idauth_gateway::service::TRANSPORT_MESSAGE_LIMIT;
 use idauth_gateway::{
-    Gateway, GatewayOptions, LocalShard, RemoteShard, ShardClient, StorageKeySecret,
+    Gateway, GatewayOptions, LocalShard, MasterKeys, RemoteShard, ShardClient, StorageKeySecret,
 };
 use idauth_match::MccParams;
 use idauth_shard::server::ShardService;
@@ -65,6 +65,26 @@ fn storage_key_secret(config: &Config) -> anyhow::Result<StorageKeySecret> {
     Ok(StorageKeySecret::new(bytes))
 }
 
+/// The master keys: `IDAUTH_MASTER_KEYS`, else the key file (created on first start).
+fn master_keys(config: &Config) -> anyhow::Result<MasterKeys> {
+    if let Ok(json) = std::env::var("IDAUTH_MASTER_KEYS") {
+        return MasterKeys::from_json(&json)
+            .map_err(|e| anyhow::anyhow!("IDAUTH_MASTER_KEYS: {e}"));
+    }
+    let path = config.master_key_path();
+    if !path.exists() {
+        let json = MasterKeys::generate_json().map_err(anyhow::Error::msg)?;
+        crate::secrets::write_private(&path, &json)?;
+        eprintln!(
+            "idauth: created master key file {} (keep it safe: records cannot be opened without it)",
+            path.display()
+        );
+    }
+    let json =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    MasterKeys::from_json(&json).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
 /// The guard over the credential file.
 fn guard(config: &Config) -> anyhow::Result<Arc<Guard>> {
     let pepper = crate::keys::pepper(config)?;
@@ -89,6 +109,7 @@ fn gateway(
 ) -> anyhow::Result<Arc<Gateway>> {
     Ok(Arc::new(Gateway::new(GatewayOptions {
         secret: storage_key_secret(config)?,
+        master_keys: master_keys(config)?,
         shards,
         verify_budget: Duration::from_millis(config.verify_budget_ms),
         write_budget: Duration::from_millis(config.write_budget_ms),

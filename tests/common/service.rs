@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use idauth_core::{FingerPosition, FingerSample, IdentifierType, ResidentId, TemplateFormat};
 use idauth_gateway::auth::{CallerKind, CredentialFile, Guard, Operation, Policy};
-use idauth_gateway::{Gateway, GatewayOptions, Limits, RemoteShard, ShardClient, StorageKeySecret};
+use idauth_gateway::{
+    Gateway, GatewayOptions, Limits, MasterKeys, RemoteShard, ShardClient, StorageKeySecret,
+};
 use idauth_match::eval::corpus::{Corpus, CorpusEntry};
 use idauth_match::fusion::compare_fingers;
 use idauth_match::sample::template_of;
@@ -175,6 +177,7 @@ pub async fn loopback_cluster(data: &Path) -> LoopbackCluster {
     }
     let gateway = Arc::new(Gateway::new(GatewayOptions {
         secret: StorageKeySecret::new([42; 32]),
+        master_keys: MasterKeys::from_json(&MasterKeys::generate_json().unwrap()).unwrap(),
         shards,
         // Generous: debug builds on a busy 2-core machine are slow, and this test is
         // about decisions, not latency.

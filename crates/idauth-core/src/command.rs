@@ -1,7 +1,9 @@
 //! What a gateway asks of a shard, and what the shard answers, independent of the wire.
 
 use crate::error_code::ErrorCode;
-use crate::resident::{DemographicQuery, Demographics, FactorResult, FingerSample, StorageKey};
+use crate::resident::{
+    DemographicQuery, Demographics, FactorResult, FingerSample, RecordKeys, StorageKey,
+};
 
 /// Who sent a write, for idempotency and the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +59,8 @@ pub struct WriteRequest {
     pub context: WriteContext,
     /// The resident's storage key.
     pub key: StorageKey,
+    /// The keys that seal and open the resident's record.
+    pub keys: RecordKeys,
     /// What to do.
     pub command: WriteCommand,
 }
@@ -83,6 +87,8 @@ pub struct VerifyRequest {
     pub timestamp_ms: i64,
     /// The resident's storage key.
     pub key: StorageKey,
+    /// The keys that open the resident's record.
+    pub keys: RecordKeys,
     /// Probe fingers, validated by the gateway.
     pub fingers: Vec<FingerSample>,
     /// Demographic attributes to check.

@@ -114,6 +114,7 @@ catalogue! {
     DeadlineExceeded = 701, "DEADLINE_EXCEEDED", Server, "retry; the service did not answer within the latency budget", "The request did not complete within its latency budget.";
     Internal = 702, "INTERNAL", Server, "retry later and report the reference code if it persists", "The service failed unexpectedly.";
     StorageFailure = 703, "STORAGE_FAILURE", Server, "retry later; nothing was stored", "The shard could not read or durably write its store.";
+    RecordUndecryptable = 704, "RECORD_UNDECRYPTABLE", Server, "report the reference code to the operator: the master key this record was sealed with is not configured", "A stored record cannot be opened with the configured master keys.";
 }
 
 impl ErrorCode {

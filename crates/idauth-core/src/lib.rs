@@ -13,6 +13,6 @@ pub use error_code::{ErrorCode, ErrorFamily};
 pub use finger::{FingerPosition, ImpressionType, MinutiaKind};
 pub use resident::{
     Address, DemographicQuery, Demographics, Factor, FactorResult, FingerSample, IdentifierType,
-    NameMatch, ResidentId, StorageKey,
+    NameMatch, RecordKey, RecordKeys, ResidentId, StorageKey,
 };
 pub use template_format::TemplateFormat;

@@ -254,3 +254,42 @@ pub struct FactorResult {
     /// Whether it matched.
     pub matched: bool,
 }
+
+/// A record encryption key the gateway derived from one master key and the resident's
+/// identifier. Shards use it for one request and never store it. Zeroed on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RecordKey {
+    /// The master key's id (stored in each record's header, so rotation can overlap).
+    pub id: u32,
+    /// The derived key.
+    pub key: [u8; 32],
+}
+
+impl Drop for RecordKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.key);
+    }
+}
+
+impl std::fmt::Debug for RecordKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RecordKey({}, <redacted>)", self.id)
+    }
+}
+
+/// The record keys of one request: the current master key's first, then older ones
+/// still configured (to read records not yet re-encrypted).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordKeys(pub Vec<RecordKey>);
+
+impl RecordKeys {
+    /// The key new records are sealed with.
+    pub fn current(&self) -> Option<&RecordKey> {
+        self.0.first()
+    }
+
+    /// The key with master-key id `id`.
+    pub fn by_id(&self, id: u32) -> Option<&RecordKey> {
+        self.0.iter().find(|k| k.id == id)
+    }
+}

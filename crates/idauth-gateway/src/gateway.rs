@@ -12,6 +12,7 @@ use idauth_proto::convert::{EnrolmentCall, VerifyCall};
 
 use crate::client::ShardClient;
 use crate::error::GatewayError;
+use crate::master_keys::MasterKeys;
 use crate::routing::{Router, StorageKeySecret};
 use crate::validate::{self, Limits};
 
@@ -20,6 +21,8 @@ use crate::validate::{self, Limits};
 pub struct GatewayOptions {
     /// Keys the storage-key hash.
     pub secret: StorageKeySecret,
+    /// Derive the per-record encryption keys.
+    pub master_keys: MasterKeys,
     /// The shards, by id.
     pub shards: Vec<(String, Arc<dyn ShardClient>)>,
     /// Latency budget of a verify, from arrival to answer (Aadhaar's is 200 ms).
@@ -35,6 +38,7 @@ pub struct GatewayOptions {
 #[derive(Debug)]
 pub struct Gateway {
     secret: StorageKeySecret,
+    master_keys: MasterKeys,
     router: Router,
     clients: Vec<Arc<dyn ShardClient>>,
     verify_budget: Duration,
@@ -57,6 +61,7 @@ impl Gateway {
             options.shards.into_iter().unzip();
         Self {
             secret: options.secret,
+            master_keys: options.master_keys,
             router: Router::new(ids),
             clients,
             verify_budget: options.verify_budget,
@@ -113,6 +118,7 @@ impl Gateway {
                 timestamp_ms: context.timestamp_ms.unwrap_or_default(),
             },
             key,
+            keys: self.master_keys.derive(&resident),
             command,
         };
         let shard = self.route(&key);
@@ -161,6 +167,7 @@ impl Gateway {
             txn,
             timestamp_ms: timestamp_ms.unwrap_or_default(),
             key,
+            keys: self.master_keys.derive(&resident),
             fingers,
             demographics,
         };
@@ -258,6 +265,7 @@ mod tests {
     fn gateway(delay: Duration) -> Gateway {
         Gateway::new(GatewayOptions {
             secret: StorageKeySecret::new([1; 32]),
+            master_keys: MasterKeys::from_json(&MasterKeys::generate_json().unwrap()).unwrap(),
             shards: vec![("s".into(), Arc::new(SlowShard(delay)))],
             verify_budget: Duration::from_millis(50),
             write_budget: Duration::from_millis(50),

@@ -10,7 +10,8 @@ use idauth_core::command::{
 };
 use idauth_core::{
     Address, DemographicQuery, Demographics, ErrorCode, Factor, FactorResult, FingerPosition,
-    FingerSample, IdentifierType, NameMatch, ResidentId, StorageKey, TemplateFormat,
+    FingerSample, IdentifierType, NameMatch, RecordKey, RecordKeys, ResidentId, StorageKey,
+    TemplateFormat,
 };
 use prost_types::Timestamp;
 
@@ -500,6 +501,31 @@ fn write_context(context: Option<internal::WriteContext>) -> Result<WriteContext
     })
 }
 
+fn record_keys_to_wire(keys: &RecordKeys) -> Vec<internal::RecordKey> {
+    keys.0
+        .iter()
+        .map(|k| internal::RecordKey {
+            id: k.id,
+            key: k.key.to_vec(),
+        })
+        .collect()
+}
+
+fn record_keys(keys: Vec<internal::RecordKey>) -> Result<RecordKeys> {
+    let keys = keys
+        .into_iter()
+        .map(|internal::RecordKey { id, key }| {
+            let key = <[u8; 32]>::try_from(key.as_slice())
+                .map_err(|_| invalid(ErrorCode::BadRequest, "record key must be 32 bytes"))?;
+            Ok(RecordKey { id, key })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if keys.is_empty() {
+        return Err(invalid(ErrorCode::BadRequest, "no record key"));
+    }
+    Ok(RecordKeys(keys))
+}
+
 fn storage_key(key: &[u8]) -> Result<StorageKey> {
     <[u8; 32]>::try_from(key)
         .map(StorageKey)
@@ -524,10 +550,12 @@ pub fn shard_write(request: &WriteRequest) -> ShardWrite {
     let WriteRequest {
         context,
         key,
+        keys,
         command,
     } = request;
     let context = Some(write_context_to_wire(context));
     let key = key.0.to_vec();
+    let record_keys = record_keys_to_wire(keys);
     match command {
         WriteCommand::Enrol {
             fingers,
@@ -537,12 +565,14 @@ pub fn shard_write(request: &WriteRequest) -> ShardWrite {
             key,
             fingers: fingers.iter().map(finger_to_wire).collect(),
             demographics: Some(demographics_to_wire(demographics)),
+            record_keys,
         }),
         WriteCommand::UpdateBiometrics { fingers } => {
             ShardWrite::UpdateBiometrics(internal::UpdateBiometricsCommand {
                 context,
                 key,
                 fingers: fingers.iter().map(finger_to_wire).collect(),
+                record_keys,
             })
         }
         WriteCommand::UpdateDemographics { demographics } => {
@@ -550,25 +580,30 @@ pub fn shard_write(request: &WriteRequest) -> ShardWrite {
                 context,
                 key,
                 demographics: Some(demographics_to_wire(demographics)),
+                record_keys,
             })
         }
-        WriteCommand::Deactivate => {
-            ShardWrite::Deactivate(internal::DeactivateCommand { context, key })
-        }
+        WriteCommand::Deactivate => ShardWrite::Deactivate(internal::DeactivateCommand {
+            context,
+            key,
+            record_keys,
+        }),
     }
 }
 
 /// A write from the shard API.
 pub fn write_request(message: ShardWrite) -> Result<WriteRequest> {
-    let (context, key, command) = match message {
+    let (context, key, wire_keys, command) = match message {
         ShardWrite::Enrol(internal::EnrolCommand {
             context,
             key,
             fingers: wire_fingers,
             demographics: wire_demographics,
+            record_keys,
         }) => (
             context,
             key,
+            record_keys,
             WriteCommand::Enrol {
                 fingers: fingers(wire_fingers)?,
                 demographics: demographics(wire_demographics),
@@ -578,9 +613,11 @@ pub fn write_request(message: ShardWrite) -> Result<WriteRequest> {
             context,
             key,
             fingers: wire_fingers,
+            record_keys,
         }) => (
             context,
             key,
+            record_keys,
             WriteCommand::UpdateBiometrics {
                 fingers: fingers(wire_fingers)?,
             },
@@ -589,20 +626,25 @@ pub fn write_request(message: ShardWrite) -> Result<WriteRequest> {
             context,
             key,
             demographics: wire_demographics,
+            record_keys,
         }) => (
             context,
             key,
+            record_keys,
             WriteCommand::UpdateDemographics {
                 demographics: demographics(wire_demographics),
             },
         ),
-        ShardWrite::Deactivate(internal::DeactivateCommand { context, key }) => {
-            (context, key, WriteCommand::Deactivate)
-        }
+        ShardWrite::Deactivate(internal::DeactivateCommand {
+            context,
+            key,
+            record_keys,
+        }) => (context, key, record_keys, WriteCommand::Deactivate),
     };
     Ok(WriteRequest {
         context: write_context(context)?,
         key: storage_key(&key)?,
+        keys: record_keys(wire_keys)?,
         command,
     })
 }
@@ -642,6 +684,7 @@ pub fn verify_command(request: &VerifyRequest) -> internal::VerifyCommand {
         txn,
         timestamp_ms,
         key,
+        keys,
         fingers,
         demographics,
     } = request;
@@ -652,6 +695,7 @@ pub fn verify_command(request: &VerifyRequest) -> internal::VerifyCommand {
         caller_id: caller_id.clone(),
         txn: txn.clone(),
         timestamp_ms: *timestamp_ms,
+        record_keys: record_keys_to_wire(keys),
     }
 }
 
@@ -664,12 +708,14 @@ pub fn verify_request(command: internal::VerifyCommand) -> Result<VerifyRequest>
         caller_id,
         txn,
         timestamp_ms,
+        record_keys: wire_keys,
     } = command;
     Ok(VerifyRequest {
         caller_id,
         txn,
         timestamp_ms,
         key: storage_key(&key)?,
+        keys: record_keys(wire_keys)?,
         fingers: fingers(wire_fingers)?,
         demographics: demographic_query(demographics)?,
     })
@@ -789,6 +835,16 @@ mod tests {
                 timestamp_ms: 1_700_000_000_123,
             },
             key: StorageKey([7; 32]),
+            keys: RecordKeys(vec![
+                RecordKey {
+                    id: 2,
+                    key: [5; 32],
+                },
+                RecordKey {
+                    id: 1,
+                    key: [6; 32],
+                },
+            ]),
             command: WriteCommand::Enrol {
                 fingers: vec![FingerSample {
                     position: FingerPosition::RightIndex,
@@ -834,6 +890,10 @@ mod tests {
             txn: "t-1".into(),
             timestamp_ms: 123,
             key: StorageKey([9; 32]),
+            keys: RecordKeys(vec![RecordKey {
+                id: 1,
+                key: [3; 32],
+            }]),
             fingers: vec![],
             demographics: DemographicQuery {
                 name: "x".into(),

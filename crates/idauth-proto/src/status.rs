@@ -35,7 +35,7 @@ pub fn grpc_code(code: ErrorCode) -> Code {
         ErrorCode::ResidentDeactivated | ErrorCode::FingerNotEnrolled => Code::FailedPrecondition,
         ErrorCode::ShardUnavailable | ErrorCode::StorageFailure => Code::Unavailable,
         ErrorCode::DeadlineExceeded => Code::DeadlineExceeded,
-        ErrorCode::Internal => Code::Internal,
+        ErrorCode::Internal | ErrorCode::RecordUndecryptable => Code::Internal,
         ErrorCode::CredentialMissing
         | ErrorCode::CredentialUnknown
         | ErrorCode::CredentialExpired

@@ -155,6 +155,7 @@ impl Shard {
         let WriteRequest {
             context,
             key,
+            keys,
             command,
         } = request;
         let mut built = Vec::new();
@@ -177,7 +178,7 @@ impl Shard {
         let reference = self.references.next();
         let applied = self
             .store
-            .apply(context, *key, &change, &reference, now_ms())?;
+            .apply(context, *key, keys, &change, &reference, now_ms())?;
         let version = applied.outcome.version;
         let templates = built
             .into_iter()
@@ -237,7 +238,7 @@ impl Shard {
         )? {
             return Err(ShardError::Refused(ErrorCode::DuplicateTxn));
         }
-        let Some(record) = self.store.get(&request.key)? else {
+        let Some(record) = self.store.get(&request.key, &request.keys)? else {
             return Ok(refused(ErrorCode::ResidentUnknown));
         };
         if record.status == ResidentStatus::Deactivated {

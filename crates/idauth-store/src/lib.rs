@@ -10,6 +10,7 @@ mod cache;
 mod commit;
 mod error;
 mod record;
+mod seal;
 mod store;
 mod txns;
 

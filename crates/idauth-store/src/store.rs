@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use idauth_core::command::{WriteContext, WriteOutcome};
-use idauth_core::{Demographics, ErrorCode, StorageKey};
+use idauth_core::{Demographics, ErrorCode, RecordKey, RecordKeys, StorageKey};
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -13,6 +13,7 @@ use crate::cache::HotCache;
 use crate::commit::{Durability, GroupCommit};
 use crate::error::{Result, StoreError};
 use crate::record::{EnrolledFinger, ResidentRecord, ResidentStatus};
+use crate::seal;
 use crate::txns::TxnIndex;
 
 /// How a store is opened.
@@ -81,7 +82,9 @@ pub struct Store {
     requests: sled::Tree,
     commit: GroupCommit,
     durability: Durability,
-    cache: HotCache<StorageKey, ResidentRecord>,
+    /// Decoded records with the check value of the key that opened them, so that a
+    /// cached record is only served to a request carrying that key.
+    cache: HotCache<StorageKey, (ResidentRecord, u32, [u8; 16])>,
     count: AtomicU64,
     txns: TxnIndex,
 }
@@ -108,16 +111,22 @@ impl Store {
         })
     }
 
-    /// The record under `key`, from the cache or the engine.
-    pub fn get(&self, key: &StorageKey) -> Result<Option<ResidentRecord>> {
-        if let Some(record) = self.cache.get(key) {
-            return Ok(Some(record));
+    /// The record under `key`, from the cache or the engine (opened with `keys`).
+    pub fn get(&self, key: &StorageKey, keys: &RecordKeys) -> Result<Option<ResidentRecord>> {
+        if let Some((record, key_id, check)) = self.cache.get(key) {
+            if keys.by_id(key_id).is_some_and(|k| key_check(k) == check) {
+                return Ok(Some(record));
+            }
+            return Err(StoreError::Refused(ErrorCode::RecordUndecryptable));
         }
-        let Some(bytes) = self.residents.get(key.0)? else {
+        let Some(sealed) = self.residents.get(key.0)? else {
             return Ok(None);
         };
-        let record: ResidentRecord = postcard::from_bytes(&bytes)?;
-        self.cache.insert(*key, record.clone());
+        let record: ResidentRecord = postcard::from_bytes(&seal::open(&sealed, key, keys)?)?;
+        let key_id = seal::key_id(&sealed).expect("opened above");
+        let opener = keys.by_id(key_id).expect("opened above");
+        self.cache
+            .insert(*key, (record.clone(), key_id, key_check(opener)));
         Ok(Some(record))
     }
 
@@ -127,12 +136,16 @@ impl Store {
         &self,
         context: &WriteContext,
         key: StorageKey,
+        keys: &RecordKeys,
         change: &Change,
         reference: &str,
         now_ms: i64,
     ) -> Result<Applied> {
         let request_key = request_key(context);
-        let fingerprint = fingerprint(&key, change)?;
+        let current = keys
+            .current()
+            .ok_or(StoreError::Refused(ErrorCode::RecordUndecryptable))?;
+        let fingerprint = fingerprint(current, &key, change)?;
         let result = (&self.residents, &self.requests).transaction(|(residents, requests)| {
             if let Some(bytes) = requests.get(request_key)? {
                 let entry: RequestEntry = postcard::from_bytes(&bytes)
@@ -152,20 +165,26 @@ impl Store {
                     None,
                 ));
             }
-            let existing = match residents.get(key.0)? {
-                Some(bytes) => Some(
-                    postcard::from_bytes::<ResidentRecord>(&bytes)
-                        .map_err(|e| ConflictableTransactionError::Abort(StoreError::Corrupt(e)))?,
-                ),
-                None => None,
-            };
+            let existing =
+                match residents.get(key.0)? {
+                    Some(sealed) => {
+                        let plain = seal::open(&sealed, &key, keys)
+                            .map_err(ConflictableTransactionError::Abort)?;
+                        Some(postcard::from_bytes::<ResidentRecord>(&plain).map_err(|e| {
+                            ConflictableTransactionError::Abort(StoreError::Corrupt(e))
+                        })?)
+                    }
+                    None => None,
+                };
             let record = match next_record(existing, change, now_ms) {
                 Ok(record) => record,
                 Err(code) => return refuse(code),
             };
             let encoded = postcard::to_stdvec(&record)
                 .map_err(|e| ConflictableTransactionError::Abort(StoreError::Corrupt(e)))?;
-            residents.insert(&key.0, encoded)?;
+            let sealed =
+                seal::seal(&encoded, &key, current).map_err(ConflictableTransactionError::Abort)?;
+            residents.insert(&key.0, sealed)?;
             let entry = RequestEntry {
                 fingerprint,
                 reference: reference.to_owned(),
@@ -195,7 +214,8 @@ impl Store {
             if record.version == 1 {
                 self.count.fetch_add(1, Ordering::Relaxed);
             }
-            self.cache.insert(key, record);
+            self.cache
+                .insert(key, (record, current.id, key_check(current)));
         }
         Ok(applied)
     }
@@ -241,6 +261,12 @@ impl Store {
     pub fn cached_records(&self) -> usize {
         self.cache.len()
     }
+}
+
+/// A short check value of a record key (not the key: a hash of it).
+fn key_check(record_key: &RecordKey) -> [u8; 16] {
+    let digest = blake3::keyed_hash(&record_key.key, b"idauth record key check v1");
+    digest.as_bytes()[..16].try_into().expect("16 bytes")
 }
 
 fn refuse<T>(code: ErrorCode) -> std::result::Result<T, ConflictableTransactionError<StoreError>> {
@@ -299,8 +325,10 @@ fn request_key(context: &WriteContext) -> [u8; 32] {
     *hasher.finalize().as_bytes()
 }
 
-fn fingerprint(key: &StorageKey, change: &Change) -> Result<[u8; 32]> {
-    let mut hasher = blake3::Hasher::new();
+/// Keyed with the record key, so the index reveals nothing about the change to anyone
+/// without it (demographics have little entropy and could be guessed from a plain hash).
+fn fingerprint(record_key: &RecordKey, key: &StorageKey, change: &Change) -> Result<[u8; 32]> {
+    let mut hasher = blake3::Hasher::new_keyed(&record_key.key);
     hasher.update(&key.0);
     hasher.update(&postcard::to_stdvec(change)?);
     Ok(*hasher.finalize().as_bytes())
@@ -338,31 +366,41 @@ mod tests {
         Store::open(dir, StoreOptions::default()).unwrap()
     }
 
+    fn keys() -> RecordKeys {
+        RecordKeys(vec![RecordKey {
+            id: 1,
+            key: [8; 32],
+        }])
+    }
+
     #[tokio::test]
     async fn enrol_is_idempotent_by_request_and_refuses_a_second_enrolment() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
         let key = StorageKey([1; 32]);
         let first = store
-            .apply(&context("r1"), key, &enrol("A"), "ref-1", 5)
+            .apply(&context("r1"), key, &keys(), &enrol("A"), "ref-1", 5)
             .unwrap();
         store.durable().await.unwrap();
         assert_eq!(first.outcome.version, 1);
         assert!(!first.replayed);
         let again = store
-            .apply(&context("r1"), key, &enrol("A"), "ref-2", 6)
+            .apply(&context("r1"), key, &keys(), &enrol("A"), "ref-2", 6)
             .unwrap();
         assert!(again.replayed);
         assert_eq!(again.outcome.reference, "ref-1");
-        let reused = store.apply(&context("r1"), key, &enrol("B"), "ref-3", 6);
+        let reused = store.apply(&context("r1"), key, &keys(), &enrol("B"), "ref-3", 6);
         assert_eq!(reused.unwrap_err().code(), ErrorCode::RequestIdReused);
-        let second = store.apply(&context("r2"), key, &enrol("B"), "ref-4", 6);
+        let second = store.apply(&context("r2"), key, &keys(), &enrol("B"), "ref-4", 6);
         assert_eq!(
             second.unwrap_err().code(),
             ErrorCode::ResidentAlreadyEnrolled
         );
         assert_eq!(store.residents(), 1);
-        assert_eq!(store.get(&key).unwrap().unwrap().demographics.name, "A");
+        assert_eq!(
+            store.get(&key, &keys()).unwrap().unwrap().demographics.name,
+            "A"
+        );
     }
 
     #[tokio::test]
@@ -370,23 +408,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = open(dir.path());
         let key = StorageKey([2; 32]);
-        let unknown = store.apply(&context("u0"), key, &Change::Deactivate, "r", 1);
+        let unknown = store.apply(&context("u0"), key, &keys(), &Change::Deactivate, "r", 1);
         assert_eq!(unknown.unwrap_err().code(), ErrorCode::ResidentUnknown);
         store
-            .apply(&context("e"), key, &enrol("A"), "r", 1)
+            .apply(&context("e"), key, &keys(), &enrol("A"), "r", 1)
             .unwrap();
         let renamed = Change::ReplaceDemographics(Demographics {
             name: "C".into(),
             ..Demographics::default()
         });
-        let applied = store.apply(&context("u1"), key, &renamed, "r", 2).unwrap();
+        let applied = store
+            .apply(&context("u1"), key, &keys(), &renamed, "r", 2)
+            .unwrap();
         assert_eq!(applied.outcome.version, 2);
         store
-            .apply(&context("u2"), key, &Change::Deactivate, "r", 3)
+            .apply(&context("u2"), key, &keys(), &Change::Deactivate, "r", 3)
             .unwrap();
-        let after = store.apply(&context("u3"), key, &renamed, "r", 4);
+        let after = store.apply(&context("u3"), key, &keys(), &renamed, "r", 4);
         assert_eq!(after.unwrap_err().code(), ErrorCode::ResidentDeactivated);
-        let record = store.get(&key).unwrap().unwrap();
+        let record = store.get(&key, &keys()).unwrap().unwrap();
         assert_eq!(record.status, ResidentStatus::Deactivated);
         assert_eq!(record.version, 3);
     }
@@ -401,6 +441,7 @@ mod tests {
                     .apply(
                         &context(&format!("r{i}")),
                         StorageKey([i; 32]),
+                        &keys(),
                         &enrol("A"),
                         "r",
                         1,
@@ -411,7 +452,14 @@ mod tests {
         }
         let store = open(dir.path());
         assert_eq!(store.residents(), 50);
-        assert!(store.get(&StorageKey([49; 32])).unwrap().is_some());
+        assert!(store.get(&StorageKey([49; 32]), &keys()).unwrap().is_some());
+        // A fresh store (no cache) cannot open a record with another master key.
+        let wrong = RecordKeys(vec![RecordKey {
+            id: 1,
+            key: [9; 32],
+        }]);
+        let error = store.get(&StorageKey([48; 32]), &wrong).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::RecordUndecryptable);
     }
 
     #[tokio::test]
@@ -426,6 +474,7 @@ mod tests {
                     .apply(
                         &context(&format!("c{i}")),
                         StorageKey([i; 32]),
+                        &keys(),
                         &enrol("A"),
                         "r",
                         1,
