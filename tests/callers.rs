@@ -202,4 +202,10 @@ async fn a_repeated_transaction_is_refused() {
         .unwrap()
         .into_inner();
     assert_eq!(other.decision, i32::from(v1::Decision::Match));
+
+    // Tokens: stable for one agency, different for another.
+    let again = full.verify(verify("")).await.unwrap().into_inner();
+    assert_eq!(again.token, first.token);
+    assert_eq!(first.token.len(), 32);
+    assert_ne!(other.token, first.token);
 }

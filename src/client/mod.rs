@@ -147,6 +147,7 @@ pub fn enrol(args: &EnrolArgs) -> anyhow::Result<ExitCode> {
                             "reference": response.reference,
                             "version": response.version,
                             "replayed": response.replayed,
+                            "token": response.token,
                         })
                     );
                 } else {
@@ -216,6 +217,7 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
                         "decision": if matched { "MATCH" } else { "NO_MATCH" },
                         "code": response.reference,
                         "txn": response.txn,
+                        "token": response.token,
                         "factors": factors,
                         "error": error,
                     }),

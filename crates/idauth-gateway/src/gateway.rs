@@ -80,12 +80,14 @@ impl Gateway {
         self.router.owner(key)
     }
 
-    /// Checks and applies an enrolment-side write.
+    /// Checks and applies an enrolment-side write by `caller_id`; answers with the
+    /// resident's token for that caller.
     pub async fn write(
         &self,
         call: EnrolmentCall,
+        caller_id: &str,
         started: Instant,
-    ) -> Result<WriteOutcome, GatewayError> {
+    ) -> Result<(WriteOutcome, String), GatewayError> {
         let EnrolmentCall {
             context,
             resident,
@@ -111,6 +113,7 @@ impl Gateway {
             WriteCommand::Deactivate => {}
         }
         let key = self.secret.storage_key(&resident);
+        let token = self.secret.agency_token(caller_id, &key);
         let request = WriteRequest {
             context: WriteContext {
                 centre_id: context.centre_id,
@@ -125,7 +128,7 @@ impl Gateway {
         let budget = self.write_budget.saturating_sub(started.elapsed());
         let client = &self.clients[shard];
         match tokio::time::timeout(budget, client.write(request, budget)).await {
-            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Ok(outcome)) => Ok((outcome, token)),
             Ok(Err(code)) => Err(self.shard_error(shard, code)),
             Err(_) => Err(GatewayError::Deadline {
                 shard: self.router.shards()[shard].clone(),
@@ -133,13 +136,14 @@ impl Gateway {
         }
     }
 
-    /// Checks a verify by `caller_id` and asks the owning shard for its decision.
+    /// Checks a verify by `caller_id` and asks the owning shard for its decision;
+    /// answers with the resident's token for that caller.
     pub async fn verify(
         &self,
         call: VerifyCall,
         caller_id: &str,
         started: Instant,
-    ) -> Result<VerifyOutcome, GatewayError> {
+    ) -> Result<(VerifyOutcome, String), GatewayError> {
         let VerifyCall {
             txn,
             timestamp_ms,
@@ -161,6 +165,7 @@ impl Gateway {
             });
         }
         let key = self.secret.storage_key(&resident);
+        let token = self.secret.agency_token(caller_id, &key);
         let shard = self.route(&key);
         let request = VerifyRequest {
             caller_id: caller_id.to_owned(),
@@ -174,7 +179,7 @@ impl Gateway {
         let budget = self.verify_budget.saturating_sub(started.elapsed());
         let client = &self.clients[shard];
         match tokio::time::timeout(budget, client.verify(request, budget)).await {
-            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Ok(outcome)) => Ok((outcome, token)),
             Ok(Err(code)) => Err(self.shard_error(shard, code)),
             Err(_) => Err(GatewayError::Deadline {
                 shard: self.router.shards()[shard].clone(),

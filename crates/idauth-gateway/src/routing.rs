@@ -45,6 +45,21 @@ impl StorageKeySecret {
     }
 }
 
+impl StorageKeySecret {
+    /// The resident's token for one caller: BLAKE3 keyed with a key derived from this
+    /// secret, over the caller id and the storage key. Stable for a caller (the secret
+    /// never rotates, since routing depends on it), unlinkable across callers without
+    /// the secret, and revealing nothing about the identifier.
+    pub fn agency_token(&self, caller_id: &str, key: &StorageKey) -> String {
+        let token_key = blake3::derive_key("idauth agency token v1", &self.0);
+        let mut hasher = blake3::Hasher::new_keyed(&token_key);
+        hasher.update(&(caller_id.len() as u64).to_le_bytes());
+        hasher.update(caller_id.as_bytes());
+        hasher.update(&key.0);
+        hex::encode(&hasher.finalize().as_bytes()[..16])
+    }
+}
+
 /// Rendezvous routing over a fixed list of shard ids.
 #[derive(Debug, Clone)]
 pub struct Router {
@@ -130,6 +145,25 @@ mod tests {
             per_shard.iter().all(|&n| (2200..2800).contains(&n)),
             "{per_shard:?}"
         );
+    }
+
+    #[test]
+    fn tokens_are_stable_per_agency_and_differ_across_agencies_and_residents() {
+        let secret = StorageKeySecret::new([6; 32]);
+        let (a, b) = (StorageKey([1; 32]), StorageKey([2; 32]));
+        assert_eq!(
+            secret.agency_token("pds", &a),
+            secret.agency_token("pds", &a)
+        );
+        assert_ne!(
+            secret.agency_token("pds", &a),
+            secret.agency_token("pension", &a)
+        );
+        assert_ne!(
+            secret.agency_token("pds", &a),
+            secret.agency_token("pds", &b)
+        );
+        assert_eq!(secret.agency_token("pds", &a).len(), 32);
     }
 
     #[test]

@@ -68,7 +68,7 @@ impl PublicApi {
         metadata: &tonic::metadata::MetadataMap,
         encoded_len: usize,
         call: Result<convert::EnrolmentCall, convert::ConvertError>,
-    ) -> Result<(String, idauth_core::command::WriteOutcome), Status> {
+    ) -> Result<(String, idauth_core::command::WriteOutcome, String), Status> {
         let started = Instant::now();
         let result = async {
             let caller = self.admit(metadata, Operation::Enrol)?;
@@ -76,8 +76,8 @@ impl PublicApi {
             crate::validate::check_size(encoded_len, self.gateway.limits())?;
             let call = call?;
             let request_id = call.context.request_id.clone();
-            let outcome = self.gateway.write(call, started).await?;
-            Ok::<_, GatewayError>((request_id, outcome))
+            let (outcome, token) = self.gateway.write(call, caller.id(), started).await?;
+            Ok::<_, GatewayError>((request_id, outcome, token))
         }
         .await;
         result.map_err(|error| self.refused(operation, &error))
@@ -100,6 +100,7 @@ impl PublicApi {
                 factors: Vec::new(),
                 error: Some(error_message(code)),
                 timestamp: Some(convert::timestamp(now_ms())),
+                token: String::new(),
             },
         }
     }
@@ -120,8 +121,8 @@ impl PublicApi {
                 caller.check_factor(factor)?;
             }
             let txn = call.txn.clone();
-            let outcome = self.gateway.verify(call, caller.id(), started).await?;
-            Ok::<_, GatewayError>(convert::verify_response(txn, &outcome, now_ms()))
+            let (outcome, token) = self.gateway.verify(call, caller.id(), started).await?;
+            Ok::<_, GatewayError>(convert::verify_response(txn, &outcome, token, now_ms()))
         }
         .await;
         result.map_err(|error| {
@@ -140,12 +141,13 @@ impl Enrolment for PublicApi {
         let (metadata, _, request) = request.into_parts();
         let len = request.encoded_len();
         let call = convert::enrol_call(request);
-        let (request_id, outcome) = self.write("enrol", &metadata, len, call).await?;
+        let (request_id, outcome, token) = self.write("enrol", &metadata, len, call).await?;
         Ok(Response::new(EnrolResponse {
             request_id,
             reference: outcome.reference,
             version: outcome.version,
             replayed: outcome.replayed,
+            token,
         }))
     }
 
@@ -156,10 +158,10 @@ impl Enrolment for PublicApi {
         let (metadata, _, request) = request.into_parts();
         let len = request.encoded_len();
         let call = convert::update_biometrics_call(request);
-        let (request_id, outcome) = self
+        let (request_id, outcome, token) = self
             .write("update_biometrics", &metadata, len, call)
             .await?;
-        Ok(Response::new(update_response(request_id, outcome)))
+        Ok(Response::new(update_response(request_id, outcome, token)))
     }
 
     async fn update_demographics(
@@ -169,10 +171,10 @@ impl Enrolment for PublicApi {
         let (metadata, _, request) = request.into_parts();
         let len = request.encoded_len();
         let call = convert::update_demographics_call(request);
-        let (request_id, outcome) = self
+        let (request_id, outcome, token) = self
             .write("update_demographics", &metadata, len, call)
             .await?;
-        Ok(Response::new(update_response(request_id, outcome)))
+        Ok(Response::new(update_response(request_id, outcome, token)))
     }
 
     async fn deactivate(
@@ -182,20 +184,22 @@ impl Enrolment for PublicApi {
         let (metadata, _, request) = request.into_parts();
         let len = request.encoded_len();
         let call = convert::deactivate_call(request);
-        let (request_id, outcome) = self.write("deactivate", &metadata, len, call).await?;
-        Ok(Response::new(update_response(request_id, outcome)))
+        let (request_id, outcome, token) = self.write("deactivate", &metadata, len, call).await?;
+        Ok(Response::new(update_response(request_id, outcome, token)))
     }
 }
 
 fn update_response(
     request_id: String,
     outcome: idauth_core::command::WriteOutcome,
+    token: String,
 ) -> UpdateResponse {
     UpdateResponse {
         request_id,
         reference: outcome.reference,
         version: outcome.version,
         replayed: outcome.replayed,
+        token,
     }
 }
 

@@ -451,7 +451,12 @@ pub fn verify_call(
 }
 
 /// The wire answer to a verify.
-pub fn verify_response(txn: String, outcome: &VerifyOutcome, now_ms: i64) -> v1::VerifyResponse {
+pub fn verify_response(
+    txn: String,
+    outcome: &VerifyOutcome,
+    token: String,
+    now_ms: i64,
+) -> v1::VerifyResponse {
     let VerifyOutcome {
         matched,
         reference,
@@ -470,6 +475,7 @@ pub fn verify_response(txn: String, outcome: &VerifyOutcome, now_ms: i64) -> v1:
         factors: factors.iter().map(factor_result_to_wire).collect(),
         error: error.map(error_message),
         timestamp: Some(timestamp(now_ms)),
+        token,
     }
 }
 
