@@ -43,6 +43,7 @@ pub fn run(command: &KeysCommand) -> anyhow::Result<()> {
                 expires_ms: args
                     .expires_days
                     .map(|days| now_ms() + i64::from(days) * 86_400_000),
+                plain_probes: args.plain_probes,
             };
             let issued = file
                 .issue(&pepper, &args.caller, kind(args.kind), policy, now_ms())
@@ -142,6 +143,8 @@ pub fn ensure_dev_credential(config: &Config) -> anyhow::Result<()> {
         factors: Factor::ALL.to_vec(),
         quota_per_second: 100_000,
         expires_ms: None,
+        // Development only: lets grpcurl experiments send fingers in clear.
+        plain_probes: true,
     };
     let issued = file
         .issue(

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use idauth_gateway::auth::Guard;
+use idauth_gateway::envelope::EnvelopeKeys;
+use idauth_gateway::service::PublicApi;
 use idauth_gateway::service::TRANSPORT_MESSAGE_LIMIT;
 use idauth_gateway::{
     Gateway, GatewayOptions, LocalShard, MasterKeys, RemoteShard, ShardClient, StorageKeySecret,
@@ -85,6 +87,30 @@ fn master_keys(config: &Config) -> anyhow::Result<MasterKeys> {
     MasterKeys::from_json(&json).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
+/// The envelope keys (created on first start).
+fn envelope_keys(config: &Config) -> anyhow::Result<Arc<EnvelopeKeys>> {
+    let path = config.secrets_dir().join("envelope-keys.json");
+    if !path.exists() {
+        let json = EnvelopeKeys::generate_json().map_err(anyhow::Error::msg)?;
+        crate::secrets::write_private(&path, &json)?;
+        eprintln!("idauth: created envelope key file {}", path.display());
+    }
+    let json =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Arc::new(
+        EnvelopeKeys::from_json(&json).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+    ))
+}
+
+/// The public API over a gateway.
+fn public_api(config: &Config, gateway: Arc<Gateway>) -> anyhow::Result<PublicApi> {
+    Ok(PublicApi::new(
+        gateway,
+        guard(config)?,
+        envelope_keys(config)?,
+    ))
+}
+
 /// The guard over the credential file.
 fn guard(config: &Config) -> anyhow::Result<Arc<Guard>> {
     let pepper = crate::keys::pepper(config)?;
@@ -134,7 +160,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let gateway = gateway(&config, shards)?;
         crate::keys::ensure_dev_credential(&config)?;
-        let guard = guard(&config)?;
+        let api = public_api(&config, gateway)?;
         let listener = bind(&config.listen).await?;
         eprintln!(
             "idauth: {} shards in {}, kernel {}, threshold {:.4} (target FMR {})",
@@ -144,7 +170,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             config.threshold()?.score,
             config.target_fmr
         );
-        idauth_gateway::service::serve(gateway, guard, listener, shutdown_signal()).await?;
+        idauth_gateway::service::serve(api, listener, shutdown_signal()).await?;
         Ok(())
     })
 }
@@ -197,9 +223,9 @@ pub fn gateway_process(args: &GatewayArgs) -> anyhow::Result<()> {
             shards.push((id.to_owned(), Arc::new(client) as Arc<dyn ShardClient>));
         }
         let gateway = gateway(&config, shards)?;
-        let guard = guard(&config)?;
+        let api = public_api(&config, gateway)?;
         let listener = bind(&config.listen).await?;
-        idauth_gateway::service::serve(gateway, guard, listener, shutdown_signal()).await?;
+        idauth_gateway::service::serve(api, listener, shutdown_signal()).await?;
         Ok(())
     })
 }

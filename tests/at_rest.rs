@@ -63,6 +63,7 @@ async fn shard_files_hold_no_identifier_name_or_template() {
                     date_of_birth: "1979-11-30".into(),
                     ..v1::Demographics::default()
                 }),
+                envelope: None,
             })
             .await
             .unwrap();

@@ -67,6 +67,7 @@ fn enrol_request(resident: &str, request_id: &str, fingers: Vec<v1::Finger>) -> 
             name: "Meera Nair".into(),
             ..v1::Demographics::default()
         }),
+        envelope: None,
     }
 }
 
@@ -79,6 +80,7 @@ fn verify_request(resident: &str, fingers: Vec<v1::Finger>) -> v1::VerifyRequest
         fingers,
         demographics: None,
         device_id: "test".into(),
+        envelope: None,
     }
 }
 

@@ -44,6 +44,7 @@ fn enrol(request_id: &str) -> v1::EnrolRequest {
             name: "Kavya".into(),
             ..v1::Demographics::default()
         }),
+        envelope: None,
     }
 }
 
@@ -59,6 +60,7 @@ fn verify(name: &str) -> v1::VerifyRequest {
             ..v1::DemographicQuery::default()
         }),
         device_id: String::new(),
+        envelope: None,
     }
 }
 
@@ -68,6 +70,7 @@ fn agency(operations: Vec<Operation>, factors: Vec<Factor>, expires_ms: Option<i
         factors,
         quota_per_second: 1000,
         expires_ms,
+        plain_probes: true,
     }
 }
 

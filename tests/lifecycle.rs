@@ -52,6 +52,7 @@ fn verify(probe: &str, name: &str) -> v1::VerifyRequest {
             ..v1::DemographicQuery::default()
         }),
         device_id: String::new(),
+        envelope: None,
     }
 }
 
@@ -78,6 +79,7 @@ async fn enrol_update_and_deactivate_through_the_api() {
             name: "Asha Devi".into(),
             ..v1::Demographics::default()
         }),
+        envelope: None,
     };
     let first = enrolment.enrol(enrol.clone()).await.unwrap().into_inner();
     assert_eq!((first.version, first.replayed), (1, false));
@@ -124,6 +126,7 @@ async fn enrol_update_and_deactivate_through_the_api() {
             context: context("u2"),
             resident: resident(),
             fingers: fingers("bala-1.iso"),
+            envelope: None,
         })
         .await
         .unwrap()

@@ -73,6 +73,9 @@ pub struct KeysIssueArgs {
     /// Days until the credential expires; none by default.
     #[arg(long)]
     pub expires_days: Option<u32>,
+    /// Allow fingers in clear (default: they must come in an encrypted envelope).
+    #[arg(long)]
+    pub plain_probes: bool,
     /// Print the credential as JSON.
     #[arg(long)]
     pub json: bool,

@@ -19,7 +19,7 @@ use idauth_proto::v1::{Demographics, EnrolRequest, EnrolmentContext};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use super::{ExitCode, connect, error_json, now, request, runtime};
+use super::{ExitCode, connect, envelope_key, error_json, now, request, runtime, seal};
 use crate::cli::ImportArgs;
 
 /// The resident id import gives a corpus finger.
@@ -54,9 +54,12 @@ pub fn import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
         "no corpus entry has impression {} in the chosen sets",
         args.impression
     );
+    let runtime = runtime()?;
+    let connection = runtime.block_on(connect(&args.client))?;
+    let key = runtime.block_on(envelope_key(&connection))?;
     let requests = entries
         .iter()
-        .map(|entry| enrol_request(entry, declared, &args.centre))
+        .map(|entry| enrol_request(entry, declared, &args.centre, &key))
         .collect::<anyhow::Result<Vec<_>>>()?;
 
     let progress = ProgressBar::new(requests.len() as u64);
@@ -65,8 +68,8 @@ pub fn import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
             .expect("valid template"),
     );
     let started = Instant::now();
-    let outcomes: Vec<Outcome> = runtime()?.block_on(async {
-        let client = EnrolmentClient::new(connect(&args.client).await?);
+    let outcomes: Vec<Outcome> = runtime.block_on(async {
+        let client = EnrolmentClient::new(connection);
         let outcomes = futures_util::stream::iter(requests)
             .map(|request| {
                 let mut client = client.clone();
@@ -146,6 +149,7 @@ fn enrol_request(
     entry: &CorpusEntry,
     declared: FingerPosition,
     centre: &str,
+    key: &(u32, Vec<u8>),
 ) -> anyhow::Result<EnrolRequest> {
     let id = resident_id(&entry.set, &entry.finger);
     let resident = ResidentId::new(IdentifierType::NationalId, &id)
@@ -159,15 +163,18 @@ fn enrol_request(
         .filter(|p| *p != FingerPosition::Unknown)
         .unwrap_or(declared);
     let finger = request::finger(u32::from(position.code()), &entry.path)?;
+    let request_id = format!("{}-{}-{}", entry.set, entry.finger, entry.impression);
+    let timestamp = now();
     Ok(EnrolRequest {
+        envelope: seal(key, vec![finger], &request_id, &timestamp)?,
         context: Some(EnrolmentContext {
             centre_id: centre.to_owned(),
-            request_id: format!("{}-{}-{}", entry.set, entry.finger, entry.impression),
-            timestamp: Some(now()),
+            request_id,
+            timestamp: Some(timestamp),
             consent: true,
         }),
         resident: Some(resident_id_to_wire(&resident)),
-        fingers: vec![finger],
+        fingers: Vec::new(),
         demographics: Some(Demographics {
             name: format!("Corpus {} finger {}", entry.set, entry.finger),
             ..Demographics::default()

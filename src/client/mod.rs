@@ -7,11 +7,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use idauth_core::ErrorCode;
+use idauth_gateway::envelope::Binding;
 use idauth_proto::convert;
 use idauth_proto::status::from_status;
 use idauth_proto::v1::auth_client::AuthClient;
 use idauth_proto::v1::enrolment_client::EnrolmentClient;
-use idauth_proto::v1::{Decision, EnrolRequest, EnrolmentContext, VerifyRequest};
+use idauth_proto::v1::{
+    Decision, EnrolRequest, EnrolmentContext, ServiceKeysRequest, VerifyRequest,
+};
 use serde_json::json;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
@@ -106,6 +109,48 @@ pub(crate) async fn connect(args: &ClientArgs) -> anyhow::Result<Authenticated> 
     Ok(InterceptedService::new(channel, Bearer(value)))
 }
 
+/// The service's current envelope key: (key id, X25519 public key).
+pub(crate) async fn envelope_key(connection: &Authenticated) -> anyhow::Result<(u32, Vec<u8>)> {
+    let keys = AuthClient::new(connection.clone())
+        .service_keys(ServiceKeysRequest {})
+        .await
+        .map_err(|status| {
+            let code = from_status(&status);
+            anyhow::anyhow!(
+                "fetching the service keys: {} {}: {}",
+                code.number(),
+                code.name(),
+                code.action_hint()
+            )
+        })?
+        .into_inner();
+    let key = keys
+        .envelope_keys
+        .into_iter()
+        .next()
+        .context("the service published no envelope key")?;
+    Ok((key.key_id, key.public_key))
+}
+
+/// Encrypts fingers to the service key, bound to `txn` and `timestamp`.
+pub(crate) fn seal(
+    key: &(u32, Vec<u8>),
+    fingers: Vec<idauth_proto::v1::Finger>,
+    txn: &str,
+    timestamp: &prost_types::Timestamp,
+) -> anyhow::Result<Option<idauth_proto::v1::Envelope>> {
+    if fingers.is_empty() {
+        return Ok(None);
+    }
+    let binding = Binding {
+        txn,
+        timestamp: (timestamp.seconds, timestamp.nanos),
+    };
+    let envelope = idauth_gateway::envelope::seal(key.0, &key.1, fingers, binding)
+        .map_err(anyhow::Error::msg)?;
+    Ok(Some(envelope))
+}
+
 /// The JSON form of an error code.
 pub(crate) fn error_json(code: ErrorCode) -> serde_json::Value {
     json!({
@@ -122,19 +167,23 @@ pub fn enrol(args: &EnrolArgs) -> anyhow::Result<ExitCode> {
     let fingers = request::fingers(&args.resident.fingers)?;
     let demographics = request::demographics(&args.demographics);
     let request_id = args.request_id.clone().unwrap_or_else(|| fresh_id("enrol"));
-    let request = EnrolRequest {
-        context: Some(EnrolmentContext {
-            centre_id: args.centre.clone(),
-            request_id: request_id.clone(),
-            timestamp: Some(now()),
-            consent: true,
-        }),
-        resident: Some(resident),
-        fingers,
-        demographics: Some(demographics),
-    };
     runtime()?.block_on(async {
-        let mut client = EnrolmentClient::new(connect(&args.client).await?);
+        let connection = connect(&args.client).await?;
+        let key = envelope_key(&connection).await?;
+        let timestamp = now();
+        let request = EnrolRequest {
+            envelope: seal(&key, fingers, &request_id, &timestamp)?,
+            context: Some(EnrolmentContext {
+                centre_id: args.centre.clone(),
+                request_id: request_id.clone(),
+                timestamp: Some(timestamp),
+                consent: true,
+            }),
+            resident: Some(resident),
+            fingers: Vec::new(),
+            demographics: Some(demographics),
+        };
+        let mut client = EnrolmentClient::new(connection);
         match client.enrol(request).await {
             Ok(response) => {
                 let response = response.into_inner();
@@ -186,17 +235,21 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     };
     let query = request::query(&args.demographics, name_match);
     let txn = args.txn.clone().unwrap_or_else(|| fresh_id("txn"));
-    let request = VerifyRequest {
-        txn: txn.clone(),
-        timestamp: Some(now()),
-        consent: true,
-        resident: Some(resident),
-        fingers,
-        demographics: Some(query),
-        device_id: "idauth-cli".into(),
-    };
     runtime()?.block_on(async {
-        let mut client = AuthClient::new(connect(&args.client).await?);
+        let connection = connect(&args.client).await?;
+        let key = envelope_key(&connection).await?;
+        let timestamp = now();
+        let request = VerifyRequest {
+            envelope: seal(&key, fingers, &txn, &timestamp)?,
+            txn: txn.clone(),
+            timestamp: Some(timestamp),
+            consent: true,
+            resident: Some(resident),
+            fingers: Vec::new(),
+            demographics: Some(query),
+            device_id: "idauth-cli".into(),
+        };
+        let mut client = AuthClient::new(connection);
         let (value, exit) = match client.verify(request).await {
             Ok(response) => {
                 let response = response.into_inner();

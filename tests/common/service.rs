@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use idauth_core::{FingerPosition, FingerSample, IdentifierType, ResidentId, TemplateFormat};
 use idauth_gateway::auth::{CallerKind, CredentialFile, Guard, Operation, Policy};
+use idauth_gateway::envelope::EnvelopeKeys;
+use idauth_gateway::service::PublicApi;
 use idauth_gateway::{
     Gateway, GatewayOptions, Limits, MasterKeys, RemoteShard, ShardClient, StorageKeySecret,
 };
@@ -95,6 +97,7 @@ pub fn full_policy() -> Policy {
         factors: idauth_core::Factor::ALL.to_vec(),
         quota_per_second: 100_000,
         expires_ms: None,
+        plain_probes: true,
     }
 }
 
@@ -193,17 +196,14 @@ pub async fn loopback_cluster(data: &Path) -> LoopbackCluster {
         .api_key;
     file.save(&credentials).unwrap();
     let guard = Arc::new(Guard::new(credentials.clone(), PEPPER).unwrap());
+    let envelopes = EnvelopeKeys::from_json(&EnvelopeKeys::generate_json().unwrap()).unwrap();
+    let api = PublicApi::new(gateway, guard, Arc::new(envelopes));
     let (listener, addr) = listener().await;
     let (stop, stopped) = oneshot::channel::<()>();
     stops.push(stop);
-    tokio::spawn(idauth_gateway::service::serve(
-        gateway,
-        guard,
-        listener,
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    tokio::spawn(idauth_gateway::service::serve(api, listener, async {
+        let _ = stopped.await;
+    }));
     LoopbackCluster {
         url: format!("http://{addr}"),
         api_key,
@@ -376,7 +376,34 @@ pub fn verify_request(probe: &Probe, txn: &str) -> v1::VerifyRequest {
         fingers: vec![convert::finger_to_wire(&sample(&probe.entry))],
         demographics: None,
         device_id: "test".into(),
+        envelope: None,
     }
+}
+
+/// The request with its fingers moved into an envelope sealed to the service's
+/// current key.
+pub fn sealed(mut request: v1::VerifyRequest, key: &v1::EnvelopeKey) -> v1::VerifyRequest {
+    let timestamp = request.timestamp.unwrap();
+    let binding = idauth_gateway::envelope::Binding {
+        txn: &request.txn,
+        timestamp: (timestamp.seconds, timestamp.nanos),
+    };
+    let fingers = std::mem::take(&mut request.fingers);
+    request.envelope = Some(
+        idauth_gateway::envelope::seal(key.key_id, &key.public_key, fingers, binding).unwrap(),
+    );
+    request
+}
+
+/// The service's current envelope key.
+pub async fn envelope_key(url: &str, api_key: &str) -> v1::EnvelopeKey {
+    v1::auth_client::AuthClient::new(connect(url, api_key).await)
+        .service_keys(v1::ServiceKeysRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .envelope_keys
+        .remove(0)
 }
 
 /// A transaction id never used before in this process.
@@ -407,7 +434,8 @@ pub fn answer(response: &v1::VerifyResponse) -> Answer {
 }
 
 /// Verifies every probe through the API (genuine ones in one VerifyBatch stream,
-/// impostors one call each) and checks each answer against the matcher's own.
+/// impostors one call each), all in encrypted envelopes, and checks each answer
+/// against the matcher's own.
 pub async fn check_decisions(url: &str, api_key: &str, probes: &[Probe]) -> (usize, usize) {
     // Transaction ids must never repeat (the shards refuse replays), also across calls.
     static RUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -419,11 +447,12 @@ pub async fn check_decisions(url: &str, api_key: &str, probes: &[Probe]) -> (usi
     let prefix = format!("{stamp:x}-{run}");
     let mut client = v1::auth_client::AuthClient::new(connect(url, api_key).await);
     let mut matcher = Matcher::new(MccParams::default());
+    let key = envelope_key(url, api_key).await;
     let (genuine, impostor): (Vec<&Probe>, Vec<&Probe>) = probes.iter().partition(|p| p.genuine());
     let requests: Vec<v1::VerifyRequest> = genuine
         .iter()
         .enumerate()
-        .map(|(i, p)| verify_request(p, &format!("{prefix}-g{i}")))
+        .map(|(i, p)| sealed(verify_request(p, &format!("{prefix}-g{i}")), &key))
         .collect();
     let mut stream = client
         .verify_batch(tokio_stream::iter(requests))
@@ -452,7 +481,10 @@ pub async fn check_decisions(url: &str, api_key: &str, probes: &[Probe]) -> (usi
     assert_eq!(index, genuine.len());
     for (i, probe) in impostor.iter().enumerate() {
         let response = client
-            .verify(verify_request(probe, &format!("{prefix}-i{i}")))
+            .verify(sealed(
+                verify_request(probe, &format!("{prefix}-i{i}")),
+                &key,
+            ))
             .await
             .unwrap()
             .into_inner();

@@ -110,6 +110,9 @@ catalogue! {
     OperationNotAllowed = 504, "OPERATION_NOT_ALLOWED", CredentialPolicy, "use a credential whose policy allows this operation", "The caller's policy does not allow this operation.";
     FactorNotAllowed = 505, "FACTOR_NOT_ALLOWED", CredentialPolicy, "send only the factors the caller's policy allows", "The caller's policy does not allow a factor in the request.";
     QuotaExceeded = 506, "QUOTA_EXCEEDED", CredentialPolicy, "slow down: the caller's requests per second exceed its quota", "The caller exceeded its request quota.";
+    PlainProbeNotAllowed = 507, "PLAIN_PROBE_NOT_ALLOWED", CredentialPolicy, "encrypt the fingers to the service key (Envelope) instead of sending them in clear", "The caller sent fingers in clear and its policy requires an envelope.";
+    EnvelopeInvalid = 600, "ENVELOPE_INVALID", Crypto, "encrypt again with a fresh ephemeral key, the current service key, and this request's txn and timestamp", "The encrypted envelope does not open: tampered, bound to another request, or malformed.";
+    EnvelopeKeyUnknown = 601, "ENVELOPE_KEY_UNKNOWN", Crypto, "fetch the service keys again (Auth.ServiceKeys) and encrypt to the current one", "The envelope names a service key that is unknown or past its overlap window.";
     ShardUnavailable = 700, "SHARD_UNAVAILABLE", Server, "retry after a short wait; the resident's shard is unreachable", "The shard that owns the resident could not be reached.";
     DeadlineExceeded = 701, "DEADLINE_EXCEEDED", Server, "retry; the service did not answer within the latency budget", "The request did not complete within its latency budget.";
     Internal = 702, "INTERNAL", Server, "retry later and report the reference code if it persists", "The service failed unexpectedly.";

@@ -290,6 +290,7 @@ mod tests {
             fast.verify(call(), "agency", Instant::now())
                 .await
                 .unwrap()
+                .0
                 .matched
         );
         // The budget counts from arrival: time already spent is not given again.

@@ -9,6 +9,7 @@
 
 pub mod auth;
 mod client;
+pub mod envelope;
 mod error;
 mod gateway;
 pub mod master_keys;

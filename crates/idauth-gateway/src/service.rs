@@ -9,13 +9,15 @@ use futures_util::{Stream, StreamExt};
 use idauth_core::ErrorCode;
 use idauth_proto::convert;
 use idauth_proto::status::{error_message, to_status};
+use idauth_proto::v1;
 use idauth_proto::v1::auth_server::{Auth, AuthServer};
 use idauth_proto::v1::enrolment_server::{Enrolment, EnrolmentServer};
 use idauth_proto::v1::operator_server::{Operator, OperatorServer};
 use idauth_proto::v1::{
     ClusterMapRequest, ClusterMapResponse, DeactivateRequest, Decision, EnrolRequest,
-    EnrolResponse, ShardEndpoint, ShardStatusRequest, ShardStatusResponse, UpdateBiometricsRequest,
-    UpdateDemographicsRequest, UpdateResponse, VerifyRequest, VerifyResponse,
+    EnrolResponse, ServiceKeysRequest, ServiceKeysResponse, ShardEndpoint, ShardStatusRequest,
+    ShardStatusResponse, UpdateBiometricsRequest, UpdateDemographicsRequest, UpdateResponse,
+    VerifyRequest, VerifyResponse,
 };
 use prost::Message;
 use tokio::net::TcpListener;
@@ -23,6 +25,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::auth::{Caller, Guard, Operation};
+use crate::envelope::{Binding, EnvelopeKeys};
 use crate::error::GatewayError;
 use crate::gateway::{Gateway, now_ms};
 
@@ -39,12 +42,18 @@ const BATCH_CONCURRENCY: usize = 16;
 pub struct PublicApi {
     gateway: Arc<Gateway>,
     guard: Arc<Guard>,
+    envelopes: Arc<EnvelopeKeys>,
 }
 
 impl PublicApi {
-    /// Serves `gateway`, admitting the callers `guard` knows.
-    pub fn new(gateway: Arc<Gateway>, guard: Arc<Guard>) -> Self {
-        Self { gateway, guard }
+    /// Serves `gateway`, admitting the callers `guard` knows and opening envelopes
+    /// sealed to `envelopes`.
+    pub fn new(gateway: Arc<Gateway>, guard: Arc<Guard>, envelopes: Arc<EnvelopeKeys>) -> Self {
+        Self {
+            gateway,
+            guard,
+            envelopes,
+        }
     }
 
     /// The caller, if its credential allows `operation`.
@@ -62,19 +71,52 @@ impl PublicApi {
         to_status(code)
     }
 
+    /// Moves the fingers of an envelope into `fingers`, or checks that the caller may
+    /// send them in clear.
+    fn open_probe(
+        &self,
+        caller: &Caller,
+        fingers: &mut Vec<v1::Finger>,
+        envelope: Option<v1::Envelope>,
+        txn: &str,
+        timestamp: Option<prost_types::Timestamp>,
+    ) -> Result<(), GatewayError> {
+        match envelope {
+            Some(envelope) => {
+                if !fingers.is_empty() {
+                    return Err(GatewayError::Invalid {
+                        code: ErrorCode::BadRequest,
+                        reason: "fingers sent both in clear and in an envelope",
+                    });
+                }
+                let timestamp = timestamp.map_or((0, 0), |t| (t.seconds, t.nanos));
+                let binding = Binding { txn, timestamp };
+                *fingers = self.envelopes.open(&envelope, binding, now_ms())?;
+                Ok(())
+            }
+            None if !fingers.is_empty() && !caller.credential.policy.plain_probes => {
+                Err(GatewayError::Invalid {
+                    code: ErrorCode::PlainProbeNotAllowed,
+                    reason: "plain fingers from a caller that must encrypt them",
+                })
+            }
+            None => Ok(()),
+        }
+    }
+
     async fn write(
         &self,
         operation: &'static str,
         metadata: &tonic::metadata::MetadataMap,
         encoded_len: usize,
-        call: Result<convert::EnrolmentCall, convert::ConvertError>,
+        prepare: impl FnOnce(&Self, &Caller) -> Result<convert::EnrolmentCall, GatewayError>,
     ) -> Result<(String, idauth_core::command::WriteOutcome, String), Status> {
         let started = Instant::now();
         let result = async {
             let caller = self.admit(metadata, Operation::Enrol)?;
             tracing::debug!(caller = caller.id(), operation, "admitted");
             crate::validate::check_size(encoded_len, self.gateway.limits())?;
-            let call = call?;
+            let call = prepare(self, &caller)?;
             let request_id = call.context.request_id.clone();
             let (outcome, token) = self.gateway.write(call, caller.id(), started).await?;
             Ok::<_, GatewayError>((request_id, outcome, token))
@@ -115,6 +157,16 @@ impl PublicApi {
         let result = async {
             let caller = self.admit(metadata, Operation::Verify)?;
             crate::validate::check_size(encoded_len, self.gateway.limits())?;
+            let mut request = request;
+            let envelope = request.envelope.take();
+            let txn = request.txn.clone();
+            self.open_probe(
+                &caller,
+                &mut request.fingers,
+                envelope,
+                &txn,
+                request.timestamp,
+            )?;
             let call = convert::verify_call(request).map_err(|(_, error)| error)?;
             for factor in idauth_core::Factor::used_by(!call.fingers.is_empty(), &call.demographics)
             {
@@ -138,10 +190,15 @@ impl Enrolment for PublicApi {
         &self,
         request: Request<EnrolRequest>,
     ) -> Result<Response<EnrolResponse>, Status> {
-        let (metadata, _, request) = request.into_parts();
+        let (metadata, _, mut request) = request.into_parts();
         let len = request.encoded_len();
-        let call = convert::enrol_call(request);
-        let (request_id, outcome, token) = self.write("enrol", &metadata, len, call).await?;
+        let prepare = move |api: &Self, caller: &Caller| {
+            let (txn, timestamp) = context_binding(request.context.as_ref());
+            let envelope = request.envelope.take();
+            api.open_probe(caller, &mut request.fingers, envelope, &txn, timestamp)?;
+            Ok(convert::enrol_call(request)?)
+        };
+        let (request_id, outcome, token) = self.write("enrol", &metadata, len, prepare).await?;
         Ok(Response::new(EnrolResponse {
             request_id,
             reference: outcome.reference,
@@ -155,11 +212,16 @@ impl Enrolment for PublicApi {
         &self,
         request: Request<UpdateBiometricsRequest>,
     ) -> Result<Response<UpdateResponse>, Status> {
-        let (metadata, _, request) = request.into_parts();
+        let (metadata, _, mut request) = request.into_parts();
         let len = request.encoded_len();
-        let call = convert::update_biometrics_call(request);
+        let prepare = move |api: &Self, caller: &Caller| {
+            let (txn, timestamp) = context_binding(request.context.as_ref());
+            let envelope = request.envelope.take();
+            api.open_probe(caller, &mut request.fingers, envelope, &txn, timestamp)?;
+            Ok(convert::update_biometrics_call(request)?)
+        };
         let (request_id, outcome, token) = self
-            .write("update_biometrics", &metadata, len, call)
+            .write("update_biometrics", &metadata, len, prepare)
             .await?;
         Ok(Response::new(update_response(request_id, outcome, token)))
     }
@@ -170,9 +232,9 @@ impl Enrolment for PublicApi {
     ) -> Result<Response<UpdateResponse>, Status> {
         let (metadata, _, request) = request.into_parts();
         let len = request.encoded_len();
-        let call = convert::update_demographics_call(request);
+        let prepare = |_: &Self, _: &Caller| Ok(convert::update_demographics_call(request)?);
         let (request_id, outcome, token) = self
-            .write("update_demographics", &metadata, len, call)
+            .write("update_demographics", &metadata, len, prepare)
             .await?;
         Ok(Response::new(update_response(request_id, outcome, token)))
     }
@@ -183,10 +245,20 @@ impl Enrolment for PublicApi {
     ) -> Result<Response<UpdateResponse>, Status> {
         let (metadata, _, request) = request.into_parts();
         let len = request.encoded_len();
-        let call = convert::deactivate_call(request);
-        let (request_id, outcome, token) = self.write("deactivate", &metadata, len, call).await?;
+        let prepare = |_: &Self, _: &Caller| Ok(convert::deactivate_call(request)?);
+        let (request_id, outcome, token) =
+            self.write("deactivate", &metadata, len, prepare).await?;
         Ok(Response::new(update_response(request_id, outcome, token)))
     }
+}
+
+/// What an enrolment-side envelope is bound to: the request id and timestamp.
+fn context_binding(
+    context: Option<&v1::EnrolmentContext>,
+) -> (String, Option<prost_types::Timestamp>) {
+    context.map_or((String::new(), None), |c| {
+        (c.request_id.clone(), c.timestamp)
+    })
 }
 
 fn update_response(
@@ -217,6 +289,18 @@ impl Auth for PublicApi {
             .await
             .map(Response::new)
             .map_err(to_status)
+    }
+
+    async fn service_keys(
+        &self,
+        request: Request<ServiceKeysRequest>,
+    ) -> Result<Response<ServiceKeysResponse>, Status> {
+        self.guard
+            .authenticate(request.metadata(), now_ms())
+            .map_err(|error| self.refused("service_keys", &error))?;
+        Ok(Response::new(ServiceKeysResponse {
+            envelope_keys: self.envelopes.public_keys(now_ms()),
+        }))
     }
 
     type VerifyBatchStream = VerifyStream;
@@ -290,12 +374,10 @@ impl Operator for PublicApi {
 /// health checking and reflection do not (probes and grpcurl need them, and they
 /// reveal nothing about residents).
 pub async fn serve(
-    gateway: Arc<Gateway>,
-    guard: Arc<Guard>,
+    api: PublicApi,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
-    let api = PublicApi::new(gateway, guard);
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<EnrolmentServer<PublicApi>>()

@@ -298,6 +298,18 @@ pub fn factor_result(result: &v1::FactorResult) -> Option<FactorResult> {
 
 // ---------------------------------------------------------------- public requests
 
+/// An envelope must be opened (its fingers moved into `fingers`) by the gateway before
+/// a request becomes domain values; one still present is a gateway bug, refused.
+fn unopened(envelope: Option<&v1::Envelope>) -> Result<()> {
+    match envelope {
+        Some(_) => Err(invalid(
+            ErrorCode::Internal,
+            "envelope not opened before conversion",
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The common part of an enrolment-side call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrolmentContext {
@@ -344,7 +356,9 @@ pub fn enrol_call(request: v1::EnrolRequest) -> Result<EnrolmentCall> {
         resident,
         fingers: wire_fingers,
         demographics: wire_demographics,
+        envelope,
     } = request;
+    unopened(envelope.as_ref())?;
     Ok(EnrolmentCall {
         context: enrolment_context(context)?,
         resident: resident_id(resident)?,
@@ -361,7 +375,9 @@ pub fn update_biometrics_call(request: v1::UpdateBiometricsRequest) -> Result<En
         context,
         resident,
         fingers: wire_fingers,
+        envelope,
     } = request;
+    unopened(envelope.as_ref())?;
     Ok(EnrolmentCall {
         context: enrolment_context(context)?,
         resident: resident_id(resident)?,
@@ -428,8 +444,10 @@ pub fn verify_call(
         fingers: wire_fingers,
         demographics: wire_query,
         device_id,
+        envelope,
     } = request;
     let parts = (|| {
+        unopened(envelope.as_ref())?;
         Ok((
             resident_id(resident)?,
             fingers(wire_fingers)?,

@@ -40,7 +40,10 @@ pub fn grpc_code(code: ErrorCode) -> Code {
         | ErrorCode::CredentialUnknown
         | ErrorCode::CredentialExpired
         | ErrorCode::CredentialRevoked => Code::Unauthenticated,
-        ErrorCode::OperationNotAllowed | ErrorCode::FactorNotAllowed => Code::PermissionDenied,
+        ErrorCode::OperationNotAllowed
+        | ErrorCode::FactorNotAllowed
+        | ErrorCode::PlainProbeNotAllowed => Code::PermissionDenied,
+        ErrorCode::EnvelopeInvalid | ErrorCode::EnvelopeKeyUnknown => Code::InvalidArgument,
         ErrorCode::QuotaExceeded => Code::ResourceExhausted,
     }
 }

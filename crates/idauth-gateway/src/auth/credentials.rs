@@ -63,6 +63,9 @@ pub struct Policy {
     pub quota_per_second: u32,
     /// Unix milliseconds after which the credential is refused; `None` = no expiry.
     pub expires_ms: Option<i64>,
+    /// Whether fingers may be sent in clear rather than in an envelope.
+    #[serde(default)]
+    pub plain_probes: bool,
 }
 
 /// One issued credential.

@@ -107,6 +107,23 @@ impl Guard {
         operation: Operation,
         now_ms: i64,
     ) -> Result<Caller, GatewayError> {
+        let caller = self.authenticate(metadata, now_ms)?;
+        if !caller.credential.policy.operations.contains(&operation) {
+            return Err(refuse(
+                ErrorCode::OperationNotAllowed,
+                "operation not in the caller's policy",
+            ));
+        }
+        Ok(caller)
+    }
+
+    /// Authenticates the call (valid, unexpired, unrevoked credential within its
+    /// quota), whatever the operation.
+    pub fn authenticate(
+        &self,
+        metadata: &MetadataMap,
+        now_ms: i64,
+    ) -> Result<Caller, GatewayError> {
         let Some(api_key) = api_key(metadata) else {
             return Err(refuse(ErrorCode::CredentialMissing, "no credential"));
         };
@@ -131,12 +148,6 @@ impl Guard {
             .is_some_and(|expiry| now_ms >= expiry)
         {
             return Err(refuse(ErrorCode::CredentialExpired, "credential expired"));
-        }
-        if !credential.policy.operations.contains(&operation) {
-            return Err(refuse(
-                ErrorCode::OperationNotAllowed,
-                "operation not in the caller's policy",
-            ));
         }
         let limiter = self
             .limiters
@@ -176,6 +187,7 @@ mod tests {
             factors: vec![Factor::Fingerprint],
             quota_per_second: 1000,
             expires_ms,
+            plain_probes: false,
         }
     }
 
