@@ -69,6 +69,12 @@ pub struct Config {
     pub threshold_file: Option<PathBuf>,
     /// How writes become durable: `group-commit` or `flush-each`.
     pub durability: Durability,
+    /// Biometric mismatches that lock a resident out for a while (0 = no limit).
+    pub lockout_failures: usize,
+    /// The window those mismatches are counted in, seconds.
+    pub lockout_window_s: u64,
+    /// How long the lockout lasts after the last mismatch, seconds.
+    pub lockout_s: u64,
     /// Decoded records cached per shard.
     pub cache_records: usize,
     /// Built enrolled templates cached per shard (about 9 KB each).
@@ -94,6 +100,9 @@ impl Default for Config {
             target_fmr: 0.001,
             threshold_file: None,
             durability: Durability::GroupCommit,
+            lockout_failures: 5,
+            lockout_window_s: 600,
+            lockout_s: 900,
             cache_records: 100_000,
             cache_templates: 100_000,
         }

@@ -13,7 +13,7 @@ use idauth_gateway::{
 };
 use idauth_match::MccParams;
 use idauth_shard::server::ShardService;
-use idauth_shard::{Shard, ShardOptions};
+use idauth_shard::{LockoutPolicy, Shard, ShardOptions};
 use tokio::net::TcpListener;
 
 use crate::cli::{GatewayArgs, ServeArgs, ShardArgs};
@@ -56,6 +56,11 @@ fn open_shard(config: &Config, id: &str) -> anyhow::Result<Arc<Shard>> {
         threshold: config.threshold()?,
         params: MccParams::default(),
         cpu_workers: cores,
+        lockout: LockoutPolicy {
+            max_failures: config.lockout_failures,
+            window_ms: config.lockout_window_s as i64 * 1000,
+            duration_ms: config.lockout_s as i64 * 1000,
+        },
     })
     .with_context(|| format!("opening shard {id} in {}", config.data_dir.display()))?;
     Ok(Arc::new(shard))

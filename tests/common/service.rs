@@ -22,7 +22,7 @@ use idauth_match::{Matcher, MccParams};
 use idauth_proto::convert;
 use idauth_proto::v1;
 use idauth_shard::server::ShardService;
-use idauth_shard::{Shard, ShardOptions, Threshold};
+use idauth_shard::{LockoutPolicy, Shard, ShardOptions, Threshold};
 use idauth_store::Durability;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -147,8 +147,21 @@ async fn listener() -> (TcpListener, SocketAddr) {
     (listener, addr)
 }
 
-/// Starts four shards with stores under `data` and a gateway in front of them.
+/// Starts four shards with stores under `data` and a gateway in front of them, with
+/// the failed-attempt limit off (the decision checks send many mismatching probes).
 pub async fn loopback_cluster(data: &Path) -> LoopbackCluster {
+    loopback_cluster_with(
+        data,
+        LockoutPolicy {
+            max_failures: 0,
+            ..LockoutPolicy::default()
+        },
+    )
+    .await
+}
+
+/// Like [`loopback_cluster`], with a failed-attempt limit.
+pub async fn loopback_cluster_with(data: &Path, lockout: LockoutPolicy) -> LoopbackCluster {
     let mut stops = Vec::new();
     let mut shards: Vec<(String, Arc<dyn ShardClient>)> = Vec::new();
     for i in 0..4 {
@@ -162,6 +175,7 @@ pub async fn loopback_cluster(data: &Path) -> LoopbackCluster {
             threshold: Threshold::built_in(0.001).unwrap(),
             params: MccParams::default(),
             cpu_workers: 2,
+            lockout,
         })
         .unwrap();
         let (listener, addr) = listener().await;
@@ -233,6 +247,8 @@ pub fn spawn(args: &[&str], dir: &Path) -> Running {
         .args(args)
         .current_dir(dir)
         .env("IDAUTH_LOG", "warn")
+        // The decision checks send many mismatching probes per resident.
+        .env("IDAUTH_LOCKOUT_FAILURES", "0")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

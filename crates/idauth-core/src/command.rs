@@ -38,6 +38,14 @@ pub enum WriteCommand {
     },
     /// Retire the record.
     Deactivate,
+    /// Lock biometric authentication.
+    LockBiometrics,
+    /// Unlock biometric authentication until `until_ms` (Unix milliseconds), or for
+    /// good when `None`.
+    UnlockBiometrics {
+        /// When the unlock lapses and the lock holds again.
+        until_ms: Option<i64>,
+    },
 }
 
 impl WriteCommand {
@@ -48,6 +56,8 @@ impl WriteCommand {
             Self::UpdateBiometrics { .. } => "update_biometrics",
             Self::UpdateDemographics { .. } => "update_demographics",
             Self::Deactivate => "deactivate",
+            Self::LockBiometrics => "lock_biometrics",
+            Self::UnlockBiometrics { .. } => "unlock_biometrics",
         }
     }
 }

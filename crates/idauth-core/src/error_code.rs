@@ -103,6 +103,8 @@ catalogue! {
     ResidentDeactivated = 401, "RESIDENT_DEACTIVATED", ResidentStatus, "direct the resident to an enrolment centre", "The resident's record is deactivated.";
     ResidentAlreadyEnrolled = 402, "RESIDENT_ALREADY_ENROLLED", ResidentStatus, "use UpdateBiometrics or UpdateDemographics for an enrolled resident", "A resident is already enrolled under the identifier.";
     FingerNotEnrolled = 403, "FINGER_NOT_ENROLLED", ResidentStatus, "capture a finger the resident enrolled", "A probe finger position was not enrolled for the resident.";
+    BiometricsLocked = 404, "BIOMETRICS_LOCKED", ResidentStatus, "the resident has locked biometric authentication: ask them to unlock it, or use another factor", "The resident locked biometric authentication.";
+    TemporarilyLockedOut = 405, "TEMPORARILY_LOCKED_OUT", ResidentStatus, "too many failed attempts: wait before trying again or use another factor", "Too many failed biometric attempts in a short time; biometrics are refused for a while.";
     CredentialMissing = 500, "CREDENTIAL_MISSING", CredentialPolicy, "send the API key as 'authorization: Bearer <key>' (or connect with a client certificate)", "The call carries no credential.";
     CredentialUnknown = 501, "CREDENTIAL_UNKNOWN", CredentialPolicy, "check the API key; ask the operator to issue one with 'idauth keys issue'", "The credential is not one the service issued.";
     CredentialExpired = 502, "CREDENTIAL_EXPIRED", CredentialPolicy, "ask the operator for a new credential: this one has expired", "The credential is past its expiry.";

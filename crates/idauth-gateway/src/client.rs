@@ -122,6 +122,7 @@ impl ShardClient for RemoteShard {
                 client.update_demographics(with_deadline(m, deadline)).await
             }
             ShardWrite::Deactivate(m) => client.deactivate(with_deadline(m, deadline)).await,
+            ShardWrite::SetLock(m) => client.set_lock(with_deadline(m, deadline)).await,
         };
         answer
             .map(|response| convert::write_outcome(response.into_inner()))

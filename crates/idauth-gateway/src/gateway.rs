@@ -110,7 +110,9 @@ impl Gateway {
             WriteCommand::UpdateDemographics { demographics } => {
                 validate::check_demographics(demographics)?;
             }
-            WriteCommand::Deactivate => {}
+            WriteCommand::Deactivate
+            | WriteCommand::LockBiometrics
+            | WriteCommand::UnlockBiometrics { .. } => {}
         }
         let key = self.secret.storage_key(&resident);
         let token = self.secret.agency_token(caller_id, &key);

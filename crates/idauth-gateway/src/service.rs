@@ -13,11 +13,12 @@ use idauth_proto::v1;
 use idauth_proto::v1::auth_server::{Auth, AuthServer};
 use idauth_proto::v1::enrolment_server::{Enrolment, EnrolmentServer};
 use idauth_proto::v1::operator_server::{Operator, OperatorServer};
+use idauth_proto::v1::resident_server::{Resident, ResidentServer};
 use idauth_proto::v1::{
     ClusterMapRequest, ClusterMapResponse, DeactivateRequest, Decision, EnrolRequest,
-    EnrolResponse, ServiceKeysRequest, ServiceKeysResponse, ShardEndpoint, ShardStatusRequest,
-    ShardStatusResponse, UpdateBiometricsRequest, UpdateDemographicsRequest, UpdateResponse,
-    VerifyRequest, VerifyResponse,
+    EnrolResponse, LockRequest, ServiceKeysRequest, ServiceKeysResponse, ShardEndpoint,
+    ShardStatusRequest, ShardStatusResponse, UnlockRequest, UpdateBiometricsRequest,
+    UpdateDemographicsRequest, UpdateResponse, VerifyRequest, VerifyResponse,
 };
 use prost::Message;
 use tokio::net::TcpListener;
@@ -107,13 +108,14 @@ impl PublicApi {
     async fn write(
         &self,
         operation: &'static str,
+        allowed_by: Operation,
         metadata: &tonic::metadata::MetadataMap,
         encoded_len: usize,
         prepare: impl FnOnce(&Self, &Caller) -> Result<convert::EnrolmentCall, GatewayError>,
     ) -> Result<(String, idauth_core::command::WriteOutcome, String), Status> {
         let started = Instant::now();
         let result = async {
-            let caller = self.admit(metadata, Operation::Enrol)?;
+            let caller = self.admit(metadata, allowed_by)?;
             tracing::debug!(caller = caller.id(), operation, "admitted");
             crate::validate::check_size(encoded_len, self.gateway.limits())?;
             let call = prepare(self, &caller)?;
@@ -198,7 +200,9 @@ impl Enrolment for PublicApi {
             api.open_probe(caller, &mut request.fingers, envelope, &txn, timestamp)?;
             Ok(convert::enrol_call(request)?)
         };
-        let (request_id, outcome, token) = self.write("enrol", &metadata, len, prepare).await?;
+        let (request_id, outcome, token) = self
+            .write("enrol", Operation::Enrol, &metadata, len, prepare)
+            .await?;
         Ok(Response::new(EnrolResponse {
             request_id,
             reference: outcome.reference,
@@ -221,7 +225,13 @@ impl Enrolment for PublicApi {
             Ok(convert::update_biometrics_call(request)?)
         };
         let (request_id, outcome, token) = self
-            .write("update_biometrics", &metadata, len, prepare)
+            .write(
+                "update_biometrics",
+                Operation::Enrol,
+                &metadata,
+                len,
+                prepare,
+            )
             .await?;
         Ok(Response::new(update_response(request_id, outcome, token)))
     }
@@ -234,7 +244,13 @@ impl Enrolment for PublicApi {
         let len = request.encoded_len();
         let prepare = |_: &Self, _: &Caller| Ok(convert::update_demographics_call(request)?);
         let (request_id, outcome, token) = self
-            .write("update_demographics", &metadata, len, prepare)
+            .write(
+                "update_demographics",
+                Operation::Enrol,
+                &metadata,
+                len,
+                prepare,
+            )
             .await?;
         Ok(Response::new(update_response(request_id, outcome, token)))
     }
@@ -246,8 +262,50 @@ impl Enrolment for PublicApi {
         let (metadata, _, request) = request.into_parts();
         let len = request.encoded_len();
         let prepare = |_: &Self, _: &Caller| Ok(convert::deactivate_call(request)?);
-        let (request_id, outcome, token) =
-            self.write("deactivate", &metadata, len, prepare).await?;
+        let (request_id, outcome, token) = self
+            .write("deactivate", Operation::Enrol, &metadata, len, prepare)
+            .await?;
+        Ok(Response::new(update_response(request_id, outcome, token)))
+    }
+}
+
+#[tonic::async_trait]
+impl Resident for PublicApi {
+    async fn lock_biometrics(
+        &self,
+        request: Request<LockRequest>,
+    ) -> Result<Response<UpdateResponse>, Status> {
+        let (metadata, _, request) = request.into_parts();
+        let len = request.encoded_len();
+        let prepare = |_: &Self, _: &Caller| Ok(convert::lock_call(request)?);
+        let (request_id, outcome, token) = self
+            .write(
+                "lock_biometrics",
+                Operation::History,
+                &metadata,
+                len,
+                prepare,
+            )
+            .await?;
+        Ok(Response::new(update_response(request_id, outcome, token)))
+    }
+
+    async fn unlock_biometrics(
+        &self,
+        request: Request<UnlockRequest>,
+    ) -> Result<Response<UpdateResponse>, Status> {
+        let (metadata, _, request) = request.into_parts();
+        let len = request.encoded_len();
+        let prepare = |_: &Self, _: &Caller| Ok(convert::unlock_call(request)?);
+        let (request_id, outcome, token) = self
+            .write(
+                "unlock_biometrics",
+                Operation::History,
+                &metadata,
+                len,
+                prepare,
+            )
+            .await?;
         Ok(Response::new(update_response(request_id, outcome, token)))
     }
 }
@@ -386,6 +444,9 @@ pub async fn serve(
     health_reporter
         .set_serving::<OperatorServer<PublicApi>>()
         .await;
+    health_reporter
+        .set_serving::<ResidentServer<PublicApi>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(idauth_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -400,6 +461,7 @@ pub async fn serve(
         .add_service(
             AuthServer::new(api.clone()).max_decoding_message_size(TRANSPORT_MESSAGE_LIMIT),
         )
+        .add_service(ResidentServer::new(api.clone()))
         .add_service(OperatorServer::new(api))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await

@@ -413,6 +413,34 @@ pub fn deactivate_call(request: v1::DeactivateRequest) -> Result<EnrolmentCall> 
     })
 }
 
+/// A `LockBiometrics` call.
+pub fn lock_call(request: v1::LockRequest) -> Result<EnrolmentCall> {
+    let v1::LockRequest { context, resident } = request;
+    Ok(EnrolmentCall {
+        context: enrolment_context(context)?,
+        resident: resident_id(resident)?,
+        command: WriteCommand::LockBiometrics,
+    })
+}
+
+/// An `UnlockBiometrics` call; the unlock lapses `unlock_seconds` after the request
+/// timestamp (never when 0).
+pub fn unlock_call(request: v1::UnlockRequest) -> Result<EnrolmentCall> {
+    let v1::UnlockRequest {
+        context,
+        resident,
+        unlock_seconds,
+    } = request;
+    let context = enrolment_context(context)?;
+    let until_ms = (unlock_seconds != 0)
+        .then(|| context.timestamp_ms.unwrap_or(0) + i64::from(unlock_seconds) * 1000);
+    Ok(EnrolmentCall {
+        context,
+        resident: resident_id(resident)?,
+        command: WriteCommand::UnlockBiometrics { until_ms },
+    })
+}
+
 /// A `Verify` call in domain terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyCall {
@@ -567,6 +595,8 @@ pub enum ShardWrite {
     UpdateDemographics(internal::UpdateDemographicsCommand),
     /// `Shard.Deactivate`.
     Deactivate(internal::DeactivateCommand),
+    /// `Shard.SetLock`.
+    SetLock(internal::LockCommand),
 }
 
 /// The shard-API message for a write.
@@ -610,6 +640,20 @@ pub fn shard_write(request: &WriteRequest) -> ShardWrite {
         WriteCommand::Deactivate => ShardWrite::Deactivate(internal::DeactivateCommand {
             context,
             key,
+            record_keys,
+        }),
+        WriteCommand::LockBiometrics => ShardWrite::SetLock(internal::LockCommand {
+            context,
+            key,
+            unlock: false,
+            unlock_until_ms: 0,
+            record_keys,
+        }),
+        WriteCommand::UnlockBiometrics { until_ms } => ShardWrite::SetLock(internal::LockCommand {
+            context,
+            key,
+            unlock: true,
+            unlock_until_ms: until_ms.unwrap_or(0),
             record_keys,
         }),
     }
@@ -664,6 +708,22 @@ pub fn write_request(message: ShardWrite) -> Result<WriteRequest> {
             key,
             record_keys,
         }) => (context, key, record_keys, WriteCommand::Deactivate),
+        ShardWrite::SetLock(internal::LockCommand {
+            context,
+            key,
+            unlock,
+            unlock_until_ms,
+            record_keys,
+        }) => {
+            let command = if unlock {
+                WriteCommand::UnlockBiometrics {
+                    until_ms: (unlock_until_ms != 0).then_some(unlock_until_ms),
+                }
+            } else {
+                WriteCommand::LockBiometrics
+            };
+            (context, key, record_keys, command)
+        }
     };
     Ok(WriteRequest {
         context: write_context(context)?,
@@ -894,6 +954,9 @@ mod tests {
         assert_eq!(write_request(shard_write(&write)).unwrap(), write);
         for command in [
             WriteCommand::Deactivate,
+            WriteCommand::LockBiometrics,
+            WriteCommand::UnlockBiometrics { until_ms: None },
+            WriteCommand::UnlockBiometrics { until_ms: Some(77) },
             WriteCommand::UpdateDemographics {
                 demographics: Demographics::default(),
             },

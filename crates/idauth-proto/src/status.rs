@@ -32,7 +32,10 @@ pub fn grpc_code(code: ErrorCode) -> Code {
         | ErrorCode::ResidentAlreadyEnrolled
         | ErrorCode::DuplicateTxn => Code::AlreadyExists,
         ErrorCode::ResidentUnknown => Code::NotFound,
-        ErrorCode::ResidentDeactivated | ErrorCode::FingerNotEnrolled => Code::FailedPrecondition,
+        ErrorCode::ResidentDeactivated
+        | ErrorCode::FingerNotEnrolled
+        | ErrorCode::BiometricsLocked
+        | ErrorCode::TemporarilyLockedOut => Code::FailedPrecondition,
         ErrorCode::ShardUnavailable | ErrorCode::StorageFailure => Code::Unavailable,
         ErrorCode::DeadlineExceeded => Code::DeadlineExceeded,
         ErrorCode::Internal | ErrorCode::RecordUndecryptable => Code::Internal,

@@ -6,6 +6,7 @@
 
 mod demographic;
 mod error;
+mod lockout;
 mod reference;
 pub mod server;
 mod shard;
@@ -13,5 +14,6 @@ mod threshold;
 
 pub use demographic::{match_demographics, normalise};
 pub use error::ShardError;
+pub use lockout::LockoutPolicy;
 pub use shard::{Shard, ShardOptions};
 pub use threshold::{Threshold, ThresholdError};

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use idauth_proto::convert::{self, ShardWrite};
 use idauth_proto::internal::shard_server::{Shard as ShardApi, ShardServer};
 use idauth_proto::internal::{
-    DeactivateCommand, EnrolCommand, StatusQuery, StatusReport, UpdateBiometricsCommand,
-    UpdateDemographicsCommand, VerifyCommand, VerifyOutcome, WriteOutcome,
+    DeactivateCommand, EnrolCommand, LockCommand, StatusQuery, StatusReport,
+    UpdateBiometricsCommand, UpdateDemographicsCommand, VerifyCommand, VerifyOutcome, WriteOutcome,
 };
 use idauth_proto::status::to_status;
 use tonic::{Request, Response, Status};
@@ -77,6 +77,13 @@ impl ShardApi for ShardService {
     ) -> Result<Response<WriteOutcome>, Status> {
         self.write(ShardWrite::Deactivate(request.into_inner()))
             .await
+    }
+
+    async fn set_lock(
+        &self,
+        request: Request<LockCommand>,
+    ) -> Result<Response<WriteOutcome>, Status> {
+        self.write(ShardWrite::SetLock(request.into_inner())).await
     }
 
     async fn verify(

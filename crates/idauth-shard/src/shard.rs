@@ -20,6 +20,7 @@ use tokio::sync::Semaphore;
 
 use crate::demographic::match_demographics;
 use crate::error::ShardError;
+use crate::lockout::{Failures, LockoutPolicy};
 use crate::reference::References;
 use crate::threshold::Threshold;
 
@@ -42,6 +43,8 @@ pub struct ShardOptions {
     pub params: MccParams,
     /// Concurrent CPU-heavy tasks (template building, matching).
     pub cpu_workers: usize,
+    /// Failed-attempt limit.
+    pub lockout: LockoutPolicy,
 }
 
 /// Template cache key: the record version keeps a stale template from being used
@@ -61,6 +64,7 @@ pub struct Shard {
     templates: HotCache<TemplateKey, Arc<FingerTemplate>>,
     cpu: Semaphore,
     references: References,
+    failures: Failures,
 }
 
 thread_local! {
@@ -101,6 +105,7 @@ impl Shard {
             threshold: options.threshold,
             templates: HotCache::new(options.cache_templates),
             cpu: Semaphore::new(options.cpu_workers.max(1)),
+            failures: Failures::new(options.lockout),
         })
     }
 
@@ -174,6 +179,14 @@ impl Shard {
                 Change::ReplaceDemographics(demographics.clone())
             }
             WriteCommand::Deactivate => Change::Deactivate,
+            WriteCommand::LockBiometrics => Change::SetLock {
+                locked: true,
+                unlocked_until_ms: None,
+            },
+            WriteCommand::UnlockBiometrics { until_ms } => Change::SetLock {
+                locked: false,
+                unlocked_until_ms: *until_ms,
+            },
         };
         let reference = self.references.next();
         let applied = self
@@ -246,6 +259,13 @@ impl Shard {
         }
         let mut factors = Vec::new();
         if !request.fingers.is_empty() {
+            let now = now_ms();
+            if record.biometrics_locked_at(now) {
+                return Ok(refused(ErrorCode::BiometricsLocked));
+            }
+            if self.failures.locked_out(&request.key, now) {
+                return Ok(refused(ErrorCode::TemporarilyLockedOut));
+            }
             let probe = request
                 .fingers
                 .iter()
@@ -264,9 +284,15 @@ impl Shard {
                 let matcher = cell.get_or_insert_with(|| Matcher::new(self.params.clone()));
                 compare_fingers(matcher, &probe, &enrolled).fused
             });
+            let matched = fused >= self.threshold.score;
+            if matched {
+                self.failures.clear(&request.key);
+            } else {
+                self.failures.fail(&request.key, now);
+            }
             factors.push(FactorResult {
                 factor: Factor::Fingerprint,
-                matched: fused >= self.threshold.score,
+                matched,
             });
         }
         factors.extend(match_demographics(

@@ -52,11 +52,46 @@ pub struct ResidentRecord {
     pub demographics: Demographics,
     /// Enrolled fingers, at most one per position.
     pub fingers: Vec<EnrolledFinger>,
+    /// Whether the resident locked biometric authentication.
+    pub biometrics_locked: bool,
+    /// A temporary unlock lasts until this time (Unix milliseconds).
+    pub unlocked_until_ms: Option<i64>,
 }
 
 impl ResidentRecord {
+    /// Whether biometric authentication is locked at `now_ms`: locked, and not inside
+    /// a temporary unlock.
+    pub fn biometrics_locked_at(&self, now_ms: i64) -> bool {
+        self.biometrics_locked && self.unlocked_until_ms.is_none_or(|until| now_ms >= until)
+    }
+
     /// The enrolled finger at `position`.
     pub fn finger(&self, position: FingerPosition) -> Option<&EnrolledFinger> {
         self.fingers.iter().find(|f| f.position == position)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_temporary_unlock_lapses_by_itself() {
+        let mut record = ResidentRecord {
+            status: ResidentStatus::Active,
+            version: 1,
+            enrolled_ms: 0,
+            updated_ms: 0,
+            demographics: Demographics::default(),
+            fingers: Vec::new(),
+            biometrics_locked: false,
+            unlocked_until_ms: None,
+        };
+        assert!(!record.biometrics_locked_at(5));
+        record.biometrics_locked = true;
+        assert!(record.biometrics_locked_at(5));
+        record.unlocked_until_ms = Some(100);
+        assert!(!record.biometrics_locked_at(99));
+        assert!(record.biometrics_locked_at(100));
     }
 }

@@ -54,6 +54,13 @@ pub enum Change {
     ReplaceDemographics(Demographics),
     /// Retire the record.
     Deactivate,
+    /// Lock biometrics (`locked`), or unlock them, until a time or for good.
+    SetLock {
+        /// Locked after the change.
+        locked: bool,
+        /// For an unlock of a locked record: when the lock holds again.
+        unlocked_until_ms: Option<i64>,
+    },
 }
 
 /// What a write did.
@@ -296,6 +303,8 @@ fn next_record(
                 updated_ms: now_ms,
                 demographics: demographics.clone(),
                 fingers: fingers.clone(),
+                biometrics_locked: false,
+                unlocked_until_ms: None,
             });
         }
         (Some(_), Change::Enrol { .. }) => return Err(ErrorCode::ResidentAlreadyEnrolled),
@@ -310,6 +319,16 @@ fn next_record(
         Change::ReplaceFingers(fingers) => record.fingers = fingers.clone(),
         Change::ReplaceDemographics(demographics) => record.demographics = demographics.clone(),
         Change::Deactivate => record.status = ResidentStatus::Deactivated,
+        Change::SetLock {
+            locked,
+            unlocked_until_ms,
+        } => {
+            // A temporary unlock keeps the lock set and lifts it for a while; a lock
+            // cancels any unlock in progress.
+            let temporary = !*locked && unlocked_until_ms.is_some();
+            record.biometrics_locked = *locked || temporary;
+            record.unlocked_until_ms = if temporary { *unlocked_until_ms } else { None };
+        }
     }
     record.version += 1;
     record.updated_ms = now_ms;
