@@ -104,12 +104,12 @@ mod tests {
         // The first failure has left the window: still two.
         failures.fail(&key, 1050);
         assert!(!failures.locked_out(&key, 1060));
-        failures.fail(&key, 1100);
+        failures.fail(&key, 1080);
         assert!(failures.locked_out(&key, 1200));
-        assert!(failures.locked_out(&key, 6099));
-        assert!(!failures.locked_out(&key, 6100));
+        assert!(failures.locked_out(&key, 6079));
+        assert!(!failures.locked_out(&key, 6080));
         assert!(
-            !failures.locked_out(&key, 6101),
+            !failures.locked_out(&key, 6081),
             "counts reset after a lockout"
         );
     }
