@@ -1,5 +1,6 @@
 //! The `idauth` binary: command-line entry point.
 
+mod audit;
 mod cli;
 mod client;
 mod config;
@@ -33,6 +34,7 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Verify(verify) => client::verify(&verify)?,
         cli::Command::Import(import) => client::import(&import)?,
         cli::Command::Keys(keys) => keys::run(&keys).map(|()| 0)?,
+        cli::Command::Audit(audit) => audit::run(&audit)?,
         cli::Command::Eval(eval) => eval_report::run(&eval).map(|()| 0)?,
     };
     if exit != 0 {

@@ -32,8 +32,31 @@ pub enum Command {
     /// Issue, list and revoke caller credentials.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Check shards' audit logs.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Measure matcher accuracy on a corpus (manifest.csv + ISO/ANSI records).
     Eval(EvalArgs),
+}
+
+/// `idauth audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk each shard's hash chain and name the first bad entry (run with the shard
+    /// stopped: its store is opened directly).
+    Verify(AuditVerifyArgs),
+}
+
+/// Arguments of `idauth audit verify`.
+#[derive(Debug, clap::Args)]
+pub struct AuditVerifyArgs {
+    /// Where the shards' stores are.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Shards to check (repeatable); every `shard-*` folder of the data directory by
+    /// default.
+    #[arg(long = "shard")]
+    pub shards: Vec<String>,
 }
 
 /// `idauth keys` subcommands. They edit the credential file directly; running gateways

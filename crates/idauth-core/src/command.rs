@@ -8,6 +8,10 @@ use crate::resident::{
 /// Who sent a write, for idempotency and the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteContext {
+    /// The authenticated caller.
+    pub caller_id: String,
+    /// The resident's token for that caller (the audit trail names residents by it).
+    pub token: String,
     /// The enrolment centre.
     pub centre_id: String,
     /// The centre's request id; a resend with the same id replays the first outcome.
@@ -91,6 +95,8 @@ pub struct WriteOutcome {
 pub struct VerifyRequest {
     /// The calling agency.
     pub caller_id: String,
+    /// The resident's token for that agency (for the audit trail).
+    pub token: String,
     /// The agency's transaction id; a repeat within the replay window is refused.
     pub txn: String,
     /// Request time, Unix milliseconds.

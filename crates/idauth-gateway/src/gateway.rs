@@ -118,6 +118,8 @@ impl Gateway {
         let token = self.secret.agency_token(caller_id, &key);
         let request = WriteRequest {
             context: WriteContext {
+                caller_id: caller_id.to_owned(),
+                token: token.clone(),
                 centre_id: context.centre_id,
                 request_id: context.request_id,
                 timestamp_ms: context.timestamp_ms.unwrap_or_default(),
@@ -171,6 +173,7 @@ impl Gateway {
         let shard = self.route(&key);
         let request = VerifyRequest {
             caller_id: caller_id.to_owned(),
+            token: token.clone(),
             txn,
             timestamp_ms: timestamp_ms.unwrap_or_default(),
             key,

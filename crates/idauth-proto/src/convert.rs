@@ -529,6 +529,8 @@ pub fn verify_response(
 
 fn write_context_to_wire(context: &WriteContext) -> internal::WriteContext {
     let WriteContext {
+        caller_id,
+        token,
         centre_id,
         request_id,
         timestamp_ms,
@@ -537,6 +539,8 @@ fn write_context_to_wire(context: &WriteContext) -> internal::WriteContext {
         centre_id: centre_id.clone(),
         request_id: request_id.clone(),
         timestamp_ms: *timestamp_ms,
+        caller_id: caller_id.clone(),
+        token: token.clone(),
     }
 }
 
@@ -545,8 +549,12 @@ fn write_context(context: Option<internal::WriteContext>) -> Result<WriteContext
         centre_id,
         request_id,
         timestamp_ms,
+        caller_id,
+        token,
     } = context.ok_or(invalid(ErrorCode::BadRequest, "write context missing"))?;
     Ok(WriteContext {
+        caller_id,
+        token,
         centre_id,
         request_id,
         timestamp_ms,
@@ -765,6 +773,7 @@ pub fn write_outcome(outcome: internal::WriteOutcome) -> WriteOutcome {
 pub fn verify_command(request: &VerifyRequest) -> internal::VerifyCommand {
     let VerifyRequest {
         caller_id,
+        token,
         txn,
         timestamp_ms,
         key,
@@ -780,6 +789,7 @@ pub fn verify_command(request: &VerifyRequest) -> internal::VerifyCommand {
         txn: txn.clone(),
         timestamp_ms: *timestamp_ms,
         record_keys: record_keys_to_wire(keys),
+        token: token.clone(),
     }
 }
 
@@ -793,9 +803,11 @@ pub fn verify_request(command: internal::VerifyCommand) -> Result<VerifyRequest>
         txn,
         timestamp_ms,
         record_keys: wire_keys,
+        token,
     } = command;
     Ok(VerifyRequest {
         caller_id,
+        token,
         txn,
         timestamp_ms,
         key: storage_key(&key)?,
@@ -914,6 +926,8 @@ mod tests {
     fn sample_write() -> WriteRequest {
         WriteRequest {
             context: WriteContext {
+                caller_id: "centre-1-key".into(),
+                token: "tok".into(),
                 centre_id: "centre-1".into(),
                 request_id: "r-1".into(),
                 timestamp_ms: 1_700_000_000_123,
@@ -974,6 +988,7 @@ mod tests {
     fn verifies_and_outcomes_round_trip() {
         let request = VerifyRequest {
             caller_id: "agency".into(),
+            token: "tok".into(),
             txn: "t-1".into(),
             timestamp_ms: 123,
             key: StorageKey([9; 32]),

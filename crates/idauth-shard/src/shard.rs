@@ -13,8 +13,8 @@ use idauth_match::fusion::compare_fingers;
 use idauth_match::sample::{decode_sample, template_of};
 use idauth_match::{FingerTemplate, Matcher, MccParams};
 use idauth_store::{
-    Change, Durability, EnrolledFinger, HotCache, ResidentRecord, ResidentStatus, Store,
-    StoreOptions,
+    AuditRecord, Change, Durability, EnrolledFinger, HotCache, ResidentRecord, ResidentStatus,
+    Store, StoreOptions,
 };
 use tokio::sync::Semaphore;
 
@@ -142,8 +142,26 @@ impl Shard {
         self: &Arc<Self>,
         request: WriteRequest,
     ) -> Result<WriteOutcome, ShardError> {
-        let (applied, templates) = self.on_cpu(move |shard| shard.apply(&request)).await??;
+        let audit = AuditRecord {
+            time_ms: now_ms(),
+            caller: request.context.caller_id.clone(),
+            token: request.context.token.clone(),
+            operation: request.command.operation().to_owned(),
+            ..AuditRecord::default()
+        };
+        let result = self.on_cpu(move |shard| shard.apply(&request)).await;
+        let (applied, templates) = match result.and_then(|inner| inner) {
+            Ok(done) => done,
+            Err(error) => {
+                self.audit_failure(audit, &error).await;
+                return Err(error);
+            }
+        };
         if !applied.replayed {
+            self.store.audit(AuditRecord {
+                reference: applied.outcome.reference.clone(),
+                ..audit
+            })?;
             self.store.durable().await?;
         }
         // Templates enter the cache only once their record is durable.
@@ -232,7 +250,51 @@ impl Shard {
         self: &Arc<Self>,
         request: VerifyRequest,
     ) -> Result<VerifyOutcome, ShardError> {
-        self.on_cpu(move |shard| shard.decide(&request)).await?
+        let audit = AuditRecord {
+            time_ms: now_ms(),
+            caller: request.caller_id.clone(),
+            token: request.token.clone(),
+            operation: "verify".into(),
+            ..AuditRecord::default()
+        };
+        let result = self.on_cpu(move |shard| shard.decide(&request)).await;
+        let outcome = match result.and_then(|inner| inner) {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                self.audit_failure(audit, &error).await;
+                return Err(error);
+            }
+        };
+        self.store.audit(AuditRecord {
+            factors: outcome
+                .factors
+                .iter()
+                .map(|f| (f.factor.name().to_owned(), f.matched))
+                .collect(),
+            decision: Some(outcome.matched),
+            error_code: outcome.error.map(|code| code.number()),
+            reference: outcome.reference.clone(),
+            ..audit
+        })?;
+        // The decision is answered only once its audit entry is on disk.
+        self.store.durable().await?;
+        Ok(outcome)
+    }
+
+    /// Records a refused operation in the audit log (best effort: the refusal is
+    /// answered even if the log cannot be written, and the failure is logged).
+    async fn audit_failure(&self, audit: AuditRecord, error: &ShardError) {
+        let record = AuditRecord {
+            error_code: Some(error.code().number()),
+            ..audit
+        };
+        let appended = self.store.audit(record);
+        if let Err(failure) = match appended {
+            Ok(_) => self.store.durable().await,
+            Err(failure) => Err(failure),
+        } {
+            tracing::error!(shard = %self.id, error = %failure, "audit entry for a refusal not written");
+        }
     }
 
     fn decide(&self, request: &VerifyRequest) -> Result<VerifyOutcome, ShardError> {

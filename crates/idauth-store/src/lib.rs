@@ -6,6 +6,7 @@
 //! caller is acknowledged only after an fsync that began after its write, and every
 //! write waiting at that moment shares the same fsync.
 
+mod audit;
 mod cache;
 mod commit;
 mod error;
@@ -14,6 +15,7 @@ mod seal;
 mod store;
 mod txns;
 
+pub use audit::{AuditEntry, AuditRecord, ChainBreak, verify_chain};
 pub use cache::HotCache;
 pub use commit::{Durability, GroupCommit};
 pub use error::{Result, StoreError};

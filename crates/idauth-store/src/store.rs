@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
+use crate::audit::{AuditLog, AuditRecord};
 use crate::cache::HotCache;
 use crate::commit::{Durability, GroupCommit};
 use crate::error::{Result, StoreError};
@@ -94,6 +95,7 @@ pub struct Store {
     cache: HotCache<StorageKey, (ResidentRecord, u32, [u8; 16])>,
     count: AtomicU64,
     txns: TxnIndex,
+    audit: AuditLog,
 }
 
 impl Store {
@@ -103,6 +105,7 @@ impl Store {
         let residents = db.open_tree("residents")?;
         let requests = db.open_tree("requests")?;
         let txns = TxnIndex::new(db.open_tree("txns")?, options.txn_retention_ms);
+        let audit = AuditLog::open(db.open_tree("audit")?)?;
         let count = AtomicU64::new(residents.len() as u64);
         let commit = GroupCommit::start(db.clone())
             .map_err(|error| StoreError::Flush(format!("cannot start flush thread: {error}")))?;
@@ -115,6 +118,7 @@ impl Store {
             cache: HotCache::new(options.cache_records),
             count,
             txns,
+            audit,
         })
     }
 
@@ -240,6 +244,11 @@ impl Store {
         self.txns.record(caller, txn, timestamp_ms, now_ms)
     }
 
+    /// Appends an audit entry; durable with the next [`Store::durable`].
+    pub fn audit(&self, record: AuditRecord) -> Result<u64> {
+        self.audit.append(record)
+    }
+
     /// Waits until every write applied before this call is on disk.
     pub async fn durable(&self) -> Result<()> {
         match self.durability {
@@ -360,6 +369,8 @@ mod tests {
 
     fn context(request: &str) -> WriteContext {
         WriteContext {
+            caller_id: "centre-key".into(),
+            token: "tok".into(),
             centre_id: "c1".into(),
             request_id: request.into(),
             timestamp_ms: 0,
@@ -448,6 +459,86 @@ mod tests {
         let record = store.get(&key, &keys()).unwrap().unwrap();
         assert_eq!(record.status, ResidentStatus::Deactivated);
         assert_eq!(record.version, 3);
+    }
+
+    #[tokio::test]
+    async fn the_audit_chain_detects_edits_removals_and_reorders() {
+        let dir = tempfile::tempdir().unwrap();
+        let append = |store: &Store, n: u64| {
+            for i in 0..n {
+                store
+                    .audit(AuditRecord {
+                        time_ms: i as i64,
+                        caller: "agency".into(),
+                        operation: "verify".into(),
+                        reference: format!("ref-{i}"),
+                        ..AuditRecord::default()
+                    })
+                    .unwrap();
+            }
+        };
+        {
+            let store = open(dir.path());
+            append(&store, 3);
+        }
+        {
+            // The chain continues across a reopen.
+            let store = open(dir.path());
+            append(&store, 2);
+            assert_eq!(crate::verify_chain(&store.db).unwrap(), Ok(5));
+        }
+        let tamper = |edit: &dyn Fn(&sled::Tree)| {
+            let copy = tempfile::tempdir().unwrap();
+            for file in std::fs::read_dir(dir.path()).unwrap() {
+                let file = file.unwrap();
+                if file.path().is_file() {
+                    std::fs::copy(file.path(), copy.path().join(file.file_name())).unwrap();
+                } else {
+                    let to = copy.path().join(file.file_name());
+                    std::fs::create_dir_all(&to).unwrap();
+                    for inner in std::fs::read_dir(file.path()).unwrap() {
+                        let inner = inner.unwrap();
+                        std::fs::copy(inner.path(), to.join(inner.file_name())).unwrap();
+                    }
+                }
+            }
+            let db = sled::open(copy.path()).unwrap();
+            edit(&db.open_tree("audit").unwrap());
+            db.flush().unwrap();
+            crate::verify_chain(&db).unwrap().unwrap_err()
+        };
+        let key = |seq: u64| seq.to_be_bytes();
+        let edited = tamper(&|tree| {
+            let bytes = tree.get(key(2)).unwrap().unwrap().to_vec();
+            let at = bytes.windows(5).position(|w| w == b"ref-2").unwrap();
+            let mut edited = bytes.clone();
+            edited[at + 4] = b'9';
+            tree.insert(key(2), edited).unwrap();
+        });
+        assert_eq!(edited.seq, 2, "{edited:?}");
+        let removed = tamper(&|tree| {
+            tree.remove(key(1)).unwrap();
+        });
+        assert_eq!(removed.seq, 1, "{removed:?}");
+        let swapped = tamper(&|tree| {
+            let (a, b) = (
+                tree.get(key(1)).unwrap().unwrap(),
+                tree.get(key(2)).unwrap().unwrap(),
+            );
+            tree.insert(key(1), b).unwrap();
+            tree.insert(key(2), a).unwrap();
+        });
+        assert_eq!(swapped.seq, 1, "{swapped:?}");
+        let last_edited = tamper(&|tree| {
+            let mut bytes = tree.get(key(4)).unwrap().unwrap().to_vec();
+            bytes[2] ^= 1;
+            tree.insert(key(4), bytes).unwrap();
+        });
+        assert_eq!(last_edited.seq, 4, "{last_edited:?}");
+        let truncated = tamper(&|tree| {
+            tree.remove(key(4)).unwrap();
+        });
+        assert_eq!(truncated.seq, 4, "{truncated:?}");
     }
 
     #[tokio::test]

@@ -1,0 +1,188 @@
+//! The shard's audit log: append-only, hash-chained.
+//!
+//! Entry `n` is stored under key `n` (u64 big-endian) and carries the BLAKE3 hash of
+//! entry `n - 1`'s stored bytes; a head record (sorting after every entry) holds the
+//! last sequence number and the last entry's hash. [`verify_chain`] walks the log and
+//! names the first entry that was edited, removed or moved: an edit breaks the next
+//! entry's link (or the head, for the last one), a removal leaves a gap in the
+//! sequence, a reorder puts an entry under another entry's key. Entries never hold a
+//! template, an identifier or a demographic value: the resident appears only as the
+//! caller's token.
+
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, StoreError};
+
+/// The head record's key: nine bytes, so it sorts after every eight-byte entry key.
+const HEAD_KEY: [u8; 9] = [0xff; 9];
+
+/// One audited operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Position in the log, from 0.
+    pub seq: u64,
+    /// When, Unix milliseconds.
+    pub time_ms: i64,
+    /// The authenticated caller.
+    pub caller: String,
+    /// The resident's token for that caller.
+    pub token: String,
+    /// What was done (enrol, verify, lock_biometrics, ...).
+    pub operation: String,
+    /// Factors used and whether each matched (verifies).
+    pub factors: Vec<(String, bool)>,
+    /// The decision of a verify (`None` for writes).
+    pub decision: Option<bool>,
+    /// The error code, if the operation failed or did not match.
+    pub error_code: Option<u16>,
+    /// The reference code given to the caller.
+    pub reference: String,
+    /// BLAKE3 of the previous entry's stored bytes (zeros for the first).
+    pub prev_hash: [u8; 32],
+}
+
+/// What the caller of [`AuditLog::append`] provides; the log adds the sequence number
+/// and the link.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// When, Unix milliseconds.
+    pub time_ms: i64,
+    /// The authenticated caller.
+    pub caller: String,
+    /// The resident's token for that caller.
+    pub token: String,
+    /// What was done.
+    pub operation: String,
+    /// Factors used and whether each matched.
+    pub factors: Vec<(String, bool)>,
+    /// The decision of a verify.
+    pub decision: Option<bool>,
+    /// The error code.
+    pub error_code: Option<u16>,
+    /// The reference code.
+    pub reference: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Head {
+    next_seq: u64,
+    last_hash: [u8; 32],
+}
+
+/// The log of one store.
+#[derive(Debug)]
+pub(crate) struct AuditLog {
+    tree: sled::Tree,
+    head: Mutex<Head>,
+}
+
+impl AuditLog {
+    pub(crate) fn open(tree: sled::Tree) -> Result<Self> {
+        let head = match tree.get(HEAD_KEY)? {
+            Some(bytes) => postcard::from_bytes(&bytes)?,
+            None => Head {
+                next_seq: 0,
+                last_hash: [0; 32],
+            },
+        };
+        Ok(Self {
+            tree,
+            head: Mutex::new(head),
+        })
+    }
+
+    /// Appends an entry (not yet durable: it rides on the next group commit).
+    pub(crate) fn append(&self, record: AuditRecord) -> Result<u64> {
+        let mut head = self.head.lock().expect("audit lock poisoned");
+        let entry = AuditEntry {
+            seq: head.next_seq,
+            time_ms: record.time_ms,
+            caller: record.caller,
+            token: record.token,
+            operation: record.operation,
+            factors: record.factors,
+            decision: record.decision,
+            error_code: record.error_code,
+            reference: record.reference,
+            prev_hash: head.last_hash,
+        };
+        let bytes = postcard::to_stdvec(&entry)?;
+        let next = Head {
+            next_seq: entry.seq + 1,
+            last_hash: *blake3::hash(&bytes).as_bytes(),
+        };
+        let mut batch = sled::Batch::default();
+        batch.insert(&entry.seq.to_be_bytes(), bytes);
+        batch.insert(&HEAD_KEY, postcard::to_stdvec(&next)?);
+        self.tree.apply_batch(batch)?;
+        *head = next;
+        Ok(entry.seq)
+    }
+}
+
+/// Where a chain breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainBreak {
+    /// The first entry (sequence number) that is not what the chain says it must be.
+    pub seq: u64,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// Walks a store's audit log; the number of entries, or the first break.
+pub fn verify_chain(db: &sled::Db) -> Result<std::result::Result<u64, ChainBreak>> {
+    let tree = db.open_tree("audit")?;
+    let mut expected_seq = 0u64;
+    let mut prev_hash = [0u8; 32];
+    let broken = |seq, reason: &str| {
+        Ok(Err(ChainBreak {
+            seq,
+            reason: reason.into(),
+        }))
+    };
+    for item in tree.range(..HEAD_KEY.to_vec()) {
+        let (key, bytes) = item?;
+        let Ok(key_seq) = <[u8; 8]>::try_from(key.as_ref()).map(u64::from_be_bytes) else {
+            return broken(expected_seq, "a record with a foreign key is in the log");
+        };
+        if key_seq != expected_seq {
+            return broken(expected_seq, "missing: the sequence jumps past it");
+        }
+        let Ok(entry) = postcard::from_bytes::<AuditEntry>(&bytes) else {
+            return broken(key_seq, "does not decode (edited)");
+        };
+        if entry.seq != key_seq {
+            return broken(key_seq, "holds another entry (reordered)");
+        }
+        if entry.prev_hash != prev_hash {
+            if key_seq == 0 {
+                return broken(0, "edited: its link is not the start of the chain");
+            }
+            // The usual edit changes an entry's content, which breaks the next
+            // entry's link; an edit of the link itself is reported one entry early.
+            return broken(
+                key_seq - 1,
+                "edited: its hash no longer matches the next entry's link (or that link was edited)",
+            );
+        }
+        prev_hash = *blake3::hash(&bytes).as_bytes();
+        expected_seq += 1;
+    }
+    let head = match tree.get(HEAD_KEY)? {
+        Some(bytes) => postcard::from_bytes::<Head>(&bytes).map_err(StoreError::from)?,
+        None if expected_seq == 0 => return Ok(Ok(0)),
+        None => return broken(expected_seq, "the head record is missing"),
+    };
+    if head.next_seq != expected_seq {
+        return broken(expected_seq, "missing: the head names later entries");
+    }
+    if head.last_hash != prev_hash {
+        return broken(
+            expected_seq.saturating_sub(1),
+            "edited: the head's hash does not match it",
+        );
+    }
+    Ok(Ok(expected_seq))
+}
