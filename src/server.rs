@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use idauth_gateway::auth::Guard;
 use idauth_gateway::envelope::EnvelopeKeys;
+use idauth_gateway::receipt::ReceiptSigner;
 use idauth_gateway::service::PublicApi;
 use idauth_gateway::service::TRANSPORT_MESSAGE_LIMIT;
 use idauth_gateway::{
@@ -109,10 +110,16 @@ fn envelope_keys(config: &Config) -> anyhow::Result<Arc<EnvelopeKeys>> {
 
 /// The public API over a gateway.
 fn public_api(config: &Config, gateway: Arc<Gateway>) -> anyhow::Result<PublicApi> {
+    let seed = crate::secrets::load_or_create(
+        &config.secrets_dir().join("receipt-key.hex"),
+        "receipt signing key",
+    )?;
+    let receipts = Arc::new(ReceiptSigner::from_seed(&seed));
     Ok(PublicApi::new(
         gateway,
         guard(config)?,
         envelope_keys(config)?,
+        receipts,
     ))
 }
 

@@ -109,8 +109,11 @@ pub(crate) async fn connect(args: &ClientArgs) -> anyhow::Result<Authenticated> 
     Ok(InterceptedService::new(channel, Bearer(value)))
 }
 
-/// The service's current envelope key: (key id, X25519 public key).
-pub(crate) async fn envelope_key(connection: &Authenticated) -> anyhow::Result<(u32, Vec<u8>)> {
+/// The service's current envelope key (key id, X25519 public key) and its receipt
+/// verification key.
+pub(crate) async fn service_keys(
+    connection: &Authenticated,
+) -> anyhow::Result<((u32, Vec<u8>), Vec<u8>)> {
     let keys = AuthClient::new(connection.clone())
         .service_keys(ServiceKeysRequest {})
         .await
@@ -129,7 +132,12 @@ pub(crate) async fn envelope_key(connection: &Authenticated) -> anyhow::Result<(
         .into_iter()
         .next()
         .context("the service published no envelope key")?;
-    Ok((key.key_id, key.public_key))
+    Ok(((key.key_id, key.public_key), keys.receipt_public_key))
+}
+
+/// The service's current envelope key: (key id, X25519 public key).
+pub(crate) async fn envelope_key(connection: &Authenticated) -> anyhow::Result<(u32, Vec<u8>)> {
+    Ok(service_keys(connection).await?.0)
 }
 
 /// Encrypts fingers to the service key, bound to `txn` and `timestamp`.
@@ -237,7 +245,7 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let txn = args.txn.clone().unwrap_or_else(|| fresh_id("txn"));
     runtime()?.block_on(async {
         let connection = connect(&args.client).await?;
-        let key = envelope_key(&connection).await?;
+        let (key, receipt_key) = service_keys(&connection).await?;
         let timestamp = now();
         let request = VerifyRequest {
             envelope: seal(&key, fingers, &txn, &timestamp)?,
@@ -254,6 +262,7 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
             Ok(response) => {
                 let response = response.into_inner();
                 let matched = response.decision == i32::from(Decision::Match);
+                let receipt_valid = idauth_gateway::receipt::check(&receipt_key, &response);
                 let error = response
                     .error
                     .as_ref()
@@ -273,6 +282,8 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
                         "token": response.token,
                         "factors": factors,
                         "error": error,
+                        "receipt": hex::encode(&response.receipt),
+                        "receipt_valid": receipt_valid,
                     }),
                     if matched { 0 } else { 1 },
                 )

@@ -11,6 +11,7 @@ use std::time::Duration;
 use idauth_core::{FingerPosition, FingerSample, IdentifierType, ResidentId, TemplateFormat};
 use idauth_gateway::auth::{CallerKind, CredentialFile, Guard, Operation, Policy};
 use idauth_gateway::envelope::EnvelopeKeys;
+use idauth_gateway::receipt::ReceiptSigner;
 use idauth_gateway::service::PublicApi;
 use idauth_gateway::{
     Gateway, GatewayOptions, Limits, MasterKeys, RemoteShard, ShardClient, StorageKeySecret,
@@ -211,7 +212,8 @@ pub async fn loopback_cluster_with(data: &Path, lockout: LockoutPolicy) -> Loopb
     file.save(&credentials).unwrap();
     let guard = Arc::new(Guard::new(credentials.clone(), PEPPER).unwrap());
     let envelopes = EnvelopeKeys::from_json(&EnvelopeKeys::generate_json().unwrap()).unwrap();
-    let api = PublicApi::new(gateway, guard, Arc::new(envelopes));
+    let receipts = Arc::new(ReceiptSigner::from_seed(&[3; 32]));
+    let api = PublicApi::new(gateway, guard, Arc::new(envelopes), receipts);
     let (listener, addr) = listener().await;
     let (stop, stopped) = oneshot::channel::<()>();
     stops.push(stop);
@@ -464,6 +466,12 @@ pub async fn check_decisions(url: &str, api_key: &str, probes: &[Probe]) -> (usi
     let mut client = v1::auth_client::AuthClient::new(connect(url, api_key).await);
     let mut matcher = Matcher::new(MccParams::default());
     let key = envelope_key(url, api_key).await;
+    let receipt_key = v1::auth_client::AuthClient::new(connect(url, api_key).await)
+        .service_keys(v1::ServiceKeysRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .receipt_public_key;
     let (genuine, impostor): (Vec<&Probe>, Vec<&Probe>) = probes.iter().partition(|p| p.genuine());
     let requests: Vec<v1::VerifyRequest> = genuine
         .iter()
@@ -483,6 +491,10 @@ pub async fn check_decisions(url: &str, api_key: &str, probes: &[Probe]) -> (usi
             response.txn,
             format!("{prefix}-g{index}"),
             "batch answers out of order"
+        );
+        assert!(
+            idauth_gateway::receipt::check(&receipt_key, &response),
+            "receipt does not check"
         );
         let want = expected(probe, &mut matcher);
         assert_eq!(
@@ -505,6 +517,7 @@ pub async fn check_decisions(url: &str, api_key: &str, probes: &[Probe]) -> (usi
             .unwrap()
             .into_inner();
         assert_eq!(response.txn, format!("{prefix}-i{i}"));
+        assert!(idauth_gateway::receipt::check(&receipt_key, &response));
         assert_eq!(
             answer(&response),
             expected(probe, &mut matcher),

@@ -13,6 +13,7 @@ pub mod envelope;
 mod error;
 mod gateway;
 pub mod master_keys;
+pub mod receipt;
 pub mod routing;
 pub mod service;
 pub mod validate;

@@ -29,6 +29,7 @@ use crate::auth::{Caller, Guard, Operation};
 use crate::envelope::{Binding, EnvelopeKeys};
 use crate::error::GatewayError;
 use crate::gateway::{Gateway, now_ms};
+use crate::receipt::ReceiptSigner;
 
 /// Largest message tonic itself decodes. Requests between the gateway's own limit and
 /// this one are refused with MESSAGE_TOO_LARGE and its detail; beyond it, tonic
@@ -44,16 +45,23 @@ pub struct PublicApi {
     gateway: Arc<Gateway>,
     guard: Arc<Guard>,
     envelopes: Arc<EnvelopeKeys>,
+    receipts: Arc<ReceiptSigner>,
 }
 
 impl PublicApi {
-    /// Serves `gateway`, admitting the callers `guard` knows and opening envelopes
-    /// sealed to `envelopes`.
-    pub fn new(gateway: Arc<Gateway>, guard: Arc<Guard>, envelopes: Arc<EnvelopeKeys>) -> Self {
+    /// Serves `gateway`, admitting the callers `guard` knows, opening envelopes
+    /// sealed to `envelopes` and signing verify receipts with `receipts`.
+    pub fn new(
+        gateway: Arc<Gateway>,
+        guard: Arc<Guard>,
+        envelopes: Arc<EnvelopeKeys>,
+        receipts: Arc<ReceiptSigner>,
+    ) -> Self {
         Self {
             gateway,
             guard,
             envelopes,
+            receipts,
         }
     }
 
@@ -137,15 +145,20 @@ impl PublicApi {
         let txn = request.txn.clone();
         match self.verify_one(metadata, request).await {
             Ok(response) => response,
-            Err(code) => VerifyResponse {
-                txn,
-                decision: Decision::NoMatch.into(),
-                reference: String::new(),
-                factors: Vec::new(),
-                error: Some(error_message(code)),
-                timestamp: Some(convert::timestamp(now_ms())),
-                token: String::new(),
-            },
+            Err(code) => {
+                let mut response = VerifyResponse {
+                    txn,
+                    decision: Decision::NoMatch.into(),
+                    reference: String::new(),
+                    factors: Vec::new(),
+                    error: Some(error_message(code)),
+                    timestamp: Some(convert::timestamp(now_ms())),
+                    token: String::new(),
+                    receipt: Vec::new(),
+                };
+                self.receipts.sign(&mut response);
+                response
+            }
         }
     }
 
@@ -176,7 +189,9 @@ impl PublicApi {
             }
             let txn = call.txn.clone();
             let (outcome, token) = self.gateway.verify(call, caller.id(), started).await?;
-            Ok::<_, GatewayError>(convert::verify_response(txn, &outcome, token, now_ms()))
+            let mut response = convert::verify_response(txn, &outcome, token, now_ms());
+            self.receipts.sign(&mut response);
+            Ok::<_, GatewayError>(response)
         }
         .await;
         result.map_err(|error| {
@@ -358,6 +373,7 @@ impl Auth for PublicApi {
             .map_err(|error| self.refused("service_keys", &error))?;
         Ok(Response::new(ServiceKeysResponse {
             envelope_keys: self.envelopes.public_keys(now_ms()),
+            receipt_public_key: self.receipts.public_key().to_vec(),
         }))
     }
 

@@ -522,6 +522,8 @@ pub fn verify_response(
         error: error.map(error_message),
         timestamp: Some(timestamp(now_ms)),
         token,
+        // Signed by the gateway once the response is complete.
+        receipt: Vec::new(),
     }
 }
 
