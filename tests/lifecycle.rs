@@ -82,6 +82,13 @@ async fn enrol_update_and_deactivate_through_the_api() {
         envelope: None,
     };
     let first = enrolment.enrol(enrol.clone()).await.unwrap().into_inner();
+    let receipt_key = AuthClient::new(cluster.connect().await)
+        .service_keys(v1::ServiceKeysRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .receipt_public_key;
+    assert!(idauth_gateway::receipt::check_enrol(&receipt_key, &first));
     assert_eq!((first.version, first.replayed), (1, false));
     let again = enrolment.enrol(enrol).await.unwrap().into_inner();
     assert_eq!(

@@ -177,7 +177,7 @@ pub fn enrol(args: &EnrolArgs) -> anyhow::Result<ExitCode> {
     let request_id = args.request_id.clone().unwrap_or_else(|| fresh_id("enrol"));
     runtime()?.block_on(async {
         let connection = connect(&args.client).await?;
-        let key = envelope_key(&connection).await?;
+        let (key, receipt_key) = service_keys(&connection).await?;
         let timestamp = now();
         let request = EnrolRequest {
             envelope: seal(&key, fingers, &request_id, &timestamp)?,
@@ -205,6 +205,8 @@ pub fn enrol(args: &EnrolArgs) -> anyhow::Result<ExitCode> {
                             "version": response.version,
                             "replayed": response.replayed,
                             "token": response.token,
+                            "receipt": hex::encode(&response.receipt),
+                            "receipt_valid": idauth_gateway::receipt::check_enrol(&receipt_key, &response),
                         })
                     );
                 } else {

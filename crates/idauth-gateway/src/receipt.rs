@@ -44,6 +44,25 @@ pub fn signed_bytes(response: &v1::VerifyResponse) -> Vec<u8> {
     out
 }
 
+/// The bytes a write receipt (enrolment, update, lock) signs: a fixed label, then
+/// request id, reference, version, replayed and token.
+pub fn signed_write_bytes(
+    request_id: &str,
+    reference: &str,
+    version: u64,
+    replayed: bool,
+    token: &str,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(160);
+    out.extend_from_slice(b"idauth write receipt v1\0");
+    put(&mut out, request_id.as_bytes());
+    put(&mut out, reference.as_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
+    out.push(u8::from(replayed));
+    put(&mut out, token.as_bytes());
+    out
+}
+
 /// Signs receipts with the gateway's key.
 pub struct ReceiptSigner {
     key: SigningKey,
@@ -72,20 +91,64 @@ impl ReceiptSigner {
     pub fn sign(&self, response: &mut v1::VerifyResponse) {
         response.receipt = self.key.sign(&signed_bytes(response)).to_bytes().to_vec();
     }
+
+    /// Sets the receipt of an enrolment response.
+    pub fn sign_enrol(&self, response: &mut v1::EnrolResponse) {
+        let v1::EnrolResponse {
+            request_id,
+            reference,
+            version,
+            replayed,
+            token,
+            receipt: _,
+        } = &*response;
+        let bytes = signed_write_bytes(request_id, reference, *version, *replayed, token);
+        response.receipt = self.key.sign(&bytes).to_bytes().to_vec();
+    }
+
+    /// Sets the receipt of an update, deactivation or lock response.
+    pub fn sign_update(&self, response: &mut v1::UpdateResponse) {
+        let v1::UpdateResponse {
+            request_id,
+            reference,
+            version,
+            replayed,
+            token,
+            receipt: _,
+        } = &*response;
+        let bytes = signed_write_bytes(request_id, reference, *version, *replayed, token);
+        response.receipt = self.key.sign(&bytes).to_bytes().to_vec();
+    }
 }
 
-/// Whether `response.receipt` is a valid signature by `public_key` over its fields.
-pub fn check(public_key: &[u8], response: &v1::VerifyResponse) -> bool {
+/// Whether an enrolment response's receipt is a valid signature by `public_key`.
+pub fn check_enrol(public_key: &[u8], response: &v1::EnrolResponse) -> bool {
+    let bytes = signed_write_bytes(
+        &response.request_id,
+        &response.reference,
+        response.version,
+        response.replayed,
+        &response.token,
+    );
+    check_bytes(public_key, &bytes, &response.receipt)
+}
+
+fn check_bytes(public_key: &[u8], bytes: &[u8], receipt: &[u8]) -> bool {
     let Ok(key) = <[u8; 32]>::try_from(public_key) else {
         return false;
     };
     let Ok(key) = VerifyingKey::from_bytes(&key) else {
         return false;
     };
-    let Ok(signature) = Signature::from_slice(&response.receipt) else {
+    let Ok(signature) = Signature::from_slice(receipt) else {
         return false;
     };
-    key.verify(&signed_bytes(response), &signature).is_ok()
+    key.verify(bytes, &signature).is_ok()
+}
+
+/// Whether `response.receipt` is a valid signature by `public_key` over its fields.
+pub fn check(public_key: &[u8], response: &v1::VerifyResponse) -> bool {
+    check_bytes(public_key, &signed_bytes(response), &response.receipt)
 }
 
 #[cfg(test)]
@@ -121,5 +184,22 @@ mod tests {
         assert!(!check(&signer.public_key(), &changed));
         let other = ReceiptSigner::from_seed(&[5; 32]);
         assert!(!check(&other.public_key(), &response));
+    }
+
+    #[test]
+    fn enrolment_receipts_check_and_break_on_change() {
+        let signer = ReceiptSigner::from_seed(&[6; 32]);
+        let mut response = v1::EnrolResponse {
+            request_id: "r-1".into(),
+            reference: "shard-1-cd".into(),
+            version: 1,
+            replayed: false,
+            token: "tok".into(),
+            receipt: Vec::new(),
+        };
+        signer.sign_enrol(&mut response);
+        assert!(check_enrol(&signer.public_key(), &response));
+        response.version = 2;
+        assert!(!check_enrol(&signer.public_key(), &response));
     }
 }

@@ -80,6 +80,25 @@ impl PublicApi {
         to_status(code)
     }
 
+    /// A signed update response.
+    fn update_response(
+        &self,
+        request_id: String,
+        outcome: idauth_core::command::WriteOutcome,
+        token: String,
+    ) -> UpdateResponse {
+        let mut response = UpdateResponse {
+            request_id,
+            reference: outcome.reference,
+            version: outcome.version,
+            replayed: outcome.replayed,
+            token,
+            receipt: Vec::new(),
+        };
+        self.receipts.sign_update(&mut response);
+        response
+    }
+
     /// Moves the fingers of an envelope into `fingers`, or checks that the caller may
     /// send them in clear.
     fn open_probe(
@@ -218,13 +237,16 @@ impl Enrolment for PublicApi {
         let (request_id, outcome, token) = self
             .write("enrol", Operation::Enrol, &metadata, len, prepare)
             .await?;
-        Ok(Response::new(EnrolResponse {
+        let mut response = EnrolResponse {
             request_id,
             reference: outcome.reference,
             version: outcome.version,
             replayed: outcome.replayed,
             token,
-        }))
+            receipt: Vec::new(),
+        };
+        self.receipts.sign_enrol(&mut response);
+        Ok(Response::new(response))
     }
 
     async fn update_biometrics(
@@ -248,7 +270,9 @@ impl Enrolment for PublicApi {
                 prepare,
             )
             .await?;
-        Ok(Response::new(update_response(request_id, outcome, token)))
+        Ok(Response::new(
+            self.update_response(request_id, outcome, token),
+        ))
     }
 
     async fn update_demographics(
@@ -267,7 +291,9 @@ impl Enrolment for PublicApi {
                 prepare,
             )
             .await?;
-        Ok(Response::new(update_response(request_id, outcome, token)))
+        Ok(Response::new(
+            self.update_response(request_id, outcome, token),
+        ))
     }
 
     async fn deactivate(
@@ -280,7 +306,9 @@ impl Enrolment for PublicApi {
         let (request_id, outcome, token) = self
             .write("deactivate", Operation::Enrol, &metadata, len, prepare)
             .await?;
-        Ok(Response::new(update_response(request_id, outcome, token)))
+        Ok(Response::new(
+            self.update_response(request_id, outcome, token),
+        ))
     }
 }
 
@@ -302,7 +330,9 @@ impl Resident for PublicApi {
                 prepare,
             )
             .await?;
-        Ok(Response::new(update_response(request_id, outcome, token)))
+        Ok(Response::new(
+            self.update_response(request_id, outcome, token),
+        ))
     }
 
     async fn unlock_biometrics(
@@ -321,7 +351,9 @@ impl Resident for PublicApi {
                 prepare,
             )
             .await?;
-        Ok(Response::new(update_response(request_id, outcome, token)))
+        Ok(Response::new(
+            self.update_response(request_id, outcome, token),
+        ))
     }
 }
 
@@ -332,20 +364,6 @@ fn context_binding(
     context.map_or((String::new(), None), |c| {
         (c.request_id.clone(), c.timestamp)
     })
-}
-
-fn update_response(
-    request_id: String,
-    outcome: idauth_core::command::WriteOutcome,
-    token: String,
-) -> UpdateResponse {
-    UpdateResponse {
-        request_id,
-        reference: outcome.reference,
-        version: outcome.version,
-        replayed: outcome.replayed,
-        token,
-    }
 }
 
 /// The stream of answers to a VerifyBatch.
