@@ -1,0 +1,232 @@
+//! The public API's requests and responses.
+
+use super::*;
+
+/// An envelope must be opened (its fingers moved into `fingers`) by the gateway before
+/// a request becomes domain values; one still present is a gateway bug, refused.
+fn unopened(envelope: Option<&v1::Envelope>) -> Result<()> {
+    match envelope {
+        Some(_) => Err(invalid(
+            ErrorCode::Internal,
+            "envelope not opened before conversion",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The common part of an enrolment-side call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolmentContext {
+    /// The enrolment centre.
+    pub centre_id: String,
+    /// The centre's request id.
+    pub request_id: String,
+    /// Request time, Unix milliseconds (`None` when absent).
+    pub timestamp_ms: Option<i64>,
+    /// Whether the resident consented.
+    pub consent: bool,
+}
+
+/// An enrolment-side call in domain terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolmentCall {
+    /// Idempotency context.
+    pub context: EnrolmentContext,
+    /// The resident.
+    pub resident: ResidentId,
+    /// The operation.
+    pub command: WriteCommand,
+}
+
+fn enrolment_context(context: Option<v1::EnrolmentContext>) -> Result<EnrolmentContext> {
+    let v1::EnrolmentContext {
+        centre_id,
+        request_id,
+        timestamp,
+        consent,
+    } = context.ok_or(invalid(ErrorCode::BadRequest, "request context missing"))?;
+    Ok(EnrolmentContext {
+        centre_id,
+        request_id,
+        timestamp_ms: timestamp_ms(timestamp),
+        consent,
+    })
+}
+
+/// An `Enrol` call.
+pub fn enrol_call(request: v1::EnrolRequest) -> Result<EnrolmentCall> {
+    let v1::EnrolRequest {
+        context,
+        resident,
+        fingers: wire_fingers,
+        demographics: wire_demographics,
+        envelope,
+    } = request;
+    unopened(envelope.as_ref())?;
+    Ok(EnrolmentCall {
+        context: enrolment_context(context)?,
+        resident: resident_id(resident)?,
+        command: WriteCommand::Enrol {
+            fingers: fingers(wire_fingers)?,
+            demographics: demographics(wire_demographics),
+        },
+    })
+}
+
+/// An `UpdateBiometrics` call.
+pub fn update_biometrics_call(request: v1::UpdateBiometricsRequest) -> Result<EnrolmentCall> {
+    let v1::UpdateBiometricsRequest {
+        context,
+        resident,
+        fingers: wire_fingers,
+        envelope,
+    } = request;
+    unopened(envelope.as_ref())?;
+    Ok(EnrolmentCall {
+        context: enrolment_context(context)?,
+        resident: resident_id(resident)?,
+        command: WriteCommand::UpdateBiometrics {
+            fingers: fingers(wire_fingers)?,
+        },
+    })
+}
+
+/// An `UpdateDemographics` call.
+pub fn update_demographics_call(request: v1::UpdateDemographicsRequest) -> Result<EnrolmentCall> {
+    let v1::UpdateDemographicsRequest {
+        context,
+        resident,
+        demographics: wire_demographics,
+    } = request;
+    Ok(EnrolmentCall {
+        context: enrolment_context(context)?,
+        resident: resident_id(resident)?,
+        command: WriteCommand::UpdateDemographics {
+            demographics: demographics(wire_demographics),
+        },
+    })
+}
+
+/// A `Deactivate` call.
+pub fn deactivate_call(request: v1::DeactivateRequest) -> Result<EnrolmentCall> {
+    let v1::DeactivateRequest { context, resident } = request;
+    Ok(EnrolmentCall {
+        context: enrolment_context(context)?,
+        resident: resident_id(resident)?,
+        command: WriteCommand::Deactivate,
+    })
+}
+
+/// A `LockBiometrics` call.
+pub fn lock_call(request: v1::LockRequest) -> Result<EnrolmentCall> {
+    let v1::LockRequest { context, resident } = request;
+    Ok(EnrolmentCall {
+        context: enrolment_context(context)?,
+        resident: resident_id(resident)?,
+        command: WriteCommand::LockBiometrics,
+    })
+}
+
+/// An `UnlockBiometrics` call; the unlock lapses `unlock_seconds` after the request
+/// timestamp (never when 0).
+pub fn unlock_call(request: v1::UnlockRequest) -> Result<EnrolmentCall> {
+    let v1::UnlockRequest {
+        context,
+        resident,
+        unlock_seconds,
+    } = request;
+    let context = enrolment_context(context)?;
+    let until_ms = (unlock_seconds != 0)
+        .then(|| context.timestamp_ms.unwrap_or(0) + i64::from(unlock_seconds) * 1000);
+    Ok(EnrolmentCall {
+        context,
+        resident: resident_id(resident)?,
+        command: WriteCommand::UnlockBiometrics { until_ms },
+    })
+}
+
+/// A `Verify` call in domain terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyCall {
+    /// The agency's transaction id.
+    pub txn: String,
+    /// Request time, Unix milliseconds (`None` when absent).
+    pub timestamp_ms: Option<i64>,
+    /// Whether the resident consented.
+    pub consent: bool,
+    /// The claimed resident.
+    pub resident: ResidentId,
+    /// Probe fingers.
+    pub fingers: Vec<FingerSample>,
+    /// Demographic attributes to check.
+    pub demographics: DemographicQuery,
+    /// The capture device.
+    pub device_id: String,
+}
+
+/// A `Verify` call. The txn is returned with any error so the response can echo it.
+pub fn verify_call(
+    request: v1::VerifyRequest,
+) -> std::result::Result<VerifyCall, (String, ConvertError)> {
+    let v1::VerifyRequest {
+        txn,
+        timestamp,
+        consent,
+        resident,
+        fingers: wire_fingers,
+        demographics: wire_query,
+        device_id,
+        envelope,
+    } = request;
+    let parts = (|| {
+        unopened(envelope.as_ref())?;
+        Ok((
+            resident_id(resident)?,
+            fingers(wire_fingers)?,
+            demographic_query(wire_query)?,
+        ))
+    })();
+    match parts {
+        Ok((resident, fingers, demographics)) => Ok(VerifyCall {
+            txn,
+            timestamp_ms: timestamp_ms(timestamp),
+            consent,
+            resident,
+            fingers,
+            demographics,
+            device_id,
+        }),
+        Err(error) => Err((txn, error)),
+    }
+}
+
+/// The wire answer to a verify.
+pub fn verify_response(
+    txn: String,
+    outcome: &VerifyOutcome,
+    token: String,
+    now_ms: i64,
+) -> v1::VerifyResponse {
+    let VerifyOutcome {
+        matched,
+        reference,
+        factors,
+        error,
+    } = outcome;
+    let decision = if *matched {
+        v1::Decision::Match
+    } else {
+        v1::Decision::NoMatch
+    };
+    v1::VerifyResponse {
+        txn,
+        decision: decision.into(),
+        reference: reference.clone(),
+        factors: factors.iter().map(factor_result_to_wire).collect(),
+        error: error.map(error_message),
+        timestamp: Some(timestamp(now_ms)),
+        token,
+        // Signed by the gateway once the response is complete.
+        receipt: Vec::new(),
+    }
+}

@@ -1,0 +1,123 @@
+//! Round trips and refusals of the conversions.
+
+use super::*;
+
+fn sample_write() -> WriteRequest {
+    WriteRequest {
+        context: WriteContext {
+            caller_id: "centre-1-key".into(),
+            token: "tok".into(),
+            centre_id: "centre-1".into(),
+            request_id: "r-1".into(),
+            timestamp_ms: 1_700_000_000_123,
+        },
+        key: StorageKey([7; 32]),
+        keys: RecordKeys(vec![
+            RecordKey {
+                id: 2,
+                key: [5; 32],
+            },
+            RecordKey {
+                id: 1,
+                key: [6; 32],
+            },
+        ]),
+        command: WriteCommand::Enrol {
+            fingers: vec![FingerSample {
+                position: FingerPosition::RightIndex,
+                format: TemplateFormat::Ansi378_2004,
+                template: vec![1, 2, 3],
+            }],
+            demographics: Demographics {
+                name: "A B".into(),
+                date_of_birth: "1990-01-02".into(),
+                gender: "F".into(),
+                address: Address {
+                    locality: "Pune".into(),
+                    ..Address::default()
+                },
+            },
+        },
+    }
+}
+
+#[test]
+fn writes_round_trip_through_the_shard_api() {
+    let write = sample_write();
+    assert_eq!(write_request(shard_write(&write)).unwrap(), write);
+    for command in [
+        WriteCommand::Deactivate,
+        WriteCommand::LockBiometrics,
+        WriteCommand::UnlockBiometrics { until_ms: None },
+        WriteCommand::UnlockBiometrics { until_ms: Some(77) },
+        WriteCommand::UpdateDemographics {
+            demographics: Demographics::default(),
+        },
+        WriteCommand::UpdateBiometrics { fingers: vec![] },
+    ] {
+        let write = WriteRequest {
+            command,
+            ..sample_write()
+        };
+        assert_eq!(write_request(shard_write(&write)).unwrap(), write);
+    }
+}
+
+#[test]
+fn verifies_and_outcomes_round_trip() {
+    let request = VerifyRequest {
+        caller_id: "agency".into(),
+        token: "tok".into(),
+        txn: "t-1".into(),
+        timestamp_ms: 123,
+        key: StorageKey([9; 32]),
+        keys: RecordKeys(vec![RecordKey {
+            id: 1,
+            key: [3; 32],
+        }]),
+        fingers: vec![],
+        demographics: DemographicQuery {
+            name: "x".into(),
+            name_match: NameMatch::Partial,
+            ..DemographicQuery::default()
+        },
+    };
+    assert_eq!(verify_request(verify_command(&request)).unwrap(), request);
+    let outcome = VerifyOutcome {
+        matched: false,
+        reference: "ref".into(),
+        factors: vec![FactorResult {
+            factor: Factor::Name,
+            matched: false,
+        }],
+        error: Some(ErrorCode::DemographicMismatch),
+    };
+    assert_eq!(verify_outcome(verify_outcome_to_wire(&outcome)), outcome);
+}
+
+#[test]
+fn timestamps_round_trip_including_before_1970() {
+    for ms in [0, 1, 999, 1_700_000_000_123, -1, -1001] {
+        assert_eq!(timestamp_ms(Some(timestamp(ms))), Some(ms));
+    }
+}
+
+#[test]
+fn bad_shapes_name_their_code() {
+    let err = resident_id(None).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidIdentifier);
+    let err = finger(v1::Finger {
+        position: 11,
+        format: 1,
+        template: vec![],
+    })
+    .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidFingerPosition);
+    let err = finger(v1::Finger {
+        position: 1,
+        format: 0,
+        template: vec![],
+    })
+    .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::UnsupportedTemplateFormat);
+}
