@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::service::{full_policy, loopback_cluster, now, scratch};
 use idauth_core::{Factor, IdentifierType, ResidentId};
 use idauth_gateway::auth::{Operation, Policy};
@@ -16,12 +14,7 @@ use idauth_proto::v1::enrolment_client::EnrolmentClient;
 use idauth_proto::v1::operator_client::OperatorClient;
 
 fn finger() -> v1::Finger {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/fingers/asha-1.iso");
-    v1::Finger {
-        position: 2,
-        format: v1::TemplateFormat::Iso1979422005.into(),
-        template: std::fs::read(path).unwrap(),
-    }
+    common::service::walkthrough_finger("asha-1.iso")
 }
 
 fn resident() -> Option<v1::Identifier> {

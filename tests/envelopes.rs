@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::service::{envelope_key, fresh_txn, loopback_cluster, now, scratch, sealed};
 use idauth_core::{Factor, IdentifierType, ResidentId};
 use idauth_gateway::auth::{Operation, Policy};
@@ -16,14 +14,7 @@ use idauth_proto::v1::auth_client::AuthClient;
 use idauth_proto::v1::enrolment_client::EnrolmentClient;
 
 fn finger(file: &str) -> v1::Finger {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/fingers")
-        .join(file);
-    v1::Finger {
-        position: 2,
-        format: v1::TemplateFormat::Iso1979422005.into(),
-        template: std::fs::read(path).unwrap(),
-    }
+    common::service::walkthrough_finger(file)
 }
 
 fn resident() -> Option<v1::Identifier> {

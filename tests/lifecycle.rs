@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::service::{loopback_cluster, now, scratch};
 use idauth_core::{IdentifierType, ResidentId};
 use idauth_proto::convert::resident_id_to_wire;
@@ -15,14 +13,7 @@ use idauth_proto::v1::auth_client::AuthClient;
 use idauth_proto::v1::enrolment_client::EnrolmentClient;
 
 fn fingers(name: &str) -> Vec<v1::Finger> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/fingers")
-        .join(name);
-    vec![v1::Finger {
-        position: 2,
-        format: v1::TemplateFormat::Iso1979422005.into(),
-        template: std::fs::read(path).unwrap(),
-    }]
+    vec![common::service::walkthrough_finger(name)]
 }
 
 fn context(request_id: &str) -> Option<v1::EnrolmentContext> {

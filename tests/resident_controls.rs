@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use common::service::{
@@ -21,14 +20,7 @@ use idauth_proto::v1::resident_client::ResidentClient;
 use idauth_shard::LockoutPolicy;
 
 fn finger(file: &str) -> v1::Finger {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/fingers")
-        .join(file);
-    v1::Finger {
-        position: 2,
-        format: v1::TemplateFormat::Iso1979422005.into(),
-        template: std::fs::read(path).unwrap(),
-    }
+    common::service::walkthrough_finger(file)
 }
 
 fn resident() -> Option<v1::Identifier> {

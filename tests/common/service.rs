@@ -424,6 +424,19 @@ pub async fn envelope_key(url: &str, api_key: &str) -> v1::EnvelopeKey {
         .remove(0)
 }
 
+/// One of the walk-through fingers (`testdata/fingers/<name>`) as a right index
+/// finger in an ISO record.
+pub fn walkthrough_finger(name: &str) -> v1::Finger {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/fingers")
+        .join(name);
+    v1::Finger {
+        position: 2,
+        format: v1::TemplateFormat::Iso1979422005.into(),
+        template: std::fs::read(path).unwrap(),
+    }
+}
+
 /// A transaction id never used before in this process.
 pub fn fresh_txn() -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

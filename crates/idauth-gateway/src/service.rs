@@ -80,6 +80,26 @@ impl PublicApi {
         to_status(code)
     }
 
+    /// An enrolment-side call that carries no fingers: admitted, converted, applied,
+    /// answered with a signed update response.
+    async fn plain_update<M: Message>(
+        &self,
+        operation: &'static str,
+        allowed_by: Operation,
+        request: Request<M>,
+        to_call: fn(M) -> Result<convert::EnrolmentCall, convert::ConvertError>,
+    ) -> Result<Response<UpdateResponse>, Status> {
+        let (metadata, _, request) = request.into_parts();
+        let len = request.encoded_len();
+        let prepare = move |_: &Self, _: &Caller| Ok(to_call(request)?);
+        let (request_id, outcome, token) = self
+            .write(operation, allowed_by, &metadata, len, prepare)
+            .await?;
+        Ok(Response::new(
+            self.update_response(request_id, outcome, token),
+        ))
+    }
+
     /// A signed update response.
     fn update_response(
         &self,
@@ -279,36 +299,26 @@ impl Enrolment for PublicApi {
         &self,
         request: Request<UpdateDemographicsRequest>,
     ) -> Result<Response<UpdateResponse>, Status> {
-        let (metadata, _, request) = request.into_parts();
-        let len = request.encoded_len();
-        let prepare = |_: &Self, _: &Caller| Ok(convert::update_demographics_call(request)?);
-        let (request_id, outcome, token) = self
-            .write(
-                "update_demographics",
-                Operation::Enrol,
-                &metadata,
-                len,
-                prepare,
-            )
-            .await?;
-        Ok(Response::new(
-            self.update_response(request_id, outcome, token),
-        ))
+        self.plain_update(
+            "update_demographics",
+            Operation::Enrol,
+            request,
+            convert::update_demographics_call,
+        )
+        .await
     }
 
     async fn deactivate(
         &self,
         request: Request<DeactivateRequest>,
     ) -> Result<Response<UpdateResponse>, Status> {
-        let (metadata, _, request) = request.into_parts();
-        let len = request.encoded_len();
-        let prepare = |_: &Self, _: &Caller| Ok(convert::deactivate_call(request)?);
-        let (request_id, outcome, token) = self
-            .write("deactivate", Operation::Enrol, &metadata, len, prepare)
-            .await?;
-        Ok(Response::new(
-            self.update_response(request_id, outcome, token),
-        ))
+        self.plain_update(
+            "deactivate",
+            Operation::Enrol,
+            request,
+            convert::deactivate_call,
+        )
+        .await
     }
 }
 
@@ -318,42 +328,26 @@ impl Resident for PublicApi {
         &self,
         request: Request<LockRequest>,
     ) -> Result<Response<UpdateResponse>, Status> {
-        let (metadata, _, request) = request.into_parts();
-        let len = request.encoded_len();
-        let prepare = |_: &Self, _: &Caller| Ok(convert::lock_call(request)?);
-        let (request_id, outcome, token) = self
-            .write(
-                "lock_biometrics",
-                Operation::History,
-                &metadata,
-                len,
-                prepare,
-            )
-            .await?;
-        Ok(Response::new(
-            self.update_response(request_id, outcome, token),
-        ))
+        self.plain_update(
+            "lock_biometrics",
+            Operation::History,
+            request,
+            convert::lock_call,
+        )
+        .await
     }
 
     async fn unlock_biometrics(
         &self,
         request: Request<UnlockRequest>,
     ) -> Result<Response<UpdateResponse>, Status> {
-        let (metadata, _, request) = request.into_parts();
-        let len = request.encoded_len();
-        let prepare = |_: &Self, _: &Caller| Ok(convert::unlock_call(request)?);
-        let (request_id, outcome, token) = self
-            .write(
-                "unlock_biometrics",
-                Operation::History,
-                &metadata,
-                len,
-                prepare,
-            )
-            .await?;
-        Ok(Response::new(
-            self.update_response(request_id, outcome, token),
-        ))
+        self.plain_update(
+            "unlock_biometrics",
+            Operation::History,
+            request,
+            convert::unlock_call,
+        )
+        .await
     }
 }
 
