@@ -33,6 +33,7 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Enrol(enrol) => client::enrol(&enrol)?,
         cli::Command::Verify(verify) => client::verify(&verify)?,
         cli::Command::Import(import) => client::import(&import)?,
+        cli::Command::History(history) => client::history(&history)?,
         cli::Command::Keys(keys) => keys::run(&keys).map(|()| 0)?,
         cli::Command::Audit(audit) => audit::run(&audit)?,
         cli::Command::Eval(eval) => eval_report::run(&eval).map(|()| 0)?,

@@ -1,6 +1,6 @@
 //! Resident controls through the public API: a locked resident's biometrics are
-//! refused, a temporary unlock lapses by itself, and repeated failures lock a resident
-//! out for a while.
+//! refused, a temporary unlock lapses by itself, repeated failures lock a resident
+//! out for a while, and the resident's authentication history is served in pages.
 
 mod common;
 
@@ -172,4 +172,152 @@ async fn repeated_failures_lock_a_resident_out() {
         verify(&mut auth, Some("asha-2.iso"), "").await,
         "TEMPORARILY_LOCKED_OUT"
     );
+}
+
+fn verify_only() -> Policy {
+    Policy {
+        operations: vec![Operation::Verify],
+        factors: Factor::ALL.to_vec(),
+        quota_per_second: 100,
+        expires_ms: None,
+        plain_probes: true,
+    }
+}
+
+/// Every page of the resident's history, `page_size` at a time.
+async fn full_history(
+    portal: &mut ResidentClient<Authenticated>,
+    page_size: u32,
+) -> Vec<v1::HistoryEntry> {
+    let mut entries = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = portal
+            .auth_history(v1::AuthHistoryRequest {
+                resident: resident(),
+                page_size,
+                page_token,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.entries.len() <= page_size as usize);
+        entries.extend(page.entries);
+        if page.next_page_token.is_empty() {
+            return entries;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_is_served_by_page_with_each_agencys_token() {
+    let dir = scratch();
+    let cluster = loopback_cluster(dir.path()).await;
+    enrol(cluster.connect().await).await;
+    let agency_a = AuthClient::new(
+        cluster
+            .connect_as(&cluster.issue("agency-a", verify_only()))
+            .await,
+    );
+    let agency_b = AuthClient::new(
+        cluster
+            .connect_as(&cluster.issue("agency-b", verify_only()))
+            .await,
+    );
+    let mut portal = ResidentClient::new(cluster.connect().await);
+    let mut tokens = Vec::new();
+    for (client, probe) in [
+        (&agency_a, "asha-2.iso"),
+        (&agency_a, "bala-2.iso"),
+        (&agency_b, "asha-2.iso"),
+    ] {
+        let request = v1::VerifyRequest {
+            txn: fresh_txn(),
+            timestamp: Some(now()),
+            consent: true,
+            resident: resident(),
+            fingers: vec![finger(probe)],
+            demographics: None,
+            device_id: String::new(),
+            envelope: None,
+        };
+        let response = client.clone().verify(request).await.unwrap().into_inner();
+        tokens.push((
+            response.token,
+            response.reference,
+            response.error.map(|e| e.name),
+        ));
+    }
+    portal
+        .lock_biometrics(v1::LockRequest {
+            context: context("lock-h"),
+            resident: resident(),
+        })
+        .await
+        .unwrap();
+
+    // Newest first, every operation once, across pages of two.
+    let history = full_history(&mut portal, 2).await;
+    let operations: Vec<&str> = history.iter().map(|e| e.operation.as_str()).collect();
+    assert_eq!(
+        operations,
+        ["lock_biometrics", "verify", "verify", "verify", "enrol"]
+    );
+    let times: Vec<i64> = history.iter().map(|e| e.time.unwrap().seconds).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "not newest first");
+    // Each verify names the agency and the token that agency was given, and its
+    // outcome; the two agencies' tokens differ.
+    for (entry, (token, reference, error)) in history[1..4].iter().rev().zip(&tokens) {
+        assert_eq!(&entry.token, token);
+        assert_eq!(&entry.reference, reference);
+        assert_eq!(entry.error.as_ref().map(|e| e.name.clone()), *error);
+        assert_eq!(entry.matched, error.is_none());
+    }
+    assert_eq!(history[3].caller_id, "agency-a");
+    assert_eq!(history[1].caller_id, "agency-b");
+    assert_ne!(history[1].token, history[3].token);
+    assert_eq!(
+        history[2].error.as_ref().unwrap().name,
+        "BIOMETRIC_MISMATCH"
+    );
+    assert_eq!(history[2].factors.len(), 1);
+
+    // Reading the history is itself in the history: three pages were read.
+    let again = full_history(&mut portal, 100).await;
+    assert_eq!(again.len(), history.len() + 3);
+    assert!(again[..3].iter().all(|e| e.operation == "history"));
+
+    // Refusals, each with its own code.
+    let refused = |status: tonic::Status| from_status(&status).name().to_owned();
+    let ask = |resident, page_size, page_token: &str| v1::AuthHistoryRequest {
+        resident,
+        page_size,
+        page_token: page_token.into(),
+    };
+    let mut agency_portal = ResidentClient::new(
+        cluster
+            .connect_as(&cluster.issue("agency-c", verify_only()))
+            .await,
+    );
+    let status = agency_portal
+        .auth_history(ask(resident(), 0, ""))
+        .await
+        .unwrap_err();
+    assert_eq!(refused(status), "OPERATION_NOT_ALLOWED");
+    let stranger = Some(resident_id_to_wire(
+        &ResidentId::new(IdentifierType::NationalId, "999").unwrap(),
+    ));
+    let status = portal.auth_history(ask(stranger, 0, "")).await.unwrap_err();
+    assert_eq!(refused(status), "RESIDENT_UNKNOWN");
+    let status = portal
+        .auth_history(ask(resident(), 101, ""))
+        .await
+        .unwrap_err();
+    assert_eq!(refused(status), "BAD_REQUEST");
+    let status = portal
+        .auth_history(ask(resident(), 0, "x1"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused(status), "BAD_REQUEST");
 }

@@ -29,6 +29,9 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Enrol every finger of a corpus as a resident (client).
     Import(ImportArgs),
+    /// A resident's authentication history, newest first (client; needs the
+    /// "history" operation).
+    History(HistoryArgs),
     /// Issue, list and revoke caller credentials.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -352,6 +355,29 @@ pub struct VerifyArgs {
     /// Transaction id; generated when absent.
     #[arg(long)]
     pub txn: Option<String>,
+}
+
+/// Arguments of `idauth history`.
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// Connection and output.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// The resident's identifier.
+    #[arg(long)]
+    pub id: String,
+    /// The identifier's type.
+    #[arg(long, value_enum, default_value_t = IdTypeArg::National)]
+    pub id_type: IdTypeArg,
+    /// Entries per page (1 to 100; the service's default when absent).
+    #[arg(long, default_value_t = 0)]
+    pub page_size: u32,
+    /// The page after the one that gave this token.
+    #[arg(long, default_value = "")]
+    pub page_token: String,
+    /// Follow the pages to the end instead of printing one.
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// Arguments of `idauth import`.

@@ -1,5 +1,7 @@
-//! The client commands: `idauth enrol`, `idauth verify`, `idauth import`.
+//! The client commands: `idauth enrol`, `idauth verify`, `idauth import`,
+//! `idauth history`.
 
+mod history;
 mod import;
 mod request;
 
@@ -23,6 +25,7 @@ use tonic::transport::Channel;
 
 use crate::cli::{ClientArgs, EnrolArgs, NameMatchArg, VerifyArgs};
 use crate::config::{default_secrets_dir, dev_credential_path};
+pub use history::history;
 pub use import::import;
 
 /// What a client command ends with: the process exit code.

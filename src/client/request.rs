@@ -10,12 +10,16 @@ use idauth_proto::v1;
 use crate::cli::{DemographicArgs, IdTypeArg, ResidentArgs};
 
 pub(crate) fn identifier(args: &ResidentArgs) -> anyhow::Result<v1::Identifier> {
-    let kind = match args.id_type {
+    identifier_of(&args.id, args.id_type)
+}
+
+pub(crate) fn identifier_of(value: &str, id_type: IdTypeArg) -> anyhow::Result<v1::Identifier> {
+    let kind = match id_type {
         IdTypeArg::National => IdentifierType::NationalId,
         IdTypeArg::Virtual => IdentifierType::VirtualId,
     };
     // The service validates the value; the client only wraps it.
-    let id = idauth_core::ResidentId::new(kind, &args.id)
+    let id = idauth_core::ResidentId::new(kind, value)
         .context("--id must be 1 to 64 letters, digits or '-'")?;
     Ok(idauth_proto::convert::resident_id_to_wire(&id))
 }

@@ -140,3 +140,52 @@ pub struct ShardReport {
     /// Templates held in the hot cache.
     pub cache_entries: u64,
 }
+
+/// A page of one resident's audit history, asked of the owning shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryQuery {
+    /// The authenticated caller (recorded: reading a history is itself audited).
+    pub caller_id: String,
+    /// The resident's token for that caller.
+    pub token: String,
+    /// The resident's storage key.
+    pub key: StorageKey,
+    /// Only entries older than this audit sequence number (the previous page's
+    /// cursor); `None` for the newest page.
+    pub before: Option<u64>,
+    /// At most this many entries.
+    pub limit: u32,
+}
+
+/// One operation in a resident's history, as the audit log holds it: the resident
+/// appears only as the acting caller's token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// Position in the shard's audit log.
+    pub seq: u64,
+    /// When, Unix milliseconds.
+    pub time_ms: i64,
+    /// The caller that acted.
+    pub caller_id: String,
+    /// The resident's token for that caller.
+    pub token: String,
+    /// What was done (enrol, verify, lock_biometrics, ...).
+    pub operation: String,
+    /// Factors used and whether each matched (verifies).
+    pub factors: Vec<FactorResult>,
+    /// The decision of a verify.
+    pub decision: Option<bool>,
+    /// The error, if the operation failed or did not match.
+    pub error: Option<ErrorCode>,
+    /// The reference code the caller was given.
+    pub reference: String,
+}
+
+/// A page of history, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HistoryPage {
+    /// The entries, newest first.
+    pub entries: Vec<HistoryEntry>,
+    /// The cursor for the next (older) page; `None` when this page is the last.
+    pub next_before: Option<u64>,
+}

@@ -234,6 +234,11 @@ impl Factor {
         factors
     }
 
+    /// The factor a [`Factor::name`] names.
+    pub fn from_name(name: &str) -> Option<Factor> {
+        Self::ALL.into_iter().find(|factor| factor.name() == name)
+    }
+
     /// The upper-snake name used in JSON.
     pub fn name(self) -> &'static str {
         match self {

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use idauth_core::ErrorCode;
-use idauth_core::command::{ShardReport, VerifyOutcome, VerifyRequest, WriteOutcome, WriteRequest};
+use idauth_core::command::{
+    HistoryPage, HistoryQuery, ShardReport, VerifyOutcome, VerifyRequest, WriteOutcome,
+    WriteRequest,
+};
 use idauth_proto::convert::{self, ShardWrite};
 use idauth_proto::internal::StatusQuery;
 use idauth_proto::internal::shard_client::ShardClient as ShardGrpcClient;
@@ -29,6 +32,12 @@ pub trait ShardClient: Send + Sync + std::fmt::Debug {
         request: VerifyRequest,
         deadline: Duration,
     ) -> Result<VerifyOutcome, ErrorCode>;
+    /// A page of a resident's history.
+    async fn history(
+        &self,
+        query: HistoryQuery,
+        deadline: Duration,
+    ) -> Result<HistoryPage, ErrorCode>;
     /// The shard's state.
     async fn report(&self, deadline: Duration) -> Result<ShardReport, ErrorCode>;
     /// Where the shard is: "local" or its address.
@@ -61,6 +70,17 @@ impl ShardClient for LocalShard {
     ) -> Result<VerifyOutcome, ErrorCode> {
         self.0.verify(request).await.map_err(|error| {
             tracing::info!(shard = %self.0.id(), code = error.code().number(), %error, "verify refused");
+            error.code()
+        })
+    }
+
+    async fn history(
+        &self,
+        query: HistoryQuery,
+        _deadline: Duration,
+    ) -> Result<HistoryPage, ErrorCode> {
+        self.0.history(query).await.map_err(|error| {
+            tracing::info!(shard = %self.0.id(), code = error.code().number(), %error, "history refused");
             error.code()
         })
     }
@@ -139,6 +159,22 @@ impl ShardClient for RemoteShard {
             .verify(with_deadline(convert::verify_command(&request), deadline))
             .await
             .map(|response| convert::verify_outcome(response.into_inner()))
+            .map_err(|status| from_status(&status))
+    }
+
+    async fn history(
+        &self,
+        query: HistoryQuery,
+        deadline: Duration,
+    ) -> Result<HistoryPage, ErrorCode> {
+        let mut client = self.client.clone();
+        client
+            .history(with_deadline(
+                convert::history_query_to_wire(&query),
+                deadline,
+            ))
+            .await
+            .map(|response| convert::history_page(response.into_inner()))
             .map_err(|status| from_status(&status))
     }
 

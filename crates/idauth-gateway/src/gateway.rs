@@ -4,11 +4,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use idauth_core::command::{
-    ShardReport, VerifyOutcome, VerifyRequest, WriteCommand, WriteContext, WriteOutcome,
-    WriteRequest,
+    HistoryPage, HistoryQuery, ShardReport, VerifyOutcome, VerifyRequest, WriteCommand,
+    WriteContext, WriteOutcome, WriteRequest,
 };
 use idauth_core::{ErrorCode, StorageKey};
-use idauth_proto::convert::{EnrolmentCall, VerifyCall};
+use idauth_proto::convert::{AuthHistoryCall, EnrolmentCall, VerifyCall};
+use idauth_shard::MAX_HISTORY_PAGE;
 
 use crate::client::ShardClient;
 use crate::error::GatewayError;
@@ -33,6 +34,9 @@ pub struct GatewayOptions {
     /// Request limits.
     pub limits: Limits,
 }
+
+/// History entries per page when the request does not say.
+pub const DEFAULT_HISTORY_PAGE: u32 = 20;
 
 /// The gateway.
 #[derive(Debug)]
@@ -130,14 +134,10 @@ impl Gateway {
         };
         let shard = self.route(&key);
         let budget = self.write_budget.saturating_sub(started.elapsed());
-        let client = &self.clients[shard];
-        match tokio::time::timeout(budget, client.write(request, budget)).await {
-            Ok(Ok(outcome)) => Ok((outcome, token)),
-            Ok(Err(code)) => Err(self.shard_error(shard, code)),
-            Err(_) => Err(GatewayError::Deadline {
-                shard: self.router.shards()[shard].clone(),
-            }),
-        }
+        let outcome = self
+            .on_shard(shard, budget, self.clients[shard].write(request, budget))
+            .await?;
+        Ok((outcome, token))
     }
 
     /// Checks a verify by `caller_id` and asks the owning shard for its decision;
@@ -182,20 +182,67 @@ impl Gateway {
             demographics,
         };
         let budget = self.verify_budget.saturating_sub(started.elapsed());
-        let client = &self.clients[shard];
-        match tokio::time::timeout(budget, client.verify(request, budget)).await {
-            Ok(Ok(outcome)) => Ok((outcome, token)),
-            Ok(Err(code)) => Err(self.shard_error(shard, code)),
-            Err(_) => Err(GatewayError::Deadline {
-                shard: self.router.shards()[shard].clone(),
-            }),
-        }
+        let outcome = self
+            .on_shard(shard, budget, self.clients[shard].verify(request, budget))
+            .await?;
+        Ok((outcome, token))
     }
 
-    fn shard_error(&self, shard: usize, code: ErrorCode) -> GatewayError {
-        GatewayError::Shard {
-            shard: self.router.shards()[shard].clone(),
-            code,
+    /// A page of a resident's history for `caller_id` (a resident portal); answers
+    /// with the resident's token for that caller.
+    pub async fn history(
+        &self,
+        call: AuthHistoryCall,
+        caller_id: &str,
+        started: Instant,
+    ) -> Result<(HistoryPage, String), GatewayError> {
+        let AuthHistoryCall {
+            resident,
+            page_size,
+            before,
+        } = call;
+        let limit = match page_size {
+            0 => DEFAULT_HISTORY_PAGE,
+            1..=MAX_HISTORY_PAGE => page_size,
+            _ => {
+                return Err(GatewayError::Invalid {
+                    code: ErrorCode::BadRequest,
+                    reason: "page_size must be 0 to 100",
+                });
+            }
+        };
+        let key = self.secret.storage_key(&resident);
+        let token = self.secret.agency_token(caller_id, &key);
+        let query = HistoryQuery {
+            caller_id: caller_id.to_owned(),
+            token: token.clone(),
+            key,
+            before,
+            limit,
+        };
+        let shard = self.route(&key);
+        let budget = self.write_budget.saturating_sub(started.elapsed());
+        let page = self
+            .on_shard(shard, budget, self.clients[shard].history(query, budget))
+            .await?;
+        Ok((page, token))
+    }
+
+    /// Awaits a shard's answer within `budget`, naming the shard in any failure.
+    async fn on_shard<T>(
+        &self,
+        shard: usize,
+        budget: Duration,
+        answer: impl Future<Output = Result<T, ErrorCode>>,
+    ) -> Result<T, GatewayError> {
+        let name = || self.router.shards()[shard].clone();
+        match tokio::time::timeout(budget, answer).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(code)) => Err(GatewayError::Shard {
+                shard: name(),
+                code,
+            }),
+            Err(_) => Err(GatewayError::Deadline { shard: name() }),
         }
     }
 
@@ -248,6 +295,9 @@ mod tests {
                 factors: vec![],
                 error: None,
             })
+        }
+        async fn history(&self, _: HistoryQuery, _: Duration) -> Result<HistoryPage, ErrorCode> {
+            Err(ErrorCode::ShardUnavailable)
         }
         async fn report(&self, _: Duration) -> Result<ShardReport, ErrorCode> {
             Err(ErrorCode::ShardUnavailable)

@@ -15,10 +15,11 @@ use idauth_proto::v1::enrolment_server::{Enrolment, EnrolmentServer};
 use idauth_proto::v1::operator_server::{Operator, OperatorServer};
 use idauth_proto::v1::resident_server::{Resident, ResidentServer};
 use idauth_proto::v1::{
-    ClusterMapRequest, ClusterMapResponse, DeactivateRequest, Decision, EnrolRequest,
-    EnrolResponse, LockRequest, ServiceKeysRequest, ServiceKeysResponse, ShardEndpoint,
-    ShardStatusRequest, ShardStatusResponse, UnlockRequest, UpdateBiometricsRequest,
-    UpdateDemographicsRequest, UpdateResponse, VerifyRequest, VerifyResponse,
+    AuthHistoryRequest, AuthHistoryResponse, ClusterMapRequest, ClusterMapResponse,
+    DeactivateRequest, Decision, EnrolRequest, EnrolResponse, LockRequest, ServiceKeysRequest,
+    ServiceKeysResponse, ShardEndpoint, ShardStatusRequest, ShardStatusResponse, UnlockRequest,
+    UpdateBiometricsRequest, UpdateDemographicsRequest, UpdateResponse, VerifyRequest,
+    VerifyResponse,
 };
 use prost::Message;
 use tokio::net::TcpListener;
@@ -348,6 +349,22 @@ impl Resident for PublicApi {
             convert::unlock_call,
         )
         .await
+    }
+
+    async fn auth_history(
+        &self,
+        request: Request<AuthHistoryRequest>,
+    ) -> Result<Response<AuthHistoryResponse>, Status> {
+        let started = Instant::now();
+        let answer = async {
+            let caller = self.admit(request.metadata(), Operation::History)?;
+            let call = convert::auth_history_call(request.into_inner())?;
+            self.gateway.history(call, caller.id(), started).await
+        };
+        match answer.await {
+            Ok((page, token)) => Ok(Response::new(convert::auth_history_response(&page, token))),
+            Err(error) => Err(self.refused("auth_history", &error)),
+        }
     }
 }
 

@@ -15,5 +15,5 @@ mod threshold;
 pub use demographic::{match_demographics, normalise};
 pub use error::ShardError;
 pub use lockout::LockoutPolicy;
-pub use shard::{Shard, ShardOptions};
+pub use shard::{MAX_HISTORY_PAGE, Shard, ShardOptions};
 pub use threshold::{Threshold, ThresholdError};

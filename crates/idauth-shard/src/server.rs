@@ -7,8 +7,9 @@ use std::sync::Arc;
 use idauth_proto::convert::{self, ShardWrite};
 use idauth_proto::internal::shard_server::{Shard as ShardApi, ShardServer};
 use idauth_proto::internal::{
-    DeactivateCommand, EnrolCommand, LockCommand, StatusQuery, StatusReport,
-    UpdateBiometricsCommand, UpdateDemographicsCommand, VerifyCommand, VerifyOutcome, WriteOutcome,
+    DeactivateCommand, EnrolCommand, HistoryPage, HistoryQuery, LockCommand, StatusQuery,
+    StatusReport, UpdateBiometricsCommand, UpdateDemographicsCommand, VerifyCommand, VerifyOutcome,
+    WriteOutcome,
 };
 use idauth_proto::status::to_status;
 use tonic::{Request, Response, Status};
@@ -108,5 +109,20 @@ impl ShardApi for ShardService {
         Ok(Response::new(convert::status_report_to_wire(
             &self.shard.report(),
         )))
+    }
+
+    async fn history(
+        &self,
+        request: Request<HistoryQuery>,
+    ) -> Result<Response<HistoryPage>, Status> {
+        let query =
+            convert::history_query(request.into_inner()).map_err(|e| to_status(e.code()))?;
+        match self.shard.history(query).await {
+            Ok(page) => Ok(Response::new(convert::history_page_to_wire(&page))),
+            Err(error) => {
+                tracing::info!(shard = %self.shard.id(), code = error.code().number(), %error, "history refused");
+                Err(to_status(error.code()))
+            }
+        }
     }
 }

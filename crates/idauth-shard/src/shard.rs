@@ -6,15 +6,16 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use idauth_core::command::{
-    ShardReport, VerifyOutcome, VerifyRequest, WriteCommand, WriteOutcome, WriteRequest,
+    HistoryEntry, HistoryPage, HistoryQuery, ShardReport, VerifyOutcome, VerifyRequest,
+    WriteCommand, WriteOutcome, WriteRequest,
 };
 use idauth_core::{ErrorCode, Factor, FactorResult, FingerPosition, FingerSample, StorageKey};
 use idauth_match::fusion::compare_fingers;
 use idauth_match::sample::{decode_sample, template_of};
 use idauth_match::{FingerTemplate, Matcher, MccParams};
 use idauth_store::{
-    AuditRecord, Change, Durability, EnrolledFinger, HotCache, ResidentRecord, ResidentStatus,
-    Store, StoreOptions,
+    AuditEntry, AuditRecord, Change, Durability, EnrolledFinger, HotCache, ResidentRecord,
+    ResidentStatus, Store, StoreOptions,
 };
 use tokio::sync::Semaphore;
 
@@ -46,6 +47,9 @@ pub struct ShardOptions {
     /// Failed-attempt limit.
     pub lockout: LockoutPolicy,
 }
+
+/// The most history entries one page holds.
+pub const MAX_HISTORY_PAGE: u32 = 100;
 
 /// Template cache key: the record version keeps a stale template from being used
 /// after an update.
@@ -147,6 +151,7 @@ impl Shard {
             caller: request.context.caller_id.clone(),
             token: request.context.token.clone(),
             operation: request.command.operation().to_owned(),
+            subject: Some(request.key),
             ..AuditRecord::default()
         };
         let result = self.on_cpu(move |shard| shard.apply(&request)).await;
@@ -255,6 +260,7 @@ impl Shard {
             caller: request.caller_id.clone(),
             token: request.token.clone(),
             operation: "verify".into(),
+            subject: Some(request.key),
             ..AuditRecord::default()
         };
         let result = self.on_cpu(move |shard| shard.decide(&request)).await;
@@ -279,6 +285,46 @@ impl Shard {
         // The decision is answered only once its audit entry is on disk.
         self.store.durable().await?;
         Ok(outcome)
+    }
+
+    /// A page of a resident's history, newest first. Reading it is audited too (after
+    /// the read, so it shows on the next page asked for, not on this one).
+    #[tracing::instrument(skip_all, fields(shard = %self.id))]
+    pub async fn history(self: &Arc<Self>, query: HistoryQuery) -> Result<HistoryPage, ShardError> {
+        let audit = AuditRecord {
+            time_ms: now_ms(),
+            caller: query.caller_id.clone(),
+            token: query.token.clone(),
+            operation: "history".into(),
+            subject: Some(query.key),
+            ..AuditRecord::default()
+        };
+        let (key, before) = (query.key, query.before);
+        let limit = query.limit.clamp(1, MAX_HISTORY_PAGE) as usize;
+        let read = self
+            .on_cpu(move |shard| -> Result<_, ShardError> {
+                if !shard.store.contains(&key)? {
+                    return Err(ShardError::Refused(ErrorCode::ResidentUnknown));
+                }
+                Ok(shard.store.history(&key, before, limit)?)
+            })
+            .await;
+        let (entries, next_before) = match read.and_then(|inner| inner) {
+            Ok(page) => page,
+            Err(error) => {
+                self.audit_failure(audit, &error).await;
+                return Err(error);
+            }
+        };
+        self.store.audit(AuditRecord {
+            reference: self.references.next(),
+            ..audit
+        })?;
+        self.store.durable().await?;
+        Ok(HistoryPage {
+            entries: entries.into_iter().map(history_entry).collect(),
+            next_before,
+        })
     }
 
     /// Records a refused operation in the audit log (best effort: the refusal is
@@ -427,5 +473,41 @@ impl Shard {
             threshold: f64::from(self.threshold.score),
             cache_entries: self.templates.len() as u64,
         }
+    }
+}
+
+fn history_entry(entry: AuditEntry) -> HistoryEntry {
+    let AuditEntry {
+        seq,
+        time_ms,
+        caller,
+        token,
+        operation,
+        factors,
+        decision,
+        error_code,
+        reference,
+        prev_hash: _,
+    } = entry;
+    HistoryEntry {
+        seq,
+        time_ms,
+        caller_id: caller,
+        token,
+        operation,
+        factors: factors
+            .iter()
+            .filter_map(|(name, matched)| {
+                Factor::from_name(name).map(|factor| FactorResult {
+                    factor,
+                    matched: *matched,
+                })
+            })
+            .collect(),
+        decision,
+        // A number this build no longer knows still marks a failure.
+        error: error_code
+            .map(|number| ErrorCode::from_number(number).unwrap_or(ErrorCode::Internal)),
+        reference,
     }
 }

@@ -8,10 +8,18 @@
 //! sequence, a reorder puts an entry under another entry's key. Entries never hold a
 //! template, an identifier or a demographic value: the resident appears only as the
 //! caller's token.
+//!
+//! A second tree, the history index, maps (storage key, sequence number) to nothing,
+//! so that one resident's entries can be paged without reading the whole log. It is
+//! written in the same transaction as the entry; it is an index, not evidence: the
+//! chain is what `verify_chain` checks.
 
 use std::sync::Mutex;
 
+use idauth_core::StorageKey;
 use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::TransactionError;
 
 use crate::error::{Result, StoreError};
 
@@ -63,6 +71,9 @@ pub struct AuditRecord {
     pub error_code: Option<u16>,
     /// The reference code.
     pub reference: String,
+    /// The resident concerned, whose history the entry joins (not stored in the
+    /// entry itself).
+    pub subject: Option<StorageKey>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -75,11 +86,21 @@ struct Head {
 #[derive(Debug)]
 pub(crate) struct AuditLog {
     tree: sled::Tree,
+    history: sled::Tree,
     head: Mutex<Head>,
 }
 
+/// The history index key of one entry: storage key, then sequence number, so that a
+/// resident's entries sort together and in log order.
+fn history_key(subject: &StorageKey, seq: u64) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..32].copy_from_slice(&subject.0);
+    key[32..].copy_from_slice(&seq.to_be_bytes());
+    key
+}
+
 impl AuditLog {
-    pub(crate) fn open(tree: sled::Tree) -> Result<Self> {
+    pub(crate) fn open(tree: sled::Tree, history: sled::Tree) -> Result<Self> {
         let head = match tree.get(HEAD_KEY)? {
             Some(bytes) => postcard::from_bytes(&bytes)?,
             None => Head {
@@ -89,6 +110,7 @@ impl AuditLog {
         };
         Ok(Self {
             tree,
+            history,
             head: Mutex::new(head),
         })
     }
@@ -113,12 +135,49 @@ impl AuditLog {
             next_seq: entry.seq + 1,
             last_hash: *blake3::hash(&bytes).as_bytes(),
         };
-        let mut batch = sled::Batch::default();
-        batch.insert(&entry.seq.to_be_bytes(), bytes);
-        batch.insert(&HEAD_KEY, postcard::to_stdvec(&next)?);
-        self.tree.apply_batch(batch)?;
+        let head_bytes = postcard::to_stdvec(&next)?;
+        let seq = entry.seq;
+        (&self.tree, &self.history)
+            .transaction(|(log, history)| {
+                log.insert(&seq.to_be_bytes(), bytes.as_slice())?;
+                log.insert(&HEAD_KEY, head_bytes.as_slice())?;
+                if let Some(subject) = &record.subject {
+                    history.insert(&history_key(subject, seq)[..], &[][..])?;
+                }
+                Ok(())
+            })
+            .map_err(|error: TransactionError<()>| match error {
+                TransactionError::Storage(error) => StoreError::from(error),
+                TransactionError::Abort(()) => StoreError::Flush("audit append aborted".into()),
+            })?;
         *head = next;
-        Ok(entry.seq)
+        Ok(seq)
+    }
+
+    /// Up to `limit` of `subject`'s entries older than `before`, newest first, and
+    /// whether older ones remain.
+    pub(crate) fn history(
+        &self,
+        subject: &StorageKey,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<AuditEntry>, bool)> {
+        let start = history_key(subject, 0);
+        let end = history_key(subject, before.unwrap_or(u64::MAX));
+        let mut entries = Vec::with_capacity(limit.min(256));
+        for item in self.history.range(start..end).rev() {
+            let (key, _) = item?;
+            if entries.len() == limit {
+                return Ok((entries, true));
+            }
+            let seq = u64::from_be_bytes(key[32..].try_into().expect("40-byte index key"));
+            let bytes = self
+                .tree
+                .get(seq.to_be_bytes())?
+                .ok_or(StoreError::IndexBroken(seq))?;
+            entries.push(postcard::from_bytes(&bytes)?);
+        }
+        Ok((entries, false))
     }
 }
 

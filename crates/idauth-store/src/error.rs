@@ -18,6 +18,9 @@ pub enum StoreError {
     /// The group-commit thread is gone or its fsync failed.
     #[error("durable flush failed: {0}")]
     Flush(String),
+    /// The history index names an audit entry the log does not hold.
+    #[error("audit entry {0} is indexed but missing from the log")]
+    IndexBroken(u64),
 }
 
 impl StoreError {
@@ -25,7 +28,9 @@ impl StoreError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::Refused(code) => *code,
-            Self::Engine(_) | Self::Corrupt(_) | Self::Flush(_) => ErrorCode::StorageFailure,
+            Self::Engine(_) | Self::Corrupt(_) | Self::Flush(_) | Self::IndexBroken(_) => {
+                ErrorCode::StorageFailure
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use crate::audit::{AuditLog, AuditRecord};
+use crate::audit::{AuditEntry, AuditLog, AuditRecord};
 use crate::cache::HotCache;
 use crate::commit::{Durability, GroupCommit};
 use crate::error::{Result, StoreError};
@@ -105,7 +105,7 @@ impl Store {
         let residents = db.open_tree("residents")?;
         let requests = db.open_tree("requests")?;
         let txns = TxnIndex::new(db.open_tree("txns")?, options.txn_retention_ms);
-        let audit = AuditLog::open(db.open_tree("audit")?)?;
+        let audit = AuditLog::open(db.open_tree("audit")?, db.open_tree("history")?)?;
         let count = AtomicU64::new(residents.len() as u64);
         let commit = GroupCommit::start(db.clone())
             .map_err(|error| StoreError::Flush(format!("cannot start flush thread: {error}")))?;
@@ -247,6 +247,28 @@ impl Store {
     /// Appends an audit entry; durable with the next [`Store::durable`].
     pub fn audit(&self, record: AuditRecord) -> Result<u64> {
         self.audit.append(record)
+    }
+
+    /// A page of `key`'s audit history: up to `limit` entries older than `before`,
+    /// newest first, and the cursor of the next page when older entries remain.
+    pub fn history(
+        &self,
+        key: &StorageKey,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<AuditEntry>, Option<u64>)> {
+        let (entries, more) = self.audit.history(key, before, limit)?;
+        let next = if more {
+            entries.last().map(|entry| entry.seq)
+        } else {
+            None
+        };
+        Ok((entries, next))
+    }
+
+    /// Whether a record (active or not) is stored under `key`; no key is needed.
+    pub fn contains(&self, key: &StorageKey) -> Result<bool> {
+        Ok(self.residents.contains_key(key.0)?)
     }
 
     /// Waits until every write applied before this call is on disk.
@@ -599,5 +621,39 @@ mod tests {
         }
         assert_eq!(store.residents(), 64);
         assert!(largest_batch > 1, "no fsync was shared");
+    }
+
+    #[test]
+    fn history_pages_one_residents_entries_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let (a, b) = (StorageKey([1; 32]), StorageKey([2; 32]));
+        for (n, subject) in [a, b, a, a, b, a, a].into_iter().enumerate() {
+            store
+                .audit(AuditRecord {
+                    reference: format!("r{n}"),
+                    subject: Some(subject),
+                    ..AuditRecord::default()
+                })
+                .unwrap();
+        }
+        // An entry about no resident joins no history.
+        store.audit(AuditRecord::default()).unwrap();
+        let mut seen = Vec::new();
+        let mut before = None;
+        loop {
+            let (page, next) = store.history(&a, before, 2).unwrap();
+            seen.extend(page.into_iter().map(|entry| entry.reference));
+            match next {
+                Some(cursor) => before = Some(cursor),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ["r6", "r5", "r3", "r2", "r0"]);
+        let (page, next) = store.history(&b, None, 10).unwrap();
+        assert_eq!(page.len(), 2);
+        assert_eq!(next, None);
+        let (page, _) = store.history(&StorageKey([3; 32]), None, 10).unwrap();
+        assert!(page.is_empty());
     }
 }

@@ -46,12 +46,14 @@ fn invalid(code: ErrorCode, reason: &'static str) -> ConvertError {
 
 type Result<T> = std::result::Result<T, ConvertError>;
 
+mod history;
 mod public;
 mod shard;
 mod shared;
 #[cfg(test)]
 mod tests;
 
+pub use history::*;
 pub use public::*;
 pub use shard::*;
 pub use shared::*;

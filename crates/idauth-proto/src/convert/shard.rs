@@ -61,7 +61,7 @@ fn record_keys(keys: Vec<internal::RecordKey>) -> Result<RecordKeys> {
     Ok(RecordKeys(keys))
 }
 
-fn storage_key(key: &[u8]) -> Result<StorageKey> {
+pub(super) fn storage_key(key: &[u8]) -> Result<StorageKey> {
     <[u8; 32]>::try_from(key)
         .map(StorageKey)
         .map_err(|_| invalid(ErrorCode::BadRequest, "storage key must be 32 bytes"))
