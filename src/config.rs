@@ -79,6 +79,18 @@ pub struct Config {
     pub cache_records: usize,
     /// Built enrolled templates cached per shard (about 9 KB each).
     pub cache_templates: usize,
+    /// This process's TLS certificate chain (PEM): the public API of `serve` and
+    /// `gateway`, the shard API of `shard`. Plain HTTP/2 when unset.
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert` (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// CA (PEM) whose client certificates the listener accepts: a gateway identifies
+    /// callers by certificate (an API key still works without one); a shard accepts
+    /// no call without one.
+    pub tls_client_ca: Option<PathBuf>,
+    /// CA (PEM) a gateway checks its shards' certificates against; with it the
+    /// gateway calls shards over TLS, presenting `tls_cert` as its client certificate.
+    pub shard_tls_ca: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -105,6 +117,10 @@ impl Default for Config {
             lockout_s: 900,
             cache_records: 100_000,
             cache_templates: 100_000,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            shard_tls_ca: None,
         }
     }
 }

@@ -45,6 +45,31 @@ pub fn run(command: &KeysCommand) -> anyhow::Result<()> {
                     .map(|days| now_ms() + i64::from(days) * 86_400_000),
                 plain_probes: args.plain_probes,
             };
+            if let Some(pem) = &args.client_cert {
+                use rustls_pki_types::CertificateDer;
+                use rustls_pki_types::pem::PemObject;
+                let der = CertificateDer::from_pem_file(pem).map_err(|e| {
+                    anyhow::anyhow!("{}: not a PEM certificate: {e}", pem.display())
+                })?;
+                let credential = file
+                    .issue_for_certificate(&args.caller, kind(args.kind), policy, &der, now_ms())
+                    .map_err(anyhow::Error::msg)?;
+                file.save(&path)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                let fingerprint = credential.cert_sha256.unwrap_or_default();
+                if args.json {
+                    println!(
+                        "{}",
+                        json!({"caller": credential.caller_id, "cert_sha256": fingerprint, "policy": credential.policy})
+                    );
+                } else {
+                    println!(
+                        "issued a certificate credential for {} (SHA-256 {fingerprint})",
+                        credential.caller_id
+                    );
+                }
+                return Ok(());
+            }
             let issued = file
                 .issue(&pepper, &args.caller, kind(args.kind), policy, now_ms())
                 .map_err(anyhow::Error::msg)?;
@@ -70,7 +95,7 @@ pub fn run(command: &KeysCommand) -> anyhow::Result<()> {
                 let list: Vec<serde_json::Value> = file
                     .credentials
                     .iter()
-                    .map(|c| json!({"caller": c.caller_id, "kind": c.kind, "policy": c.policy, "issued_ms": c.issued_ms, "revoked_ms": c.revoked_ms}))
+                    .map(|c| json!({"caller": c.caller_id, "kind": c.kind, "policy": c.policy, "cert_sha256": c.cert_sha256, "issued_ms": c.issued_ms, "revoked_ms": c.revoked_ms}))
                     .collect();
                 println!("{}", serde_json::Value::Array(list));
                 return Ok(());

@@ -8,6 +8,7 @@ mod eval_report;
 mod keys;
 mod secrets;
 mod server;
+mod tls;
 
 use clap::Parser;
 

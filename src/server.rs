@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 
 use crate::cli::{GatewayArgs, ServeArgs, ShardArgs};
 use crate::config::Config;
+use crate::tls::ClientCerts;
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
@@ -182,7 +183,8 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             config.threshold()?.score,
             config.target_fmr
         );
-        idauth_gateway::service::serve(api, listener, shutdown_signal()).await?;
+        let tls = crate::tls::server(&config, ClientCerts::Optional)?;
+        idauth_gateway::service::serve(api, listener, tls, shutdown_signal()).await?;
         Ok(())
     })
 }
@@ -198,7 +200,18 @@ pub fn shard(args: &ShardArgs) -> anyhow::Result<()> {
         let shard = open_shard(&config, &config.shard_id)?;
         let listener = bind(&config.listen).await?;
         let service = ShardService::new(shard).into_server(TRANSPORT_MESSAGE_LIMIT);
-        tonic::transport::Server::builder()
+        let mut server = tonic::transport::Server::builder();
+        if let Some(tls) = crate::tls::server(&config, ClientCerts::Required)? {
+            server = server.tls_config(tls)?;
+        }
+        if config.tls_client_ca.is_none() {
+            tracing::warn!(
+                "the shard API is served without client certificates: anyone who reaches \
+                 this port can call it; set tls_cert, tls_key and tls_client_ca, or bind it \
+                 to a network only gateways reach"
+            );
+        }
+        server
             .add_service(service)
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(listener),
@@ -220,6 +233,7 @@ pub fn gateway_process(args: &GatewayArgs) -> anyhow::Result<()> {
         !config.shard_map.is_empty(),
         "no shards: give --shard id=http://host:port for each shard (or shard_map in the config)"
     );
+    let to_shards = crate::tls::to_shards(&config)?;
     runtime()?.block_on(async {
         let mut shards = Vec::new();
         for entry in &config.shard_map {
@@ -230,14 +244,15 @@ pub fn gateway_process(args: &GatewayArgs) -> anyhow::Result<()> {
                 !shards.iter().any(|(known, _)| known == id),
                 "shard id {id} appears twice in the shard map"
             );
-            let client = RemoteShard::new(address, TRANSPORT_MESSAGE_LIMIT)
+            let client = RemoteShard::new(address, TRANSPORT_MESSAGE_LIMIT, to_shards.clone())
                 .with_context(|| format!("shard address {address:?}"))?;
             shards.push((id.to_owned(), Arc::new(client) as Arc<dyn ShardClient>));
         }
         let gateway = gateway(&config, shards)?;
         let api = public_api(&config, gateway)?;
         let listener = bind(&config.listen).await?;
-        idauth_gateway::service::serve(api, listener, shutdown_signal()).await?;
+        let tls = crate::tls::server(&config, ClientCerts::Optional)?;
+        idauth_gateway::service::serve(api, listener, tls, shutdown_signal()).await?;
         Ok(())
     })
 }

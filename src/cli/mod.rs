@@ -102,6 +102,10 @@ pub struct KeysIssueArgs {
     /// Allow fingers in clear (default: they must come in an encrypted envelope).
     #[arg(long)]
     pub plain_probes: bool,
+    /// Identify the caller by this client certificate (PEM) over mTLS instead of an
+    /// API key; no key is issued.
+    #[arg(long)]
+    pub client_cert: Option<PathBuf>,
     /// Print the credential as JSON.
     #[arg(long)]
     pub json: bool,
@@ -252,6 +256,16 @@ pub struct ClientArgs {
     /// created (`$HOME/.config/idauth/dev-credential.key`).
     #[arg(long, env = "IDAUTH_API_KEY_FILE")]
     pub api_key_file: Option<PathBuf>,
+    /// CA certificate (PEM) to check an `https://` server against.
+    #[arg(long, env = "IDAUTH_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+    /// Client certificate (PEM) that identifies the caller over mTLS (no API key is
+    /// needed when a credential names it).
+    #[arg(long, env = "IDAUTH_TLS_CERT", requires_all = ["tls_key", "tls_ca"])]
+    pub tls_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, env = "IDAUTH_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Identifier types on the command line.

@@ -59,18 +59,20 @@ pub(crate) fn fresh_id(prefix: &str) -> String {
     format!("{prefix}-{ms:x}-{tail}")
 }
 
-/// Adds the caller's API key to every call.
+/// Adds the caller's API key, when it has one, to every call.
 #[derive(Clone)]
-pub(crate) struct Bearer(MetadataValue<Ascii>);
+pub(crate) struct Bearer(Option<MetadataValue<Ascii>>);
 
 impl Interceptor for Bearer {
     fn call(
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
         Ok(request)
     }
 }
@@ -78,11 +80,15 @@ impl Interceptor for Bearer {
 /// A connection that presents the caller's credential.
 pub(crate) type Authenticated = InterceptedService<Channel, Bearer>;
 
-/// The API key: `--api-key` / `IDAUTH_API_KEY`, else `--api-key-file`, else the
-/// development credential of `idauth serve`.
-fn api_key(args: &ClientArgs) -> anyhow::Result<String> {
+/// The API key: `--api-key` / `IDAUTH_API_KEY`, else `--api-key-file`, else none when
+/// a client certificate identifies the caller, else the development credential of
+/// `idauth serve`.
+fn api_key(args: &ClientArgs) -> anyhow::Result<Option<String>> {
     if let Some(key) = &args.api_key {
-        return Ok(key.trim().to_owned());
+        return Ok(Some(key.trim().to_owned()));
+    }
+    if args.api_key_file.is_none() && args.tls_cert.is_some() {
+        return Ok(None);
     }
     let path = args
         .api_key_file
@@ -95,21 +101,34 @@ fn api_key(args: &ClientArgs) -> anyhow::Result<String> {
             path.display()
         )
     })?;
-    Ok(key.trim().to_owned())
+    Ok(Some(key.trim().to_owned()))
 }
 
-/// Connects to the gateway with the caller's credential.
+/// Connects to the gateway with the caller's credential (and, for `https://`, over
+/// TLS checked against `--tls-ca`, presenting `--tls-cert` when given).
 pub(crate) async fn connect(args: &ClientArgs) -> anyhow::Result<Authenticated> {
-    let value: MetadataValue<Ascii> = format!("Bearer {}", api_key(args)?)
-        .parse()
-        .context("the API key holds characters a header cannot carry")?;
+    let bearer = match api_key(args)? {
+        Some(key) => Some(
+            format!("Bearer {key}")
+                .parse()
+                .context("the API key holds characters a header cannot carry")?,
+        ),
+        None => None,
+    };
     let server = &args.server;
-    let channel = tonic::transport::Endpoint::from_shared(server.to_owned())
-        .with_context(|| format!("server address {server:?}"))?
+    let mut endpoint = tonic::transport::Endpoint::from_shared(server.to_owned())
+        .with_context(|| format!("server address {server:?}"))?;
+    if let Some(ca) = &args.tls_ca {
+        let identity = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
+        endpoint = endpoint
+            .tls_config(crate::tls::client(ca, identity)?)
+            .context("TLS settings")?;
+    }
+    let channel = endpoint
         .connect()
         .await
         .with_context(|| format!("connecting to {server} (is `idauth serve` running?)"))?;
-    Ok(InterceptedService::new(channel, Bearer(value)))
+    Ok(InterceptedService::new(channel, Bearer(bearer)))
 }
 
 /// The service's current envelope key (key id, X25519 public key) and its receipt

@@ -190,7 +190,7 @@ pub async fn loopback_cluster_with(data: &Path, lockout: LockoutPolicy) -> Loopb
                     let _ = stopped.await;
                 }),
         );
-        let client = RemoteShard::new(&format!("http://{addr}"), 4 << 20).unwrap();
+        let client = RemoteShard::new(&format!("http://{addr}"), 4 << 20, None).unwrap();
         shards.push((id, Arc::new(client)));
     }
     let gateway = Arc::new(Gateway::new(GatewayOptions {
@@ -217,7 +217,7 @@ pub async fn loopback_cluster_with(data: &Path, lockout: LockoutPolicy) -> Loopb
     let (listener, addr) = listener().await;
     let (stop, stopped) = oneshot::channel::<()>();
     stops.push(stop);
-    tokio::spawn(idauth_gateway::service::serve(api, listener, async {
+    tokio::spawn(idauth_gateway::service::serve(api, listener, None, async {
         let _ = stopped.await;
     }));
     LoopbackCluster {

@@ -14,7 +14,7 @@ use idauth_proto::internal::StatusQuery;
 use idauth_proto::internal::shard_client::ShardClient as ShardGrpcClient;
 use idauth_proto::status::from_status;
 use idauth_shard::Shard;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 /// One shard, however it is reached. Errors are catalogue codes: the shard's own
 /// refusals, or SHARD_UNAVAILABLE / DEADLINE_EXCEEDED for transport failures.
@@ -103,12 +103,20 @@ pub struct RemoteShard {
 }
 
 impl RemoteShard {
-    /// A client for the shard at `address` (e.g. `http://10.0.0.5:50061`).
-    pub fn new(address: &str, max_message_bytes: usize) -> Result<Self, tonic::transport::Error> {
-        let channel = Endpoint::from_shared(address.to_owned())?
+    /// A client for the shard at `address` (e.g. `http://10.0.0.5:50061`, or
+    /// `https://...` with `tls`).
+    pub fn new(
+        address: &str,
+        max_message_bytes: usize,
+        tls: Option<ClientTlsConfig>,
+    ) -> Result<Self, tonic::transport::Error> {
+        let mut endpoint = Endpoint::from_shared(address.to_owned())?
             .connect_timeout(Duration::from_secs(2))
-            .tcp_nodelay(true)
-            .connect_lazy();
+            .tcp_nodelay(true);
+        if let Some(tls) = tls {
+            endpoint = endpoint.tls_config(tls)?;
+        }
+        let channel = endpoint.connect_lazy();
         let client = ShardGrpcClient::new(channel)
             .max_decoding_message_size(max_message_bytes)
             .max_encoding_message_size(max_message_bytes);

@@ -24,9 +24,10 @@ use idauth_proto::v1::{
 use prost::Message;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::ServerTlsConfig;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::auth::{Caller, Guard, Operation};
+use crate::auth::{Caller, Guard, Operation, Presented};
 use crate::envelope::{Binding, EnvelopeKeys};
 use crate::error::GatewayError;
 use crate::gateway::{Gateway, now_ms};
@@ -67,12 +68,8 @@ impl PublicApi {
     }
 
     /// The caller, if its credential allows `operation`.
-    fn admit(
-        &self,
-        metadata: &tonic::metadata::MetadataMap,
-        operation: Operation,
-    ) -> Result<Caller, GatewayError> {
-        self.guard.authorize(metadata, operation, now_ms())
+    fn admit(&self, presented: &Presented, operation: Operation) -> Result<Caller, GatewayError> {
+        self.guard.authorize(presented, operation, now_ms())
     }
 
     fn refused(&self, operation: &'static str, error: &GatewayError) -> Status {
@@ -90,11 +87,12 @@ impl PublicApi {
         request: Request<M>,
         to_call: fn(M) -> Result<convert::EnrolmentCall, convert::ConvertError>,
     ) -> Result<Response<UpdateResponse>, Status> {
-        let (metadata, _, request) = request.into_parts();
+        let (metadata, extensions, request) = request.into_parts();
+        let presented = Presented::from_parts(&metadata, &extensions);
         let len = request.encoded_len();
         let prepare = move |_: &Self, _: &Caller| Ok(to_call(request)?);
         let (request_id, outcome, token) = self
-            .write(operation, allowed_by, &metadata, len, prepare)
+            .write(operation, allowed_by, &presented, len, prepare)
             .await?;
         Ok(Response::new(
             self.update_response(request_id, outcome, token),
@@ -157,13 +155,13 @@ impl PublicApi {
         &self,
         operation: &'static str,
         allowed_by: Operation,
-        metadata: &tonic::metadata::MetadataMap,
+        presented: &Presented,
         encoded_len: usize,
         prepare: impl FnOnce(&Self, &Caller) -> Result<convert::EnrolmentCall, GatewayError>,
     ) -> Result<(String, idauth_core::command::WriteOutcome, String), Status> {
         let started = Instant::now();
         let result = async {
-            let caller = self.admit(metadata, allowed_by)?;
+            let caller = self.admit(presented, allowed_by)?;
             tracing::debug!(caller = caller.id(), operation, "admitted");
             crate::validate::check_size(encoded_len, self.gateway.limits())?;
             let call = prepare(self, &caller)?;
@@ -179,11 +177,11 @@ impl PublicApi {
     /// the error, so that a batch continues past a bad entry.
     async fn verify_in_band(
         &self,
-        metadata: &tonic::metadata::MetadataMap,
+        presented: &Presented,
         request: VerifyRequest,
     ) -> VerifyResponse {
         let txn = request.txn.clone();
-        match self.verify_one(metadata, request).await {
+        match self.verify_one(presented, request).await {
             Ok(response) => response,
             Err(code) => {
                 let mut response = VerifyResponse {
@@ -204,13 +202,13 @@ impl PublicApi {
 
     async fn verify_one(
         &self,
-        metadata: &tonic::metadata::MetadataMap,
+        presented: &Presented,
         request: VerifyRequest,
     ) -> Result<VerifyResponse, ErrorCode> {
         let started = Instant::now();
         let encoded_len = request.encoded_len();
         let result = async {
-            let caller = self.admit(metadata, Operation::Verify)?;
+            let caller = self.admit(presented, Operation::Verify)?;
             crate::validate::check_size(encoded_len, self.gateway.limits())?;
             let mut request = request;
             let envelope = request.envelope.take();
@@ -247,7 +245,8 @@ impl Enrolment for PublicApi {
         &self,
         request: Request<EnrolRequest>,
     ) -> Result<Response<EnrolResponse>, Status> {
-        let (metadata, _, mut request) = request.into_parts();
+        let (metadata, extensions, mut request) = request.into_parts();
+        let presented = Presented::from_parts(&metadata, &extensions);
         let len = request.encoded_len();
         let prepare = move |api: &Self, caller: &Caller| {
             let (txn, timestamp) = context_binding(request.context.as_ref());
@@ -256,7 +255,7 @@ impl Enrolment for PublicApi {
             Ok(convert::enrol_call(request)?)
         };
         let (request_id, outcome, token) = self
-            .write("enrol", Operation::Enrol, &metadata, len, prepare)
+            .write("enrol", Operation::Enrol, &presented, len, prepare)
             .await?;
         let mut response = EnrolResponse {
             request_id,
@@ -274,7 +273,8 @@ impl Enrolment for PublicApi {
         &self,
         request: Request<UpdateBiometricsRequest>,
     ) -> Result<Response<UpdateResponse>, Status> {
-        let (metadata, _, mut request) = request.into_parts();
+        let (metadata, extensions, mut request) = request.into_parts();
+        let presented = Presented::from_parts(&metadata, &extensions);
         let len = request.encoded_len();
         let prepare = move |api: &Self, caller: &Caller| {
             let (txn, timestamp) = context_binding(request.context.as_ref());
@@ -286,7 +286,7 @@ impl Enrolment for PublicApi {
             .write(
                 "update_biometrics",
                 Operation::Enrol,
-                &metadata,
+                &presented,
                 len,
                 prepare,
             )
@@ -357,7 +357,7 @@ impl Resident for PublicApi {
     ) -> Result<Response<AuthHistoryResponse>, Status> {
         let started = Instant::now();
         let answer = async {
-            let caller = self.admit(request.metadata(), Operation::History)?;
+            let caller = self.admit(&Presented::of(&request), Operation::History)?;
             let call = convert::auth_history_call(request.into_inner())?;
             self.gateway.history(call, caller.id(), started).await
         };
@@ -386,8 +386,8 @@ impl Auth for PublicApi {
         &self,
         request: Request<VerifyRequest>,
     ) -> Result<Response<VerifyResponse>, Status> {
-        let (metadata, _, request) = request.into_parts();
-        self.verify_one(&metadata, request)
+        let presented = Presented::of(&request);
+        self.verify_one(&presented, request.into_inner())
             .await
             .map(Response::new)
             .map_err(to_status)
@@ -398,7 +398,7 @@ impl Auth for PublicApi {
         request: Request<ServiceKeysRequest>,
     ) -> Result<Response<ServiceKeysResponse>, Status> {
         self.guard
-            .authenticate(request.metadata(), now_ms())
+            .authenticate(&Presented::of(&request), now_ms())
             .map_err(|error| self.refused("service_keys", &error))?;
         Ok(Response::new(ServiceKeysResponse {
             envelope_keys: self.envelopes.public_keys(now_ms()),
@@ -412,20 +412,20 @@ impl Auth for PublicApi {
         &self,
         request: Request<Streaming<VerifyRequest>>,
     ) -> Result<Response<Self::VerifyBatchStream>, Status> {
-        let (metadata, _, stream) = request.into_parts();
+        let presented = Arc::new(Presented::of(&request));
         // Refuse the stream itself when the caller may not verify at all; each item
         // is admitted again (quota, expiry) as it arrives.
-        self.admit(&metadata, Operation::Verify)
+        self.admit(&presented, Operation::Verify)
             .map_err(|error| to_status(error.code()))?;
         let api = self.clone();
-        let metadata = Arc::new(metadata);
+        let stream = request.into_inner();
         let answers = stream
             .map(move |item| {
                 let api = api.clone();
-                let metadata = Arc::clone(&metadata);
+                let presented = Arc::clone(&presented);
                 async move {
                     match item {
-                        Ok(request) => Ok(api.verify_in_band(&metadata, request).await),
+                        Ok(request) => Ok(api.verify_in_band(&presented, request).await),
                         Err(status) => Err(status),
                     }
                 }
@@ -441,7 +441,7 @@ impl Operator for PublicApi {
         &self,
         request: Request<ShardStatusRequest>,
     ) -> Result<Response<ShardStatusResponse>, Status> {
-        self.admit(request.metadata(), Operation::Operator)
+        self.admit(&Presented::of(&request), Operation::Operator)
             .map_err(|error| self.refused("shard_status", &error))?;
         let shards = self
             .gateway
@@ -457,7 +457,7 @@ impl Operator for PublicApi {
         &self,
         request: Request<ClusterMapRequest>,
     ) -> Result<Response<ClusterMapResponse>, Status> {
-        self.admit(request.metadata(), Operation::Operator)
+        self.admit(&Presented::of(&request), Operation::Operator)
             .map_err(|error| self.refused("cluster_map", &error))?;
         let shards = self
             .gateway
@@ -472,13 +472,14 @@ impl Operator for PublicApi {
     }
 }
 
-/// Serves the public API, health checking and reflection on `listener` until
-/// `shutdown` completes. Every idauth RPC requires a credential `guard` accepts;
-/// health checking and reflection do not (probes and grpcurl need them, and they
-/// reveal nothing about residents).
+/// Serves the public API, health checking and reflection on `listener` (over TLS
+/// when `tls` is given) until `shutdown` completes. Every idauth RPC requires a
+/// credential `guard` accepts; health checking and reflection do not (probes and
+/// grpcurl need them, and they reveal nothing about residents).
 pub async fn serve(
     api: PublicApi,
     listener: TcpListener,
+    tls: Option<ServerTlsConfig>,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let (health_reporter, health) = tonic_health::server::health_reporter();
@@ -497,7 +498,11 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .expect("the compiled descriptor sets are valid");
-    tonic::transport::Server::builder()
+    let mut server = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        server = server.tls_config(tls)?;
+    }
+    server
         .add_service(health)
         .add_service(reflection)
         .add_service(

@@ -5,6 +5,10 @@
 //! so a copy of the file lets nobody call the service. The file is rewritten atomically
 //! (temporary file, fsync, rename) and gateways reload it when it changes, so a
 //! revocation takes effect without a restart.
+//!
+//! A credential may instead name a client certificate (by its SHA-256 fingerprint):
+//! where the gateway serves TLS with a client CA, a caller presenting that certificate
+//! is that caller, with no API key at all.
 
 use std::path::{Path, PathBuf};
 
@@ -76,14 +80,23 @@ pub struct Credential {
     pub caller_id: String,
     /// The caller's kind.
     pub kind: CallerKind,
-    /// Keyed BLAKE3 of the API key, hex.
+    /// Keyed BLAKE3 of the API key, hex; empty for a certificate credential.
     pub key_hash: String,
+    /// SHA-256 of the client certificate (DER), hex, for a caller identified by mTLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_sha256: Option<String>,
     /// What the caller may do.
     pub policy: Policy,
     /// When it was issued, Unix milliseconds.
     pub issued_ms: i64,
     /// When it was revoked, if it was.
     pub revoked_ms: Option<i64>,
+}
+
+/// SHA-256 of a certificate's DER bytes, hex: how a credential names a certificate.
+pub fn cert_fingerprint(der: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(der))
 }
 
 /// A freshly issued key: shown once, never stored.
@@ -145,6 +158,59 @@ impl CredentialFile {
         policy: Policy,
         now_ms: i64,
     ) -> Result<IssuedKey, String> {
+        self.check_new(caller_id)?;
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|e| format!("no system randomness: {e}"))?;
+        let api_key = format!("idk_{}", hex::encode(secret));
+        let credential = Credential {
+            caller_id: caller_id.to_owned(),
+            kind,
+            key_hash: key_hash(pepper, &api_key),
+            cert_sha256: None,
+            policy,
+            issued_ms: now_ms,
+            revoked_ms: None,
+        };
+        self.credentials.push(credential.clone());
+        Ok(IssuedKey {
+            credential,
+            api_key,
+        })
+    }
+
+    /// Issues a credential for a caller identified by its client certificate (DER);
+    /// no API key exists for it.
+    pub fn issue_for_certificate(
+        &mut self,
+        caller_id: &str,
+        kind: CallerKind,
+        policy: Policy,
+        certificate_der: &[u8],
+        now_ms: i64,
+    ) -> Result<Credential, String> {
+        self.check_new(caller_id)?;
+        let fingerprint = cert_fingerprint(certificate_der);
+        if self
+            .credentials
+            .iter()
+            .any(|c| c.cert_sha256.as_deref() == Some(fingerprint.as_str()))
+        {
+            return Err("this certificate already identifies another caller".into());
+        }
+        let credential = Credential {
+            caller_id: caller_id.to_owned(),
+            kind,
+            key_hash: String::new(),
+            cert_sha256: Some(fingerprint),
+            policy,
+            issued_ms: now_ms,
+            revoked_ms: None,
+        };
+        self.credentials.push(credential.clone());
+        Ok(credential)
+    }
+
+    fn check_new(&self, caller_id: &str) -> Result<(), String> {
         let valid = !caller_id.is_empty()
             && caller_id.len() <= 64
             && caller_id
@@ -156,22 +222,7 @@ impl CredentialFile {
         if self.credentials.iter().any(|c| c.caller_id == caller_id) {
             return Err(format!("caller id {caller_id} already has a credential"));
         }
-        let mut secret = [0u8; 32];
-        getrandom::fill(&mut secret).map_err(|e| format!("no system randomness: {e}"))?;
-        let api_key = format!("idk_{}", hex::encode(secret));
-        let credential = Credential {
-            caller_id: caller_id.to_owned(),
-            kind,
-            key_hash: key_hash(pepper, &api_key),
-            policy,
-            issued_ms: now_ms,
-            revoked_ms: None,
-        };
-        self.credentials.push(credential.clone());
-        Ok(IssuedKey {
-            credential,
-            api_key,
-        })
+        Ok(())
     }
 
     /// Revokes a caller's credential.

@@ -11,8 +11,9 @@ use dashmap::DashMap;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use idauth_core::{ErrorCode, Factor};
 use tonic::metadata::MetadataMap;
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
-use super::credentials::{Credential, CredentialFile, Operation, key_hash};
+use super::credentials::{Credential, CredentialFile, Operation, cert_fingerprint, key_hash};
 use crate::error::GatewayError;
 
 /// An authenticated caller.
@@ -40,10 +41,49 @@ impl Caller {
     }
 }
 
+/// What a call presents to identify its caller.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Presented {
+    /// The API key of an `authorization: Bearer <key>` header.
+    pub api_key: Option<String>,
+    /// SHA-256 of the client certificate (hex) the TLS handshake verified against the
+    /// client CA, when the call came over mTLS.
+    pub cert_sha256: Option<String>,
+}
+
+impl Presented {
+    /// What a request's headers and connection present.
+    pub fn from_parts(metadata: &MetadataMap, extensions: &tonic::Extensions) -> Self {
+        let api_key = metadata
+            .get("authorization")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|key| !key.is_empty())
+            .map(str::to_owned);
+        // The leaf certificate comes first; tonic only records certificates the
+        // handshake verified.
+        let cert_sha256 = extensions
+            .get::<TlsConnectInfo<TcpConnectInfo>>()
+            .and_then(|info| info.peer_certs())
+            .and_then(|chain| chain.first().map(|leaf| cert_fingerprint(leaf)));
+        Self {
+            api_key,
+            cert_sha256,
+        }
+    }
+
+    /// What `request` presents.
+    pub fn of<T>(request: &tonic::Request<T>) -> Self {
+        Self::from_parts(request.metadata(), request.extensions())
+    }
+}
+
 #[derive(Debug, Default)]
 struct Loaded {
     modified: Option<SystemTime>,
     by_hash: HashMap<String, Arc<Credential>>,
+    by_cert: HashMap<String, Arc<Credential>>,
 }
 
 /// Authenticates calls against the credential file.
@@ -88,13 +128,20 @@ impl Guard {
             return Ok(());
         }
         let file = CredentialFile::load(&self.path)?;
-        let by_hash = file
-            .credentials
-            .into_iter()
-            .map(|c| (c.key_hash.clone(), Arc::new(c)))
-            .collect();
-        let mut loaded = self.loaded.write().expect("credential lock poisoned");
-        *loaded = Loaded { modified, by_hash };
+        let mut next = Loaded {
+            modified,
+            ..Loaded::default()
+        };
+        for credential in file.credentials.into_iter().map(Arc::new) {
+            if let Some(fingerprint) = &credential.cert_sha256 {
+                next.by_cert
+                    .insert(fingerprint.clone(), Arc::clone(&credential));
+            }
+            if !credential.key_hash.is_empty() {
+                next.by_hash.insert(credential.key_hash.clone(), credential);
+            }
+        }
+        *self.loaded.write().expect("credential lock poisoned") = next;
         // Policies may have changed: quotas are rebuilt on next use.
         self.limiters.clear();
         Ok(())
@@ -103,11 +150,11 @@ impl Guard {
     /// Authenticates the call and checks that its policy allows `operation`.
     pub fn authorize(
         &self,
-        metadata: &MetadataMap,
+        presented: &Presented,
         operation: Operation,
         now_ms: i64,
     ) -> Result<Caller, GatewayError> {
-        let caller = self.authenticate(metadata, now_ms)?;
+        let caller = self.authenticate(presented, now_ms)?;
         if !caller.credential.policy.operations.contains(&operation) {
             return Err(refuse(
                 ErrorCode::OperationNotAllowed,
@@ -119,26 +166,30 @@ impl Guard {
 
     /// Authenticates the call (valid, unexpired, unrevoked credential within its
     /// quota), whatever the operation.
-    pub fn authenticate(
-        &self,
-        metadata: &MetadataMap,
-        now_ms: i64,
-    ) -> Result<Caller, GatewayError> {
-        let Some(api_key) = api_key(metadata) else {
+    pub fn authenticate(&self, presented: &Presented, now_ms: i64) -> Result<Caller, GatewayError> {
+        if presented.api_key.is_none() && presented.cert_sha256.is_none() {
             return Err(refuse(ErrorCode::CredentialMissing, "no credential"));
-        };
+        }
         if let Err(error) = self.reload_if_changed() {
             tracing::error!(%error, "credential file unreadable; keeping the last good copy");
         }
-        let hash = key_hash(&self.pepper, api_key);
-        let credential = self
-            .loaded
-            .read()
-            .expect("credential lock poisoned")
-            .by_hash
-            .get(&hash)
-            .cloned()
-            .ok_or(refuse(ErrorCode::CredentialUnknown, "unknown credential"))?;
+        let credential = {
+            let loaded = self.loaded.read().expect("credential lock poisoned");
+            // A certificate bound to a credential decides; an unbound one (any client
+            // of the CA) leaves the decision to the API key.
+            let by_cert = presented
+                .cert_sha256
+                .as_ref()
+                .and_then(|fingerprint| loaded.by_cert.get(fingerprint));
+            let by_key = || {
+                let api_key = presented.api_key.as_deref()?;
+                loaded.by_hash.get(&key_hash(&self.pepper, api_key))
+            };
+            by_cert
+                .or_else(by_key)
+                .cloned()
+                .ok_or(refuse(ErrorCode::CredentialUnknown, "unknown credential"))?
+        };
         if credential.revoked_ms.is_some() {
             return Err(refuse(ErrorCode::CredentialRevoked, "credential revoked"));
         }
@@ -165,17 +216,6 @@ impl Guard {
     }
 }
 
-/// The API key of a call: `authorization: Bearer <key>`.
-fn api_key(metadata: &MetadataMap) -> Option<&str> {
-    metadata
-        .get("authorization")?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-        .filter(|key| !key.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,10 +231,10 @@ mod tests {
         }
     }
 
-    fn metadata(key: &str) -> MetadataMap {
+    fn metadata(key: &str) -> Presented {
         let mut map = MetadataMap::new();
         map.insert("authorization", format!("Bearer {key}").parse().unwrap());
-        map
+        Presented::from_parts(&map, &tonic::Extensions::new())
     }
 
     #[test]
@@ -240,7 +280,7 @@ mod tests {
 
         let guard = Guard::new(path, pepper).unwrap();
         let code =
-            |metadata: &MetadataMap, op| guard.authorize(metadata, op, 2000).unwrap_err().code();
+            |presented: &Presented, op| guard.authorize(presented, op, 2000).unwrap_err().code();
         assert_eq!(
             guard
                 .authorize(&metadata(&verifier.api_key), Operation::Verify, 2000)
@@ -249,7 +289,7 @@ mod tests {
             "agency-a"
         );
         assert_eq!(
-            code(&MetadataMap::new(), Operation::Verify),
+            code(&Presented::default(), Operation::Verify),
             ErrorCode::CredentialMissing
         );
         assert_eq!(
@@ -290,5 +330,70 @@ mod tests {
             })
             .collect();
         assert_eq!(results.iter().filter(|ok| **ok).count(), 3, "{results:?}");
+    }
+
+    #[test]
+    fn a_bound_certificate_identifies_its_caller_and_an_unbound_one_defers_to_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials.json");
+        let mut file = CredentialFile::default();
+        let bound = file
+            .issue_for_certificate(
+                "agency-cert",
+                CallerKind::Agency,
+                policy(vec![Operation::Verify], None),
+                b"certificate one",
+                0,
+            )
+            .unwrap();
+        assert!(bound.key_hash.is_empty());
+        let keyed = file
+            .issue(
+                &[2; 32],
+                "agency-key",
+                CallerKind::Agency,
+                policy(vec![Operation::Verify], None),
+                0,
+            )
+            .unwrap();
+        file.save(&path).unwrap();
+        let guard = Guard::new(path.clone(), [2; 32]).unwrap();
+        let presenting = |cert: &[u8], key: Option<&str>| Presented {
+            api_key: key.map(str::to_owned),
+            cert_sha256: Some(cert_fingerprint(cert)),
+        };
+        let id = |presented: &Presented| {
+            guard
+                .authorize(presented, Operation::Verify, 0)
+                .map(|caller| caller.id().to_owned())
+                .map_err(|error| error.code())
+        };
+        assert_eq!(
+            id(&presenting(b"certificate one", None)),
+            Ok("agency-cert".into())
+        );
+        // The certificate decides over a key presented beside it.
+        assert_eq!(
+            id(&presenting(b"certificate one", Some(&keyed.api_key))),
+            Ok("agency-cert".into())
+        );
+        assert_eq!(
+            id(&presenting(b"certificate two", Some(&keyed.api_key))),
+            Ok("agency-key".into())
+        );
+        assert_eq!(
+            id(&presenting(b"certificate two", None)),
+            Err(ErrorCode::CredentialUnknown)
+        );
+        // An empty key hash matches no key.
+        assert_eq!(id(&metadata("")), Err(ErrorCode::CredentialMissing));
+        let mut file = CredentialFile::load(&path).unwrap();
+        file.revoke("agency-cert", 1).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        file.save(&path).unwrap();
+        assert_eq!(
+            id(&presenting(b"certificate one", None)),
+            Err(ErrorCode::CredentialRevoked)
+        );
     }
 }

@@ -3,5 +3,7 @@
 mod credentials;
 mod guard;
 
-pub use credentials::{CallerKind, Credential, CredentialFile, IssuedKey, Operation, Policy};
-pub use guard::{Caller, Guard};
+pub use credentials::{
+    CallerKind, Credential, CredentialFile, IssuedKey, Operation, Policy, cert_fingerprint,
+};
+pub use guard::{Caller, Guard, Presented};
