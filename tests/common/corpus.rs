@@ -4,9 +4,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use idauth_core::{FingerPosition, ImpressionType};
-use idauth_match::format::{FingerView, MinutiaeRecord, TemplateFormat, encode};
-use idauth_match::synthetic::{SeededRng, SyntheticFinger};
+use idauth_core::FingerPosition;
+use idauth_match::synthetic::{SeededRng, SyntheticFinger, iso_record};
 
 /// Writes `sets` x `fingers` x `impressions` synthetic records and their manifest.
 pub fn write_synthetic_corpus(dir: &Path, sets: &[&str], fingers: usize, impressions: usize) {
@@ -18,26 +17,8 @@ pub fn write_synthetic_corpus(dir: &Path, sets: &[&str], fingers: usize, impress
             let synthetic = SyntheticFinger::new(&mut rng, FingerPosition::RightIndex, 40);
             for impression in 1..=impressions {
                 let capture = synthetic.impression(rng.next_u64());
-                let record = MinutiaeRecord {
-                    format: TemplateFormat::Iso19794_2_2005,
-                    product_id: None,
-                    equipment_compliance: 0,
-                    equipment_id: 0,
-                    width: capture.width,
-                    height: capture.height,
-                    x_resolution: 197,
-                    y_resolution: 197,
-                    views: vec![FingerView {
-                        position: capture.position,
-                        view_number: 0,
-                        impression: ImpressionType::LivePlain,
-                        quality: 60,
-                        minutiae: capture.minutiae,
-                        extended_data: vec![],
-                    }],
-                };
                 let name = format!("{set}/{}_{impression}.iso", 101 + finger);
-                std::fs::write(dir.join(&name), encode(&record).unwrap()).unwrap();
+                std::fs::write(dir.join(&name), iso_record(&capture)).unwrap();
                 writeln!(manifest, "{set},{},{impression},{name}", 101 + finger).unwrap();
             }
         }

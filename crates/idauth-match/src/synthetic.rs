@@ -9,9 +9,35 @@
 
 use std::f32::consts::{PI, TAU};
 
-use idauth_core::{FingerPosition, MinutiaKind};
+use idauth_core::{FingerPosition, ImpressionType, MinutiaKind, TemplateFormat};
 
-use crate::format::{FingerMinutiae, Minutia};
+use crate::format::{FingerMinutiae, FingerView, Minutia, MinutiaeRecord, encode};
+
+pub mod population;
+
+/// A capture as the one-view ISO/IEC 19794-2:2005 record a scanner would send.
+pub fn iso_record(capture: &FingerMinutiae) -> Vec<u8> {
+    let record = MinutiaeRecord {
+        format: TemplateFormat::Iso19794_2_2005,
+        product_id: None,
+        equipment_compliance: 0,
+        equipment_id: 0,
+        width: capture.width,
+        height: capture.height,
+        // 500 ppi in pixels per centimetre, as ISO records carry it.
+        x_resolution: 197,
+        y_resolution: 197,
+        views: vec![FingerView {
+            position: capture.position,
+            view_number: 0,
+            impression: ImpressionType::LivePlain,
+            quality: 60,
+            minutiae: capture.minutiae.clone(),
+            extended_data: vec![],
+        }],
+    };
+    encode(&record).expect("synthetic captures stay within ISO field ranges")
+}
 
 /// SplitMix64: a tiny, well-mixed generator whose output never changes between
 /// releases (a crate's default generator may), so seeds stay reproducible forever.
