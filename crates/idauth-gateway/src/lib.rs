@@ -20,7 +20,7 @@ pub mod validate;
 
 pub use client::{LocalShard, RemoteShard, ShardClient};
 pub use error::GatewayError;
-pub use gateway::{Gateway, GatewayOptions};
+pub use gateway::{Gateway, GatewayOptions, now_ms};
 pub use master_keys::MasterKeys;
 pub use routing::{Router, StorageKeySecret};
 pub use validate::Limits;
