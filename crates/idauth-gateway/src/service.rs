@@ -16,10 +16,10 @@ use idauth_proto::v1::operator_server::{Operator, OperatorServer};
 use idauth_proto::v1::resident_server::{Resident, ResidentServer};
 use idauth_proto::v1::{
     AuthHistoryRequest, AuthHistoryResponse, ClusterMapRequest, ClusterMapResponse,
-    DeactivateRequest, Decision, EnrolRequest, EnrolResponse, LockRequest, ServiceKeysRequest,
-    ServiceKeysResponse, ShardEndpoint, ShardStatusRequest, ShardStatusResponse, UnlockRequest,
-    UpdateBiometricsRequest, UpdateDemographicsRequest, UpdateResponse, VerifyRequest,
-    VerifyResponse,
+    DeactivateRequest, Decision, EchoMessage, EnrolRequest, EnrolResponse, LockRequest,
+    ServiceKeysRequest, ServiceKeysResponse, ShardEndpoint, ShardStatusRequest,
+    ShardStatusResponse, UnlockRequest, UpdateBiometricsRequest, UpdateDemographicsRequest,
+    UpdateResponse, VerifyRequest, VerifyResponse,
 };
 use prost::Message;
 use tokio::net::TcpListener;
@@ -453,6 +453,12 @@ impl Operator for PublicApi {
         Ok(Response::new(ShardStatusResponse { shards }))
     }
 
+    async fn echo(&self, request: Request<EchoMessage>) -> Result<Response<EchoMessage>, Status> {
+        self.admit(&Presented::of(&request), Operation::Operator)
+            .map_err(|error| self.refused("echo", &error))?;
+        Ok(Response::new(request.into_inner()))
+    }
+
     async fn cluster_map(
         &self,
         request: Request<ClusterMapRequest>,
@@ -512,7 +518,7 @@ pub async fn serve(
             AuthServer::new(api.clone()).max_decoding_message_size(TRANSPORT_MESSAGE_LIMIT),
         )
         .add_service(ResidentServer::new(api.clone()))
-        .add_service(OperatorServer::new(api))
+        .add_service(OperatorServer::new(api).max_decoding_message_size(TRANSPORT_MESSAGE_LIMIT))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await
 }
