@@ -1,6 +1,7 @@
 //! The `idauth` binary: command-line entry point.
 
 mod audit;
+mod bench;
 mod cli;
 mod client;
 mod config;
@@ -35,6 +36,8 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Verify(verify) => client::verify(&verify)?,
         cli::Command::Import(import) => client::import(&import)?,
         cli::Command::History(history) => client::history(&history)?,
+        cli::Command::Synth(synth) => bench::synth(&synth)?,
+        cli::Command::Bench(args) => bench::bench(&args)?,
         cli::Command::Keys(keys) => keys::run(&keys).map(|()| 0)?,
         cli::Command::Audit(audit) => audit::run(&audit)?,
         cli::Command::Eval(eval) => eval_report::run(&eval).map(|()| 0)?,

@@ -214,7 +214,7 @@ pub fn shard(args: &ShardArgs) -> anyhow::Result<()> {
         server
             .add_service(service)
             .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                idauth_gateway::service::incoming(listener),
                 shutdown_signal(),
             )
             .await?;

@@ -4,6 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod bench;
+pub use bench::{BenchArgs, SynthArgs};
+
 /// idauth: national biometric identity authentication.
 #[derive(Debug, Parser)]
 #[command(name = "idauth", version, about)]
@@ -32,6 +35,11 @@ pub enum Command {
     /// A resident's authentication history, newest first (client; needs the
     /// "history" operation).
     History(HistoryArgs),
+    /// Enrol a synthetic population through the API (client).
+    Synth(SynthArgs),
+    /// Load a running gateway with verifies and enrolments and report throughput and
+    /// latency, overall and per shard (client).
+    Bench(BenchArgs),
     /// Issue, list and revoke caller credentials.
     #[command(subcommand)]
     Keys(KeysCommand),

@@ -27,7 +27,6 @@ use idauth_shard::{LockoutPolicy, Shard, ShardOptions, Threshold};
 use idauth_store::Durability;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
@@ -186,7 +185,7 @@ pub async fn loopback_cluster_with(data: &Path, lockout: LockoutPolicy) -> Loopb
         tokio::spawn(
             tonic::transport::Server::builder()
                 .add_service(service)
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+                .serve_with_incoming_shutdown(idauth_gateway::service::incoming(listener), async {
                     let _ = stopped.await;
                 }),
         );

@@ -23,7 +23,6 @@ use idauth_proto::v1::{
 };
 use prost::Message;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::ServerTlsConfig;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -478,6 +477,12 @@ impl Operator for PublicApi {
     }
 }
 
+/// Accepted connections with Nagle's algorithm off: a small response must not wait
+/// for the peer's delayed acknowledgement (40 ms on Linux).
+pub fn incoming(listener: TcpListener) -> tonic::transport::server::TcpIncoming {
+    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
+}
+
 /// Serves the public API, health checking and reflection on `listener` (over TLS
 /// when `tls` is given) until `shutdown` completes. Every idauth RPC requires a
 /// credential `guard` accepts; health checking and reflection do not (probes and
@@ -519,6 +524,6 @@ pub async fn serve(
         )
         .add_service(ResidentServer::new(api.clone()))
         .add_service(OperatorServer::new(api).max_decoding_message_size(TRANSPORT_MESSAGE_LIMIT))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await
 }

@@ -1,0 +1,270 @@
+//! The load loops: closed (a fixed number of requests in flight) and open (requests
+//! started on a schedule, latency counted from the scheduled start so that a slow
+//! server cannot hide its queue), with a live progress line.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use idauth_match::synthetic::SeededRng;
+use idauth_match::synthetic::population::Population;
+use idauth_proto::status::{code_of, from_status};
+use idauth_proto::v1;
+use idauth_proto::v1::auth_client::AuthClient;
+use idauth_proto::v1::enrolment_client::EnrolmentClient;
+use idauth_proto::v1::operator_client::OperatorClient;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::report::{Answer, Stats, shard_of};
+use super::workload::{self, Kind};
+use crate::client::Authenticated;
+
+/// What every request of a phase is drawn from.
+pub struct Target {
+    /// The connection to the gateway.
+    pub connection: Authenticated,
+    /// The envelope key.
+    pub key: (u32, Vec<u8>),
+    /// The population `idauth synth` enrolled.
+    pub population: Population,
+    /// How many of it are enrolled.
+    pub residents: u64,
+    /// Fingers per probe.
+    pub fingers: usize,
+    /// Fraction of requests that enrol.
+    pub enrol_fraction: f64,
+    /// Fraction of verifies by impostors.
+    pub impostor_fraction: f64,
+    /// Fingers in clear.
+    pub plain: bool,
+    /// The next population index to enrol.
+    pub next_enrol: AtomicU64,
+    /// `Some(payload)`: the phase is the echo baseline.
+    pub echo: Option<Vec<u8>>,
+}
+
+/// When a phase ends.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// Closed-loop concurrency.
+    pub concurrency: usize,
+    /// Open-loop rate, requests per second.
+    pub rate: Option<f64>,
+    /// Wall-clock limit.
+    pub duration: Duration,
+    /// Request limit.
+    pub requests: Option<u64>,
+}
+
+fn kind_of(target: &Target, rng: &mut SeededRng) -> Kind {
+    if target.echo.is_some() {
+        Kind::Echo
+    } else if f64::from(rng.unit()) < target.enrol_fraction {
+        Kind::Enrol
+    } else if f64::from(rng.unit()) < target.impostor_fraction {
+        Kind::Impostor
+    } else {
+        Kind::Genuine
+    }
+}
+
+fn refused(status: &tonic::Status) -> Answer {
+    Answer {
+        shard: None,
+        matched: None,
+        error: Some(from_status(status).name()),
+    }
+}
+
+/// Builds and sends one request; returns its kind, answer and time on the wire (from
+/// `scheduled` when given, else from the send).
+async fn one(
+    target: &Target,
+    rng: &mut SeededRng,
+    scheduled: Option<Instant>,
+) -> (Kind, Duration, Answer) {
+    let kind = kind_of(target, rng);
+    let connection = target.connection.clone();
+    let build_failed = |error: anyhow::Error| {
+        tracing::warn!(%error, "request not built");
+        Answer {
+            shard: None,
+            matched: None,
+            error: Some("CLIENT_BUILD_FAILED"),
+        }
+    };
+    let (started, answer) = match kind {
+        Kind::Echo => {
+            let payload = target.echo.clone().unwrap_or_default();
+            let started = Instant::now();
+            let answer = match OperatorClient::new(connection)
+                .echo(v1::EchoMessage { payload })
+                .await
+            {
+                Ok(_) => Answer {
+                    shard: None,
+                    matched: None,
+                    error: None,
+                },
+                Err(status) => refused(&status),
+            };
+            (started, answer)
+        }
+        Kind::Enrol => {
+            let index = target.next_enrol.fetch_add(1, Ordering::Relaxed);
+            match workload::enrol_request(
+                &target.population,
+                index,
+                10,
+                "bench",
+                &target.key,
+                target.plain,
+            ) {
+                Err(error) => (Instant::now(), build_failed(error)),
+                Ok(request) => {
+                    let started = Instant::now();
+                    let answer = match EnrolmentClient::new(connection).enrol(request).await {
+                        Ok(response) => Answer {
+                            shard: shard_of(&response.get_ref().reference),
+                            matched: None,
+                            error: None,
+                        },
+                        Err(status) => refused(&status),
+                    };
+                    (started, answer)
+                }
+            }
+        }
+        Kind::Genuine | Kind::Impostor => {
+            let probe = workload::probe(
+                &target.population,
+                target.residents,
+                target.fingers,
+                kind == Kind::Impostor,
+                rng,
+            );
+            match workload::verify_request(probe, &target.key, target.plain) {
+                Err(error) => (Instant::now(), build_failed(error)),
+                Ok(request) => {
+                    let started = Instant::now();
+                    let answer = match AuthClient::new(connection).verify(request).await {
+                        Ok(response) => {
+                            let response = response.into_inner();
+                            Answer {
+                                shard: shard_of(&response.reference),
+                                matched: Some(response.decision == i32::from(v1::Decision::Match)),
+                                error: response.error.as_ref().and_then(code_of).map(|c| c.name()),
+                            }
+                        }
+                        Err(status) => refused(&status),
+                    };
+                    (started, answer)
+                }
+            }
+        }
+    };
+    let from = scheduled.unwrap_or(started);
+    (kind, from.elapsed(), answer)
+}
+
+fn progress(label: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {prefix} {elapsed} {msg}").expect("valid template"),
+    );
+    bar.set_prefix(label.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// Runs one phase; its figures and how long it took.
+pub async fn run(target: Arc<Target>, plan: Plan, label: &str) -> (Stats, Duration) {
+    let stats = Arc::new(Mutex::new(Stats::default()));
+    let issued = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + plan.duration;
+    let bar = progress(label);
+    let ticker = {
+        let (stats, bar) = (Arc::clone(&stats), bar.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let (done, errors) = {
+                    let stats = stats.lock().expect("stats lock poisoned");
+                    (stats.count(), stats.error_count())
+                };
+                let rate = done as f64 / started.elapsed().as_secs_f64();
+                bar.set_message(format!("{done} requests  {rate:.0}/s  {errors} errors"));
+            }
+        })
+    };
+    // Claims the next request slot; false once the plan is spent.
+    let claim = {
+        let issued = Arc::clone(&issued);
+        move || {
+            let n = issued.fetch_add(1, Ordering::Relaxed);
+            Instant::now() < deadline && plan.requests.is_none_or(|limit| n < limit)
+        }
+    };
+    let seed = started.elapsed().as_nanos() as u64 ^ std::process::id() as u64;
+    match plan.rate {
+        None => {
+            let workers: Vec<_> = (0..plan.concurrency.max(1))
+                .map(|worker| {
+                    let (target, stats, claim) =
+                        (Arc::clone(&target), Arc::clone(&stats), claim.clone());
+                    tokio::spawn(async move {
+                        let mut rng = SeededRng::new(
+                            seed ^ (worker as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                        );
+                        while claim() {
+                            let (kind, latency, answer) = one(&target, &mut rng, None).await;
+                            stats
+                                .lock()
+                                .expect("stats lock poisoned")
+                                .record(kind, latency, answer);
+                        }
+                    })
+                })
+                .collect();
+            for worker in workers {
+                let _ = worker.await;
+            }
+        }
+        Some(rate) => {
+            let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
+            // Bounds memory if the server stalls; beyond it requests wait their turn,
+            // and that wait counts in their latency.
+            let in_flight = Arc::new(tokio::sync::Semaphore::new(16_384));
+            let mut tasks = tokio::task::JoinSet::new();
+            let mut n: u64 = 0;
+            while claim() {
+                let scheduled = started + interval.mul_f64(n as f64);
+                tokio::time::sleep_until(scheduled.into()).await;
+                let permit = Arc::clone(&in_flight)
+                    .acquire_owned()
+                    .await
+                    .expect("semaphore open");
+                let (target, stats) = (Arc::clone(&target), Arc::clone(&stats));
+                tasks.spawn(async move {
+                    let mut rng = SeededRng::new(seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                    let (kind, latency, answer) = one(&target, &mut rng, Some(scheduled)).await;
+                    stats
+                        .lock()
+                        .expect("stats lock poisoned")
+                        .record(kind, latency, answer);
+                    drop(permit);
+                });
+                n += 1;
+            }
+            while tasks.join_next().await.is_some() {}
+        }
+    }
+    let elapsed = started.elapsed();
+    ticker.abort();
+    bar.finish_and_clear();
+    let stats = Arc::try_unwrap(stats)
+        .map(|m| m.into_inner().expect("stats lock poisoned"))
+        .unwrap_or_else(|shared| std::mem::take(&mut *shared.lock().expect("stats lock poisoned")));
+    (stats, elapsed)
+}

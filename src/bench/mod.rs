@@ -1,0 +1,255 @@
+//! `idauth synth` (enrol a synthetic population through the API) and `idauth bench`
+//! (load a running gateway and report throughput and latency).
+
+mod load;
+mod report;
+mod workload;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use futures_util::StreamExt;
+use idauth_match::synthetic::SeededRng;
+use idauth_match::synthetic::population::Population;
+use idauth_proto::status::from_status;
+use idauth_proto::v1;
+use idauth_proto::v1::enrolment_client::EnrolmentClient;
+use idauth_proto::v1::operator_client::OperatorClient;
+use indicatif::{ProgressBar, ProgressStyle};
+use prost::Message;
+use serde_json::json;
+
+use crate::cli::{BenchArgs, SynthArgs};
+use crate::client::{Authenticated, ExitCode, connect, envelope_key, runtime};
+use load::{Plan, Target};
+use report::Stats;
+
+/// The service's view after a run: ShardStatus as JSON (`null` when the credential
+/// may not ask for it).
+async fn shard_status(connection: &Authenticated) -> serde_json::Value {
+    match OperatorClient::new(connection.clone())
+        .shard_status(v1::ShardStatusRequest {})
+        .await
+    {
+        Ok(response) => {
+            let shards: Vec<serde_json::Value> = response
+                .into_inner()
+                .shards
+                .iter()
+                .map(|s| {
+                    json!({
+                        "shard_id": s.shard_id, "reachable": s.reachable, "residents": s.residents,
+                        "store_bytes": s.store_bytes, "cache_entries": s.cache_entries,
+                    })
+                })
+                .collect();
+            json!(shards)
+        }
+        Err(status) => {
+            eprintln!(
+                "note: no shard status ({}): the credential needs the operator operation",
+                from_status(&status).name()
+            );
+            serde_json::Value::Null
+        }
+    }
+}
+
+fn write_json(path: Option<&std::path::Path>, value: &serde_json::Value) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        std::fs::write(path, serde_json::to_string_pretty(value)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// `idauth synth`: exit 0 when every resident is enrolled (or already was), 2 otherwise.
+pub fn synth(args: &SynthArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        (1..=10).contains(&args.fingers),
+        "--fingers must be 1 to 10"
+    );
+    let population = Population::new(args.seed);
+    runtime()?.block_on(async {
+        let connection = connect(&args.client).await?;
+        let key = Arc::new(envelope_key(&connection).await?);
+        let bar = ProgressBar::new(args.residents);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} enrolled  {per_sec}  eta {eta}")
+                .expect("valid template"),
+        );
+        let started = Instant::now();
+        let client = EnrolmentClient::new(connection.clone());
+        let fingers = args.fingers;
+        let outcomes: Vec<Result<bool, &'static str>> = futures_util::stream::iter(args.start..args.start + args.residents)
+            .map(|index| {
+                let (mut client, key, bar) = (client.clone(), Arc::clone(&key), bar.clone());
+                async move {
+                    let request = workload::enrol_request(&population, index, fingers, "synth", &key, false);
+                    let outcome = match request {
+                        Err(_) => Err("CLIENT_BUILD_FAILED"),
+                        Ok(request) => match client.enrol(request).await {
+                            Ok(response) => Ok(response.get_ref().replayed),
+                            Err(status) => Err(from_status(&status).name()),
+                        },
+                    };
+                    bar.inc(1);
+                    outcome
+                }
+            })
+            .buffer_unordered(args.concurrency.max(1))
+            .collect()
+            .await;
+        let elapsed = started.elapsed();
+        bar.finish_and_clear();
+        let enrolled = outcomes.iter().filter(|o| **o == Ok(false)).count();
+        let replayed = outcomes.iter().filter(|o| **o == Ok(true)).count();
+        let mut refused: BTreeMap<&str, u64> = BTreeMap::new();
+        for error in outcomes.iter().filter_map(|o| o.err()) {
+            *refused.entry(error).or_default() += 1;
+        }
+        let shards = shard_status(&connection).await;
+        let (residents, bytes) = shards.as_array().map_or((0, 0), |shards| {
+            shards.iter().fold((0, 0), |(r, b), s| {
+                (r + s["residents"].as_u64().unwrap_or(0), b + s["store_bytes"].as_u64().unwrap_or(0))
+            })
+        });
+        let summary = json!({
+            "seed": args.seed, "start": args.start, "asked": args.residents, "fingers": fingers,
+            "enrolled": enrolled, "replayed": replayed, "refused": refused,
+            "elapsed_s": elapsed.as_secs_f64(),
+            "enrolments_per_s": enrolled as f64 / elapsed.as_secs_f64(),
+            "service_residents": residents, "service_store_bytes": bytes,
+            "store_bytes_per_resident": if residents > 0 { bytes as f64 / residents as f64 } else { 0.0 },
+            "shards": shards,
+        });
+        write_json(args.out.as_deref(), &summary)?;
+        if args.client.json {
+            println!("{summary}");
+        } else {
+            println!(
+                "enrolled {enrolled} residents ({fingers} fingers each) in {:.1} s ({:.0}/s); {replayed} already enrolled, {} refused",
+                elapsed.as_secs_f64(),
+                enrolled as f64 / elapsed.as_secs_f64(),
+                refused.values().sum::<u64>()
+            );
+            if residents > 0 {
+                println!("service: {residents} residents, {bytes} bytes on disk ({:.0} per resident)", bytes as f64 / residents as f64);
+            }
+        }
+        Ok(if refused.is_empty() { 0 } else { 2 })
+    })
+}
+
+/// `idauth bench`: exit 0 when the run completed (its errors are in the report).
+pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.residents > 0,
+        "--residents: how many `idauth synth` enrolled"
+    );
+    anyhow::ensure!((1..=2).contains(&args.fingers), "--fingers must be 1 or 2");
+    let plan = Plan {
+        concurrency: args.concurrency,
+        rate: args.rate,
+        duration: Duration::from_secs_f64(args.duration),
+        requests: args.requests,
+    };
+    runtime()?.block_on(async {
+        let connection = connect(&args.client).await?;
+        let key = envelope_key(&connection).await?;
+        let population = Population::new(args.seed);
+        let target = |echo: Option<Vec<u8>>| Target {
+            connection: connection.clone(),
+            key: key.clone(),
+            population,
+            residents: args.residents,
+            fingers: args.fingers,
+            enrol_fraction: args.enrol_percent / 100.0,
+            impostor_fraction: args.impostor_percent / 100.0,
+            plain: args.plain,
+            // New residents get indices far above the enrolled ones, per run.
+            next_enrol: AtomicU64::new(
+                args.residents + 1_000_000 * (1 + std::process::id() as u64 % 900),
+            ),
+            echo,
+        };
+        let mut phases: Vec<(&str, Stats, Duration)> = Vec::new();
+        let mut report = json!({
+            "mode": if args.rate.is_some() { "open" } else { "closed" },
+            "concurrency": args.concurrency, "rate": args.rate, "fingers": args.fingers,
+            "encrypted": !args.plain, "enrol_percent": args.enrol_percent,
+            "impostor_percent": args.impostor_percent, "residents": args.residents,
+        });
+        if args.baseline {
+            let mut rng = SeededRng::new(7);
+            let sizes: Vec<usize> = (0..32)
+                .map(|_| {
+                    let probe =
+                        workload::probe(&population, args.residents, args.fingers, false, &mut rng);
+                    workload::verify_request(probe, &key, args.plain).map(|r| r.encoded_len())
+                })
+                .collect::<anyhow::Result<_>>()?;
+            let payload = vec![0x5a; sizes.iter().sum::<usize>() / sizes.len()];
+            report["echo_payload_bytes"] = json!(payload.len());
+            let (stats, elapsed) = load::run(Arc::new(target(Some(payload))), plan, "echo").await;
+            phases.push(("echo", stats, elapsed));
+        }
+        let (stats, elapsed) = load::run(Arc::new(target(None)), plan, "bench").await;
+        phases.push(("verify", stats, elapsed));
+        for (name, stats, elapsed) in &phases {
+            report[*name] = stats.to_json(*elapsed);
+        }
+        if args.baseline {
+            let rate = |name: &str| report[name]["throughput_per_s"].as_f64().unwrap_or(0.0);
+            report["verify_over_echo"] = json!(rate("verify") / rate("echo").max(1e-9));
+        }
+        report["shards"] = shard_status(&connection).await;
+        write_json(args.out.as_deref(), &report)?;
+        if let Some(path) = &args.plot {
+            let named: Vec<(&str, &Stats)> = phases.iter().map(|(n, s, _)| (*n, s)).collect();
+            Stats::plot(&named, path)?;
+        }
+        if args.client.json {
+            println!("{report}");
+        } else {
+            print_summary(&report);
+        }
+        Ok(0)
+    })
+}
+
+fn print_summary(report: &serde_json::Value) {
+    for phase in ["echo", "verify"] {
+        let p = &report[phase];
+        if p.is_null() {
+            continue;
+        }
+        let l = &p["latency_ms"];
+        println!(
+            "{phase}: {} requests, {:.0}/s; latency ms p50 {} p90 {} p99 {} p99.9 {} max {}; errors {}",
+            p["requests"],
+            p["throughput_per_s"].as_f64().unwrap_or(0.0),
+            l["p50"],
+            l["p90"],
+            l["p99"],
+            l["p99.9"],
+            l["max"],
+            p["errors"]
+        );
+        for (shard, s) in p["per_shard"].as_object().into_iter().flatten() {
+            println!(
+                "  {shard}: {} requests, {:.0}/s, p50 {} ms, p99 {} ms",
+                s["requests"],
+                s["throughput_per_s"].as_f64().unwrap_or(0.0),
+                s["latency_ms"]["p50"],
+                s["latency_ms"]["p99"]
+            );
+        }
+    }
+    if let Some(ratio) = report["verify_over_echo"].as_f64() {
+        println!("verify / echo throughput: {ratio:.2}");
+    }
+}
