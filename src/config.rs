@@ -91,6 +91,8 @@ pub struct Config {
     /// CA (PEM) a gateway checks its shards' certificates against; with it the
     /// gateway calls shards over TLS, presenting `tls_cert` as its client certificate.
     pub shard_tls_ca: Option<PathBuf>,
+    /// Address of the Prometheus endpoint (`GET /metrics`); none when empty.
+    pub metrics_listen: String,
 }
 
 impl Default for Config {
@@ -121,6 +123,7 @@ impl Default for Config {
             tls_key: None,
             tls_client_ca: None,
             shard_tls_ca: None,
+            metrics_listen: String::new(),
         }
     }
 }

@@ -7,6 +7,7 @@ mod client;
 mod config;
 mod eval_report;
 mod keys;
+mod metrics_http;
 mod secrets;
 mod server;
 mod tls;

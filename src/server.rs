@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 
 use crate::cli::{GatewayArgs, ServeArgs, ShardArgs};
 use crate::config::Config;
+use crate::metrics_http::Source;
 use crate::tls::ClientCerts;
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -133,6 +134,14 @@ fn guard(config: &Config) -> anyhow::Result<Arc<Guard>> {
     ))
 }
 
+/// Starts the Prometheus endpoint when `metrics_listen` is set.
+async fn metrics(config: &Config, source: Source) -> anyhow::Result<()> {
+    if config.metrics_listen.is_empty() {
+        return Ok(());
+    }
+    crate::metrics_http::serve(&config.metrics_listen, source).await
+}
+
 async fn bind(address: &str) -> anyhow::Result<TcpListener> {
     let listener = TcpListener::bind(address)
         .await
@@ -175,6 +184,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         crate::keys::ensure_dev_credential(&config)?;
         let api = public_api(&config, gateway)?;
         let listener = bind(&config.listen).await?;
+        metrics(&config, Source::Gateway(api.clone())).await?;
         eprintln!(
             "idauth: {} shards in {}, kernel {}, threshold {:.4} (target FMR {})",
             config.shards,
@@ -199,6 +209,7 @@ pub fn shard(args: &ShardArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let shard = open_shard(&config, &config.shard_id)?;
         let listener = bind(&config.listen).await?;
+        metrics(&config, Source::Shard(Arc::clone(&shard))).await?;
         let service = ShardService::new(shard).into_server(TRANSPORT_MESSAGE_LIMIT);
         let mut server = tonic::transport::Server::builder();
         if let Some(tls) = crate::tls::server(&config, ClientCerts::Required)? {
@@ -251,6 +262,7 @@ pub fn gateway_process(args: &GatewayArgs) -> anyhow::Result<()> {
         let gateway = gateway(&config, shards)?;
         let api = public_api(&config, gateway)?;
         let listener = bind(&config.listen).await?;
+        metrics(&config, Source::Gateway(api.clone())).await?;
         let tls = crate::tls::server(&config, ClientCerts::Optional)?;
         idauth_gateway::service::serve(api, listener, tls, shutdown_signal()).await?;
         Ok(())

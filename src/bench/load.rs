@@ -16,7 +16,7 @@ use idauth_proto::v1::operator_client::OperatorClient;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::report::{Answer, Stats, shard_of};
-use super::workload::{self, Kind};
+use super::workload::{self, Kind, Probe};
 use crate::client::Authenticated;
 
 /// What every request of a phase is drawn from.
@@ -27,14 +27,11 @@ pub struct Target {
     pub key: (u32, Vec<u8>),
     /// The population `idauth synth` enrolled.
     pub population: Population,
-    /// How many of it are enrolled.
-    pub residents: u64,
-    /// Fingers per probe.
-    pub fingers: usize,
+    /// Probes drawn from it before the run (building a synthetic finger costs more
+    /// than a verify, and the client shares the machine with the service).
+    pub probes: Vec<(Kind, Probe)>,
     /// Fraction of requests that enrol.
     pub enrol_fraction: f64,
-    /// Fraction of verifies by impostors.
-    pub impostor_fraction: f64,
     /// Fingers in clear.
     pub plain: bool,
     /// The next population index to enrol.
@@ -56,13 +53,36 @@ pub struct Plan {
     pub requests: Option<u64>,
 }
 
+/// `count` probes, a fraction `impostor_fraction` of them by impostors.
+pub fn probe_pool(
+    population: &Population,
+    residents: u64,
+    fingers: usize,
+    impostor_fraction: f64,
+    count: usize,
+) -> Vec<(Kind, Probe)> {
+    let mut rng = SeededRng::new(0x5eed);
+    (0..count)
+        .map(|_| {
+            let impostor = f64::from(rng.unit()) < impostor_fraction;
+            let kind = if impostor {
+                Kind::Impostor
+            } else {
+                Kind::Genuine
+            };
+            (
+                kind,
+                workload::probe(population, residents, fingers, impostor, &mut rng),
+            )
+        })
+        .collect()
+}
+
 fn kind_of(target: &Target, rng: &mut SeededRng) -> Kind {
     if target.echo.is_some() {
         Kind::Echo
     } else if f64::from(rng.unit()) < target.enrol_fraction {
         Kind::Enrol
-    } else if f64::from(rng.unit()) < target.impostor_fraction {
-        Kind::Impostor
     } else {
         Kind::Genuine
     }
@@ -93,7 +113,7 @@ async fn one(
             error: Some("CLIENT_BUILD_FAILED"),
         }
     };
-    let (started, answer) = match kind {
+    let (kind, started, answer) = match kind {
         Kind::Echo => {
             let payload = target.echo.clone().unwrap_or_default();
             let started = Instant::now();
@@ -108,7 +128,7 @@ async fn one(
                 },
                 Err(status) => refused(&status),
             };
-            (started, answer)
+            (kind, started, answer)
         }
         Kind::Enrol => {
             let index = target.next_enrol.fetch_add(1, Ordering::Relaxed);
@@ -120,7 +140,7 @@ async fn one(
                 &target.key,
                 target.plain,
             ) {
-                Err(error) => (Instant::now(), build_failed(error)),
+                Err(error) => (kind, Instant::now(), build_failed(error)),
                 Ok(request) => {
                     let started = Instant::now();
                     let answer = match EnrolmentClient::new(connection).enrol(request).await {
@@ -131,20 +151,15 @@ async fn one(
                         },
                         Err(status) => refused(&status),
                     };
-                    (started, answer)
+                    (kind, started, answer)
                 }
             }
         }
         Kind::Genuine | Kind::Impostor => {
-            let probe = workload::probe(
-                &target.population,
-                target.residents,
-                target.fingers,
-                kind == Kind::Impostor,
-                rng,
-            );
+            let (kind, probe) =
+                target.probes[(rng.next_u64() % target.probes.len() as u64) as usize].clone();
             match workload::verify_request(probe, &target.key, target.plain) {
-                Err(error) => (Instant::now(), build_failed(error)),
+                Err(error) => (kind, Instant::now(), build_failed(error)),
                 Ok(request) => {
                     let started = Instant::now();
                     let answer = match AuthClient::new(connection).verify(request).await {
@@ -158,7 +173,7 @@ async fn one(
                         }
                         Err(status) => refused(&status),
                     };
-                    (started, answer)
+                    (kind, started, answer)
                 }
             }
         }

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use futures_util::StreamExt;
-use idauth_match::synthetic::SeededRng;
 use idauth_match::synthetic::population::Population;
 use idauth_proto::status::from_status;
 use idauth_proto::v1;
@@ -25,6 +24,10 @@ use serde_json::json;
 use crate::cli::{BenchArgs, SynthArgs};
 use crate::client::{Authenticated, ExitCode, connect, envelope_key, runtime};
 use load::{Plan, Target};
+
+/// Probes drawn before a run; each is sent many times, each time under a fresh txn
+/// (and a fresh envelope), so the service does the whole work every time.
+const PROBE_POOL: usize = 4096;
 use report::Stats;
 
 /// The service's view after a run: ShardStatus as JSON (`null` when the credential
@@ -35,18 +38,36 @@ async fn shard_status(connection: &Authenticated) -> serde_json::Value {
         .await
     {
         Ok(response) => {
+            let response = response.into_inner();
+            let stage_means = |stages: &[v1::StageTime]| -> serde_json::Value {
+                stages
+                    .iter()
+                    .map(|t| {
+                        let total_us = t.total_ns as f64 / 1000.0;
+                        let mean_us = total_us / t.count.max(1) as f64;
+                        let figures =
+                            json!({"mean_us": mean_us, "count": t.count, "total_us": total_us});
+                        (t.stage.clone(), figures)
+                    })
+                    .collect::<serde_json::Map<_, _>>()
+                    .into()
+            };
             let shards: Vec<serde_json::Value> = response
-                .into_inner()
                 .shards
                 .iter()
                 .map(|s| {
+                    let metrics = s.metrics.clone().unwrap_or_default();
                     json!({
                         "shard_id": s.shard_id, "reachable": s.reachable, "residents": s.residents,
                         "store_bytes": s.store_bytes, "cache_entries": s.cache_entries,
+                        "rss_bytes": s.rss_bytes, "verify_p50_ms": s.verify_p50_ms,
+                        "verify_p99_ms": s.verify_p99_ms, "cache_hit_rate": s.cache_hit_rate,
+                        "queue_depth": metrics.queue_depth,
+                        "stages": stage_means(&metrics.stages),
                     })
                 })
                 .collect();
-            json!(shards)
+            json!({"shards": shards, "gateway_stages": stage_means(&response.gateway_stages)})
         }
         Err(status) => {
             eprintln!(
@@ -111,7 +132,9 @@ pub fn synth(args: &SynthArgs) -> anyhow::Result<ExitCode> {
         for error in outcomes.iter().filter_map(|o| o.err()) {
             *refused.entry(error).or_default() += 1;
         }
-        let shards = shard_status(&connection).await;
+        let status = shard_status(&connection).await;
+        let shards = status["shards"].clone();
+        let rss = shards.as_array().and_then(|s| s.iter().filter_map(|s| s["rss_bytes"].as_u64()).max());
         let (residents, bytes) = shards.as_array().map_or((0, 0), |shards| {
             shards.iter().fold((0, 0), |(r, b), s| {
                 (r + s["residents"].as_u64().unwrap_or(0), b + s["store_bytes"].as_u64().unwrap_or(0))
@@ -124,6 +147,7 @@ pub fn synth(args: &SynthArgs) -> anyhow::Result<ExitCode> {
             "enrolments_per_s": enrolled as f64 / elapsed.as_secs_f64(),
             "service_residents": residents, "service_store_bytes": bytes,
             "store_bytes_per_resident": if residents > 0 { bytes as f64 / residents as f64 } else { 0.0 },
+            "service_rss_bytes": rss,
             "shards": shards,
         });
         write_json(args.out.as_deref(), &summary)?;
@@ -161,14 +185,20 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         let connection = connect(&args.client).await?;
         let key = envelope_key(&connection).await?;
         let population = Population::new(args.seed);
+        eprintln!("idauth bench: drawing {PROBE_POOL} probes from the population");
+        let probes = load::probe_pool(
+            &population,
+            args.residents,
+            args.fingers,
+            args.impostor_percent / 100.0,
+            PROBE_POOL,
+        );
         let target = |echo: Option<Vec<u8>>| Target {
             connection: connection.clone(),
             key: key.clone(),
             population,
-            residents: args.residents,
-            fingers: args.fingers,
+            probes: probes.clone(),
             enrol_fraction: args.enrol_percent / 100.0,
-            impostor_fraction: args.impostor_percent / 100.0,
             plain: args.plain,
             // New residents get indices far above the enrolled ones, per run.
             next_enrol: AtomicU64::new(
@@ -184,12 +214,12 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             "impostor_percent": args.impostor_percent, "residents": args.residents,
         });
         if args.baseline {
-            let mut rng = SeededRng::new(7);
-            let sizes: Vec<usize> = (0..32)
-                .map(|_| {
-                    let probe =
-                        workload::probe(&population, args.residents, args.fingers, false, &mut rng);
-                    workload::verify_request(probe, &key, args.plain).map(|r| r.encoded_len())
+            let sizes: Vec<usize> = probes
+                .iter()
+                .take(64)
+                .map(|(_, probe)| {
+                    workload::verify_request(probe.clone(), &key, args.plain)
+                        .map(|r| r.encoded_len())
                 })
                 .collect::<anyhow::Result<_>>()?;
             let payload = vec![0x5a; sizes.iter().sum::<usize>() / sizes.len()];
@@ -197,6 +227,7 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             let (stats, elapsed) = load::run(Arc::new(target(Some(payload))), plan, "echo").await;
             phases.push(("echo", stats, elapsed));
         }
+        let before = shard_status(&connection).await;
         let (stats, elapsed) = load::run(Arc::new(target(None)), plan, "bench").await;
         phases.push(("verify", stats, elapsed));
         for (name, stats, elapsed) in &phases {
@@ -206,7 +237,8 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             let rate = |name: &str| report[name]["throughput_per_s"].as_f64().unwrap_or(0.0);
             report["verify_over_echo"] = json!(rate("verify") / rate("echo").max(1e-9));
         }
-        report["shards"] = shard_status(&connection).await;
+        report["service"] = shard_status(&connection).await;
+        report["split_us"] = split(&before, &report["service"]);
         write_json(args.out.as_deref(), &report)?;
         if let Some(path) = &args.plot {
             let named: Vec<(&str, &Stats)> = phases.iter().map(|(n, s, _)| (*n, s)).collect();
@@ -219,6 +251,31 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(0)
     })
+}
+
+/// Mean time per stage during the run, microseconds: the change in each stage's total
+/// over the change in its count, gateway stages and every shard's together.
+fn split(before: &serde_json::Value, after: &serde_json::Value) -> serde_json::Value {
+    let mut totals: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    let mut add = |stages: &serde_json::Value, sign: f64| {
+        for (stage, t) in stages.as_object().into_iter().flatten() {
+            let entry = totals.entry(stage.clone()).or_default();
+            entry.0 += sign * t["total_us"].as_f64().unwrap_or(0.0);
+            entry.1 += sign * t["count"].as_f64().unwrap_or(0.0);
+        }
+    };
+    for (value, sign) in [(before, -1.0), (after, 1.0)] {
+        add(&value["gateway_stages"], sign);
+        for shard in value["shards"].as_array().into_iter().flatten() {
+            add(&shard["stages"], sign);
+        }
+    }
+    totals
+        .into_iter()
+        .filter(|(_, (_, count))| *count > 0.0)
+        .map(|(stage, (total, count))| (stage, json!(total / count)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 fn print_summary(report: &serde_json::Value) {
@@ -251,5 +308,15 @@ fn print_summary(report: &serde_json::Value) {
     }
     if let Some(ratio) = report["verify_over_echo"].as_f64() {
         println!("verify / echo throughput: {ratio:.2}");
+    }
+    if let Some(split) = report["split_us"].as_object().filter(|s| !s.is_empty()) {
+        let parts: Vec<String> = split
+            .iter()
+            .map(|(stage, us)| format!("{stage} {:.0}", us.as_f64().unwrap_or(0.0)))
+            .collect();
+        println!(
+            "server-side mean per verify during the run, us: {}",
+            parts.join(", ")
+        );
     }
 }

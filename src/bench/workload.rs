@@ -35,6 +35,7 @@ impl Kind {
 }
 
 /// A probe ready to send, before its envelope.
+#[derive(Debug, Clone)]
 pub struct Probe {
     /// The claimed resident.
     pub claimed: v1::Identifier,

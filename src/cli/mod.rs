@@ -196,6 +196,9 @@ pub struct ServerArgs {
     /// Secrets directory (storage-key secret, credential pepper, development key).
     #[arg(long)]
     pub secrets_dir: Option<PathBuf>,
+    /// Address of the Prometheus endpoint (`/metrics`), e.g. 127.0.0.1:9464.
+    #[arg(long)]
+    pub metrics_listen: Option<String>,
 }
 
 impl ServerArgs {
@@ -210,6 +213,9 @@ impl ServerArgs {
         }
         if let Some(dir) = &self.secrets_dir {
             map.insert("secrets_dir".into(), dir.display().to_string().into());
+        }
+        if let Some(address) = &self.metrics_listen {
+            map.insert("metrics_listen".into(), address.clone().into());
         }
         map
     }

@@ -139,6 +139,10 @@ pub struct ShardReport {
     pub threshold: f64,
     /// Templates held in the hot cache.
     pub cache_entries: u64,
+    /// Resident set size of the process serving the shard, bytes.
+    pub rss_bytes: u64,
+    /// Operating figures.
+    pub metrics: ShardMetricsSnapshot,
 }
 
 /// A page of one resident's audit history, asked of the owning shard.
@@ -188,4 +192,84 @@ pub struct HistoryPage {
     pub entries: Vec<HistoryEntry>,
     /// The cursor for the next (older) page; `None` when this page is the last.
     pub next_before: Option<u64>,
+}
+
+/// Counts of a latency histogram with fixed bucket bounds.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LatencyBuckets {
+    /// Upper bound of each bucket but the last, microseconds.
+    pub bounds_us: Vec<u64>,
+    /// Observations per bucket; one more than `bounds_us` (the last is unbounded).
+    pub counts: Vec<u64>,
+    /// Sum of all observations, microseconds.
+    pub sum_us: u64,
+}
+
+impl LatencyBuckets {
+    /// Observations.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// The bound of the bucket holding quantile `q`: an upper estimate (the last,
+    /// unbounded bucket reports the largest bound).
+    pub fn quantile_us(&self, q: f64) -> u64 {
+        let total = self.count();
+        if total == 0 {
+            return 0;
+        }
+        let rank = (q.clamp(0.0, 1.0) * total as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, count) in self.counts.iter().enumerate() {
+            seen += count;
+            if seen >= rank {
+                return self
+                    .bounds_us
+                    .get(i)
+                    .or(self.bounds_us.last())
+                    .copied()
+                    .unwrap_or(0);
+            }
+        }
+        self.bounds_us.last().copied().unwrap_or(0)
+    }
+}
+
+/// Time spent in one stage of a verify, summed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StageTime {
+    /// The stage (queue, parse, fetch, match, audit; decrypt at the gateway).
+    pub stage: String,
+    /// Total time, nanoseconds.
+    pub total_ns: u64,
+    /// How many times it ran.
+    pub count: u64,
+}
+
+/// Requests of one operation that ended with one code (0 = success).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OutcomeCount {
+    /// The operation (enrol, verify, ...).
+    pub operation: String,
+    /// The error code number, 0 for success.
+    pub code: u16,
+    /// How many.
+    pub count: u64,
+}
+
+/// A shard's operating figures at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ShardMetricsSnapshot {
+    /// Whole verifies at the shard.
+    pub verify_latency: LatencyBuckets,
+    /// Time per stage.
+    pub stages: Vec<StageTime>,
+    /// Requests by operation and outcome.
+    pub outcomes: Vec<OutcomeCount>,
+    /// Requests waiting for a CPU worker now.
+    pub queue_depth: u64,
+    /// Enrolled-template lookups served from the cache.
+    pub cache_hits: u64,
+    /// Enrolled-template lookups that had to build the template.
+    pub cache_misses: u64,
 }

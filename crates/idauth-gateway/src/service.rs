@@ -31,6 +31,7 @@ use crate::envelope::{Binding, EnvelopeKeys};
 use crate::error::GatewayError;
 use crate::gateway::{Gateway, now_ms};
 use crate::receipt::ReceiptSigner;
+use idauth_shard::metrics::{Metrics, Stage};
 
 /// Largest message tonic itself decodes. Requests between the gateway's own limit and
 /// this one are refused with MESSAGE_TOO_LARGE and its detail; beyond it, tonic
@@ -47,6 +48,7 @@ pub struct PublicApi {
     guard: Arc<Guard>,
     envelopes: Arc<EnvelopeKeys>,
     receipts: Arc<ReceiptSigner>,
+    metrics: Arc<Metrics>,
 }
 
 impl PublicApi {
@@ -63,7 +65,18 @@ impl PublicApi {
             guard,
             envelopes,
             receipts,
+            metrics: Arc::new(Metrics::default()),
         }
+    }
+
+    /// The gateway's own figures (envelope opening, requests by outcome, verifies).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The gateway these services serve.
+    pub fn gateway(&self) -> &Arc<Gateway> {
+        &self.gateway
     }
 
     /// The caller, if its credential allows `operation`.
@@ -73,6 +86,7 @@ impl PublicApi {
 
     fn refused(&self, operation: &'static str, error: &GatewayError) -> Status {
         let code = error.code();
+        self.metrics.outcome(operation, code.number());
         tracing::info!(operation, code = code.number(), %error, "request refused");
         to_status(code)
     }
@@ -137,7 +151,9 @@ impl PublicApi {
                 }
                 let timestamp = timestamp.map_or((0, 0), |t| (t.seconds, t.nanos));
                 let binding = Binding { txn, timestamp };
+                let opening = Instant::now();
                 *fingers = self.envelopes.open(&envelope, binding, now_ms())?;
+                self.metrics.stage_took(Stage::Decrypt, opening.elapsed());
                 Ok(())
             }
             None if !fingers.is_empty() && !caller.credential.policy.plain_probes => {
@@ -166,6 +182,7 @@ impl PublicApi {
             let call = prepare(self, &caller)?;
             let request_id = call.context.request_id.clone();
             let (outcome, token) = self.gateway.write(call, caller.id(), started).await?;
+            self.metrics.outcome(operation, 0);
             Ok::<_, GatewayError>((request_id, outcome, token))
         }
         .await;
@@ -231,6 +248,12 @@ impl PublicApi {
             Ok::<_, GatewayError>(response)
         }
         .await;
+        self.metrics.verify_took(started.elapsed());
+        let code = match &result {
+            Ok(response) => response.error.as_ref().map_or(0, |e| e.code as u16),
+            Err(error) => error.code().number(),
+        };
+        self.metrics.outcome("verify", code);
         result.map_err(|error| {
             tracing::info!(operation = "verify", code = error.code().number(), %error, "request refused");
             error.code()
@@ -449,7 +472,16 @@ impl Operator for PublicApi {
             .iter()
             .map(|(id, report)| convert::shard_state(report.as_ref(), id))
             .collect();
-        Ok(Response::new(ShardStatusResponse { shards }))
+        Ok(Response::new(ShardStatusResponse {
+            shards,
+            gateway_stages: self
+                .metrics
+                .snapshot()
+                .stages
+                .iter()
+                .map(convert::stage_time_to_wire)
+                .collect(),
+        }))
     }
 
     async fn echo(&self, request: Request<EchoMessage>) -> Result<Response<EchoMessage>, Status> {

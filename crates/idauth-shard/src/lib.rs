@@ -7,6 +7,7 @@
 mod demographic;
 mod error;
 mod lockout;
+pub mod metrics;
 mod reference;
 pub mod server;
 mod shard;

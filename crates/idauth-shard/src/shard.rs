@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use idauth_core::command::{
     HistoryEntry, HistoryPage, HistoryQuery, ShardReport, VerifyOutcome, VerifyRequest,
@@ -22,6 +22,7 @@ use tokio::sync::Semaphore;
 use crate::demographic::match_demographics;
 use crate::error::ShardError;
 use crate::lockout::{Failures, LockoutPolicy};
+use crate::metrics::{Metrics, Stage};
 use crate::reference::References;
 use crate::threshold::Threshold;
 
@@ -69,6 +70,7 @@ pub struct Shard {
     cpu: Semaphore,
     references: References,
     failures: Failures,
+    metrics: Metrics,
 }
 
 thread_local! {
@@ -110,6 +112,7 @@ impl Shard {
             templates: HotCache::new(options.cache_templates),
             cpu: Semaphore::new(options.cpu_workers.max(1)),
             failures: Failures::new(options.lockout),
+            metrics: Metrics::default(),
         })
     }
 
@@ -128,11 +131,12 @@ impl Shard {
         self: &Arc<Self>,
         work: impl FnOnce(&Shard) -> T + Send + 'static,
     ) -> Result<T, ShardError> {
-        let _permit = self
-            .cpu
-            .acquire()
-            .await
-            .map_err(|_| ShardError::Worker("shard is closing".into()))?;
+        let queued = Instant::now();
+        self.metrics.waiting(1);
+        let permit = self.cpu.acquire().await;
+        self.metrics.waiting(-1);
+        let _permit = permit.map_err(|_| ShardError::Worker("shard is closing".into()))?;
+        self.metrics.stage_took(Stage::Queue, queued.elapsed());
         let shard = Arc::clone(self);
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || span.in_scope(|| work(&shard)))
@@ -154,14 +158,17 @@ impl Shard {
             subject: Some(request.key),
             ..AuditRecord::default()
         };
+        let operation = request.command.operation();
         let result = self.on_cpu(move |shard| shard.apply(&request)).await;
         let (applied, templates) = match result.and_then(|inner| inner) {
             Ok(done) => done,
             Err(error) => {
+                self.metrics.outcome(operation, error.code().number());
                 self.audit_failure(audit, &error).await;
                 return Err(error);
             }
         };
+        self.metrics.outcome(operation, 0);
         if !applied.replayed {
             self.store.audit(AuditRecord {
                 reference: applied.outcome.reference.clone(),
@@ -263,14 +270,17 @@ impl Shard {
             subject: Some(request.key),
             ..AuditRecord::default()
         };
+        let started = Instant::now();
         let result = self.on_cpu(move |shard| shard.decide(&request)).await;
         let outcome = match result.and_then(|inner| inner) {
             Ok(outcome) => outcome,
             Err(error) => {
+                self.metrics.outcome("verify", error.code().number());
                 self.audit_failure(audit, &error).await;
                 return Err(error);
             }
         };
+        let auditing = Instant::now();
         self.store.audit(AuditRecord {
             factors: outcome
                 .factors
@@ -284,6 +294,10 @@ impl Shard {
         })?;
         // The decision is answered only once its audit entry is on disk.
         self.store.durable().await?;
+        self.metrics.stage_took(Stage::Audit, auditing.elapsed());
+        self.metrics.verify_took(started.elapsed());
+        self.metrics
+            .outcome("verify", outcome.error.map_or(0, |code| code.number()));
         Ok(outcome)
     }
 
@@ -359,9 +373,11 @@ impl Shard {
         )? {
             return Err(ShardError::Refused(ErrorCode::DuplicateTxn));
         }
+        let fetching = Instant::now();
         let Some(record) = self.store.get(&request.key, &request.keys)? else {
             return Ok(refused(ErrorCode::ResidentUnknown));
         };
+        let mut fetch_time = fetching.elapsed();
         if record.status == ResidentStatus::Deactivated {
             return Ok(refused(ErrorCode::ResidentDeactivated));
         }
@@ -374,11 +390,13 @@ impl Shard {
             if self.failures.locked_out(&request.key, now) {
                 return Ok(refused(ErrorCode::TemporarilyLockedOut));
             }
+            let parsing = Instant::now();
             let probe = request
                 .fingers
                 .iter()
                 .map(|sample| template_of(sample, &self.params))
                 .collect::<Result<Vec<_>, _>>()?;
+            self.metrics.stage_took(Stage::Parse, parsing.elapsed());
             let missing = probe.iter().any(|finger| {
                 finger.position() != FingerPosition::Unknown
                     && record.finger(finger.position()).is_none()
@@ -386,12 +404,16 @@ impl Shard {
             if missing {
                 return Ok(refused(ErrorCode::FingerNotEnrolled));
             }
+            let fetching = Instant::now();
             let enrolled = self.enrolled_templates(&request.key, &record, &probe)?;
+            fetch_time += fetching.elapsed();
+            let matching = Instant::now();
             let fused = MATCHER.with(|cell| {
                 let mut cell = cell.borrow_mut();
                 let matcher = cell.get_or_insert_with(|| Matcher::new(self.params.clone()));
                 compare_fingers(matcher, &probe, &enrolled).fused
             });
+            self.metrics.stage_took(Stage::Match, matching.elapsed());
             let matched = fused >= self.threshold.score;
             if matched {
                 self.failures.clear(&request.key);
@@ -403,6 +425,7 @@ impl Shard {
                 matched,
             });
         }
+        self.metrics.stage_took(Stage::Fetch, fetch_time);
         factors.extend(match_demographics(
             &request.demographics,
             &record.demographics,
@@ -448,8 +471,10 @@ impl Shard {
             .map(|finger| {
                 let cache_key = (*key, record.version, finger.position);
                 if let Some(template) = self.templates.get(&cache_key) {
+                    self.metrics.template_lookup(true);
                     return Ok(template);
                 }
+                self.metrics.template_lookup(false);
                 let sample = FingerSample {
                     position: finger.position,
                     format: finger.format,
@@ -472,6 +497,8 @@ impl Shard {
             kernel: idauth_match::Kernel::active().name().to_owned(),
             threshold: f64::from(self.threshold.score),
             cache_entries: self.templates.len() as u64,
+            rss_bytes: crate::metrics::process_rss_bytes(),
+            metrics: self.metrics.snapshot(),
         }
     }
 }

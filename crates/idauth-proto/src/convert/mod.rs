@@ -4,7 +4,6 @@
 //! here until it is handled. Inbound conversions check shape only (types, enums,
 //! required fields); limits and policy belong to the gateway's validation.
 
-use idauth_core::command::ShardReport;
 use idauth_core::command::{
     VerifyOutcome, VerifyRequest, WriteCommand, WriteContext, WriteOutcome, WriteRequest,
 };
@@ -47,6 +46,7 @@ fn invalid(code: ErrorCode, reason: &'static str) -> ConvertError {
 type Result<T> = std::result::Result<T, ConvertError>;
 
 mod history;
+mod metrics;
 mod public;
 mod shard;
 mod shared;
@@ -54,6 +54,7 @@ mod shared;
 mod tests;
 
 pub use history::*;
+pub use metrics::*;
 pub use public::*;
 pub use shard::*;
 pub use shared::*;
