@@ -193,13 +193,13 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             args.impostor_percent / 100.0,
             PROBE_POOL,
         );
-        let target = |echo: Option<Vec<u8>>| Target {
+        let target = |echo: Option<Vec<u8>>, plain: bool| Target {
             connection: connection.clone(),
             key: key.clone(),
             population,
             probes: probes.clone(),
             enrol_fraction: args.enrol_percent / 100.0,
-            plain: args.plain,
+            plain,
             // New residents get indices far above the enrolled ones, per run.
             next_enrol: AtomicU64::new(
                 args.residents + 1_000_000 * (1 + std::process::id() as u64 % 900),
@@ -213,6 +213,16 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             "encrypted": !args.plain, "enrol_percent": args.enrol_percent,
             "impostor_percent": args.impostor_percent, "residents": args.residents,
         });
+        if args.warmup > 0 {
+            let warmup = Plan {
+                requests: Some(args.warmup),
+                duration: Duration::from_secs(3600),
+                rate: None,
+                ..plan
+            };
+            let (stats, _) = load::run(Arc::new(target(None, args.plain)), warmup, "warmup").await;
+            report["warmup_requests"] = json!(stats.count());
+        }
         if args.baseline {
             let sizes: Vec<usize> = probes
                 .iter()
@@ -224,21 +234,34 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
                 .collect::<anyhow::Result<_>>()?;
             let payload = vec![0x5a; sizes.iter().sum::<usize>() / sizes.len()];
             report["echo_payload_bytes"] = json!(payload.len());
-            let (stats, elapsed) = load::run(Arc::new(target(Some(payload))), plan, "echo").await;
+            let (stats, elapsed) =
+                load::run(Arc::new(target(Some(payload), args.plain)), plan, "echo").await;
             phases.push(("echo", stats, elapsed));
         }
         let before = shard_status(&connection).await;
-        let (stats, elapsed) = load::run(Arc::new(target(None)), plan, "bench").await;
+        let (stats, elapsed) = load::run(Arc::new(target(None, args.plain)), plan, "bench").await;
         phases.push(("verify", stats, elapsed));
+        let after_verify = shard_status(&connection).await;
+        if args.compare_plain {
+            let (stats, elapsed) = load::run(Arc::new(target(None, true)), plan, "plain").await;
+            phases.push(("verify_plain", stats, elapsed));
+        }
         for (name, stats, elapsed) in &phases {
             report[*name] = stats.to_json(*elapsed);
         }
+        let rate = |report: &serde_json::Value, name: &str| {
+            report[name]["throughput_per_s"].as_f64().unwrap_or(0.0)
+        };
         if args.baseline {
-            let rate = |name: &str| report[name]["throughput_per_s"].as_f64().unwrap_or(0.0);
-            report["verify_over_echo"] = json!(rate("verify") / rate("echo").max(1e-9));
+            report["verify_over_echo"] =
+                json!(rate(&report, "verify") / rate(&report, "echo").max(1e-9));
         }
+        if args.compare_plain {
+            report["verify_over_plain"] =
+                json!(rate(&report, "verify") / rate(&report, "verify_plain").max(1e-9));
+        }
+        report["split_us"] = split(&before, &after_verify);
         report["service"] = shard_status(&connection).await;
-        report["split_us"] = split(&before, &report["service"]);
         write_json(args.out.as_deref(), &report)?;
         if let Some(path) = &args.plot {
             let named: Vec<(&str, &Stats)> = phases.iter().map(|(n, s, _)| (*n, s)).collect();
@@ -279,7 +302,7 @@ fn split(before: &serde_json::Value, after: &serde_json::Value) -> serde_json::V
 }
 
 fn print_summary(report: &serde_json::Value) {
-    for phase in ["echo", "verify"] {
+    for phase in ["echo", "verify", "verify_plain"] {
         let p = &report[phase];
         if p.is_null() {
             continue;
@@ -308,6 +331,9 @@ fn print_summary(report: &serde_json::Value) {
     }
     if let Some(ratio) = report["verify_over_echo"].as_f64() {
         println!("verify / echo throughput: {ratio:.2}");
+    }
+    if let Some(ratio) = report["verify_over_plain"].as_f64() {
+        println!("encrypted / plain verify throughput: {ratio:.2}");
     }
     if let Some(split) = report["split_us"].as_object().filter(|s| !s.is_empty()) {
         let parts: Vec<String> = split

@@ -68,10 +68,18 @@ pub struct BenchArgs {
     /// Send fingers in clear instead of encrypted (the caller's policy must allow it).
     #[arg(long)]
     pub plain: bool,
+    /// After the encrypted verifies, run the same load with fingers in clear and give
+    /// the ratio: what the envelope costs (the policy must allow plain probes).
+    #[arg(long, conflicts_with = "plain")]
+    pub compare_plain: bool,
     /// First run a bare gRPC echo of the same payload size (Operator.Echo), and give
     /// the ratio verify / echo.
     #[arg(long)]
     pub baseline: bool,
+    /// Verifies sent before measuring, not recorded (warms the shards' caches, so
+    /// that phases run one after another compare like with like).
+    #[arg(long, default_value_t = 0)]
+    pub warmup: u64,
     /// Write the report as JSON to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
