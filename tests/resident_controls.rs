@@ -197,6 +197,7 @@ async fn full_history(
                 resident: resident(),
                 page_size,
                 page_token,
+                token: String::new(),
             })
             .await
             .unwrap()
@@ -288,12 +289,41 @@ async fn history_is_served_by_page_with_each_agencys_token() {
     assert_eq!(again.len(), history.len() + 3);
     assert!(again[..3].iter().all(|e| e.operation == "history"));
 
+    // Served by token: only agency-a's dealings with the resident, as agency-a knows
+    // them (by the token it was given).
+    let by_token = portal
+        .auth_history(v1::AuthHistoryRequest {
+            resident: resident(),
+            page_size: 1,
+            page_token: String::new(),
+            token: tokens[0].0.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_token.entries.len(), 1);
+    assert_eq!(by_token.entries[0].caller_id, "agency-a");
+    let rest = portal
+        .auth_history(v1::AuthHistoryRequest {
+            resident: resident(),
+            page_size: 10,
+            page_token: by_token.next_page_token,
+            token: tokens[0].0.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rest.entries.len(), 1);
+    assert!(rest.next_page_token.is_empty());
+    assert_eq!(rest.entries[0].reference, tokens[0].1);
+
     // Refusals, each with its own code.
     let refused = |status: tonic::Status| from_status(&status).name().to_owned();
     let ask = |resident, page_size, page_token: &str| v1::AuthHistoryRequest {
         resident,
         page_size,
         page_token: page_token.into(),
+        token: String::new(),
     };
     let mut agency_portal = ResidentClient::new(
         cluster

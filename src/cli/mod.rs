@@ -403,6 +403,9 @@ pub struct HistoryArgs {
     /// The page after the one that gave this token.
     #[arg(long, default_value = "")]
     pub page_token: String,
+    /// Only the entries under this agency token.
+    #[arg(long, default_value = "")]
+    pub token: String,
     /// Follow the pages to the end instead of printing one.
     #[arg(long)]
     pub all: bool,

@@ -21,6 +21,7 @@ pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
                 resident: Some(resident.clone()),
                 page_size: args.page_size,
                 page_token: page_token.clone(),
+                token: args.token.clone(),
             };
             let page = match client.auth_history(request).await {
                 Ok(response) => response.into_inner(),

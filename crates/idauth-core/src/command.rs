@@ -157,6 +157,9 @@ pub struct HistoryQuery {
     /// Only entries older than this audit sequence number (the previous page's
     /// cursor); `None` for the newest page.
     pub before: Option<u64>,
+    /// Only entries under this token (one caller's dealings with the resident);
+    /// `None` for all.
+    pub only_token: Option<String>,
     /// At most this many entries.
     pub limit: u32,
 }

@@ -200,6 +200,7 @@ impl Gateway {
             resident,
             page_size,
             before,
+            only_token,
         } = call;
         let limit = match page_size {
             0 => DEFAULT_HISTORY_PAGE,
@@ -218,6 +219,7 @@ impl Gateway {
             token: token.clone(),
             key,
             before,
+            only_token,
             limit,
         };
         let shard = self.route(&key);

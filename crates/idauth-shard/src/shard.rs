@@ -313,14 +313,16 @@ impl Shard {
             subject: Some(query.key),
             ..AuditRecord::default()
         };
-        let (key, before) = (query.key, query.before);
+        let (key, before, only_token) = (query.key, query.before, query.only_token);
         let limit = query.limit.clamp(1, MAX_HISTORY_PAGE) as usize;
         let read = self
             .on_cpu(move |shard| -> Result<_, ShardError> {
                 if !shard.store.contains(&key)? {
                     return Err(ShardError::Refused(ErrorCode::ResidentUnknown));
                 }
-                Ok(shard.store.history(&key, before, limit)?)
+                Ok(shard
+                    .store
+                    .history(&key, before, only_token.as_deref(), limit)?)
             })
             .await;
         let (entries, next_before) = match read.and_then(|inner| inner) {

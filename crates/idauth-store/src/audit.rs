@@ -154,12 +154,13 @@ impl AuditLog {
         Ok(seq)
     }
 
-    /// Up to `limit` of `subject`'s entries older than `before`, newest first, and
-    /// whether older ones remain.
+    /// Up to `limit` of `subject`'s entries older than `before` (only those under
+    /// `token`, when given), newest first, and whether older ones remain.
     pub(crate) fn history(
         &self,
         subject: &StorageKey,
         before: Option<u64>,
+        token: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<AuditEntry>, bool)> {
         let start = history_key(subject, 0);
@@ -167,15 +168,19 @@ impl AuditLog {
         let mut entries = Vec::with_capacity(limit.min(256));
         for item in self.history.range(start..end).rev() {
             let (key, _) = item?;
-            if entries.len() == limit {
-                return Ok((entries, true));
-            }
             let seq = u64::from_be_bytes(key[32..].try_into().expect("40-byte index key"));
             let bytes = self
                 .tree
                 .get(seq.to_be_bytes())?
                 .ok_or(StoreError::IndexBroken(seq))?;
-            entries.push(postcard::from_bytes(&bytes)?);
+            let entry: AuditEntry = postcard::from_bytes(&bytes)?;
+            if token.is_some_and(|token| entry.token != token) {
+                continue;
+            }
+            if entries.len() == limit {
+                return Ok((entries, true));
+            }
+            entries.push(entry);
         }
         Ok((entries, false))
     }

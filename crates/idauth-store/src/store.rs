@@ -249,15 +249,17 @@ impl Store {
         self.audit.append(record)
     }
 
-    /// A page of `key`'s audit history: up to `limit` entries older than `before`,
-    /// newest first, and the cursor of the next page when older entries remain.
+    /// A page of `key`'s audit history: up to `limit` entries older than `before`
+    /// (only those under `token`, when given), newest first, and the cursor of the
+    /// next page when older entries remain.
     pub fn history(
         &self,
         key: &StorageKey,
         before: Option<u64>,
+        token: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<AuditEntry>, Option<u64>)> {
-        let (entries, more) = self.audit.history(key, before, limit)?;
+        let (entries, more) = self.audit.history(key, before, token, limit)?;
         let next = if more {
             entries.last().map(|entry| entry.seq)
         } else {
@@ -632,6 +634,7 @@ mod tests {
             store
                 .audit(AuditRecord {
                     reference: format!("r{n}"),
+                    token: format!("t{}", n % 3),
                     subject: Some(subject),
                     ..AuditRecord::default()
                 })
@@ -642,7 +645,7 @@ mod tests {
         let mut seen = Vec::new();
         let mut before = None;
         loop {
-            let (page, next) = store.history(&a, before, 2).unwrap();
+            let (page, next) = store.history(&a, before, None, 2).unwrap();
             seen.extend(page.into_iter().map(|entry| entry.reference));
             match next {
                 Some(cursor) => before = Some(cursor),
@@ -650,10 +653,15 @@ mod tests {
             }
         }
         assert_eq!(seen, ["r6", "r5", "r3", "r2", "r0"]);
-        let (page, next) = store.history(&b, None, 10).unwrap();
+        let (page, next) = store.history(&b, None, None, 10).unwrap();
         assert_eq!(page.len(), 2);
         assert_eq!(next, None);
-        let (page, _) = store.history(&StorageKey([3; 32]), None, 10).unwrap();
+        let (page, _) = store.history(&StorageKey([3; 32]), None, None, 10).unwrap();
         assert!(page.is_empty());
+        // Only the entries under one token; the cursor skips the others.
+        let (page, next) = store.history(&a, None, Some("t2"), 1).unwrap();
+        assert_eq!(page[0].reference, "r5");
+        let (page, next) = store.history(&a, next, Some("t2"), 1).unwrap();
+        assert_eq!((page[0].reference.as_str(), next), ("r2", None));
     }
 }

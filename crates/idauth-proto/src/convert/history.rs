@@ -13,6 +13,8 @@ pub struct AuthHistoryCall {
     pub page_size: u32,
     /// The cursor from the previous page; `None` for the newest page.
     pub before: Option<u64>,
+    /// Only entries under this token.
+    pub only_token: Option<String>,
 }
 
 /// A history request from the public API.
@@ -21,6 +23,7 @@ pub fn auth_history_call(request: v1::AuthHistoryRequest) -> Result<AuthHistoryC
         resident,
         page_size,
         page_token,
+        token,
     } = request;
     let before = if page_token.is_empty() {
         None
@@ -36,6 +39,7 @@ pub fn auth_history_call(request: v1::AuthHistoryRequest) -> Result<AuthHistoryC
         resident: resident_id(resident)?,
         page_size,
         before,
+        only_token: (!token.is_empty()).then_some(token),
     })
 }
 
@@ -83,6 +87,7 @@ pub fn history_query_to_wire(query: &HistoryQuery) -> internal::HistoryQuery {
         token,
         key,
         before,
+        only_token,
         limit,
     } = query;
     internal::HistoryQuery {
@@ -91,6 +96,7 @@ pub fn history_query_to_wire(query: &HistoryQuery) -> internal::HistoryQuery {
         limit: *limit,
         caller_id: caller_id.clone(),
         token: token.clone(),
+        only_token: only_token.clone(),
     }
 }
 
@@ -102,12 +108,14 @@ pub fn history_query(query: internal::HistoryQuery) -> Result<HistoryQuery> {
         limit,
         caller_id,
         token,
+        only_token,
     } = query;
     Ok(HistoryQuery {
         caller_id,
         token,
         key: storage_key(&key)?,
         before,
+        only_token,
         limit,
     })
 }
