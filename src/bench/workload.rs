@@ -1,12 +1,12 @@
 //! What the load generator sends: genuine and impostor verifies of enrolled synthetic
 //! residents, and enrolments of new ones, built from the population's seed.
 
-use idauth_core::{IdentifierType, ResidentId};
 use idauth_match::synthetic::SeededRng;
 use idauth_match::synthetic::population::{Population, SyntheticResident};
 use idauth_proto::convert;
 use idauth_proto::v1;
 
+use crate::cli::IdTypeArg;
 use crate::client::{fresh_id, now, seal};
 
 /// The kinds of request, for per-operation figures.
@@ -45,9 +45,8 @@ pub struct Probe {
 
 /// The wire identifier of a synthetic resident.
 pub fn identifier(resident: &SyntheticResident) -> v1::Identifier {
-    let id = ResidentId::new(IdentifierType::NationalId, &resident.id)
-        .expect("synthetic ids are 12 digits");
-    convert::resident_id_to_wire(&id)
+    crate::client::request::identifier_of(&resident.id, IdTypeArg::National)
+        .expect("synthetic ids are 12 digits")
 }
 
 /// Finger `finger` (0..10) of a record, as the wire carries it.

@@ -3,7 +3,7 @@
 
 mod history;
 mod import;
-mod request;
+pub(crate) mod request;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
