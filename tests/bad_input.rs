@@ -4,9 +4,8 @@
 mod common;
 
 use common::service::{Authenticated, loopback_cluster, now, residents_per_shard, scratch};
-use idauth_core::{FingerPosition, IdentifierType, ResidentId, TemplateFormat};
-use idauth_match::format::{FingerView, MinutiaeRecord, encode};
-use idauth_match::synthetic::{SeededRng, SyntheticFinger};
+use idauth_core::{FingerPosition, IdentifierType, ResidentId};
+use idauth_match::synthetic::{SeededRng, SyntheticFinger, iso_record};
 use idauth_proto::convert::resident_id_to_wire;
 use idauth_proto::status::from_status;
 use idauth_proto::v1;
@@ -17,26 +16,7 @@ use idauth_proto::v1::enrolment_client::EnrolmentClient;
 fn record(seed: u64, position: FingerPosition) -> Vec<u8> {
     let mut rng = SeededRng::new(seed);
     let finger = SyntheticFinger::new(&mut rng, position, 40);
-    let capture = finger.impression(seed);
-    encode(&MinutiaeRecord {
-        format: TemplateFormat::Iso19794_2_2005,
-        product_id: None,
-        equipment_compliance: 0,
-        equipment_id: 0,
-        width: capture.width,
-        height: capture.height,
-        x_resolution: 197,
-        y_resolution: 197,
-        views: vec![FingerView {
-            position: capture.position,
-            view_number: 0,
-            impression: idauth_core::ImpressionType::LivePlain,
-            quality: 60,
-            minutiae: capture.minutiae,
-            extended_data: vec![],
-        }],
-    })
-    .unwrap()
+    iso_record(&finger.impression(seed))
 }
 
 fn finger(position: u32, template: Vec<u8>) -> v1::Finger {

@@ -7,11 +7,10 @@
 
 use std::path::PathBuf;
 
-use idauth_core::{FingerPosition, FingerSample, ImpressionType, TemplateFormat};
-use idauth_match::format::{FingerView, MinutiaeRecord, encode};
+use idauth_core::{FingerPosition, FingerSample, TemplateFormat};
 use idauth_match::fusion::compare_fingers;
 use idauth_match::sample::template_of;
-use idauth_match::synthetic::{SeededRng, SyntheticFinger};
+use idauth_match::synthetic::{SeededRng, SyntheticFinger, iso_record};
 use idauth_match::{Matcher, MccParams};
 use idauth_shard::Threshold;
 
@@ -27,26 +26,8 @@ fn generate() -> Vec<(String, Vec<u8>)> {
         let mut rng = SeededRng::new(seed);
         let finger = SyntheticFinger::new(&mut rng, FingerPosition::RightIndex, 42);
         for capture in 1..=2u64 {
-            let impression = finger.impression(seed * 10 + capture);
-            let record = MinutiaeRecord {
-                format: TemplateFormat::Iso19794_2_2005,
-                product_id: None,
-                equipment_compliance: 0,
-                equipment_id: 0,
-                width: impression.width,
-                height: impression.height,
-                x_resolution: 197,
-                y_resolution: 197,
-                views: vec![FingerView {
-                    position: FingerPosition::RightIndex,
-                    view_number: 0,
-                    impression: ImpressionType::LivePlain,
-                    quality: 60,
-                    minutiae: impression.minutiae,
-                    extended_data: vec![],
-                }],
-            };
-            files.push((format!("{name}-{capture}.iso"), encode(&record).unwrap()));
+            let record = iso_record(&finger.impression(seed * 10 + capture));
+            files.push((format!("{name}-{capture}.iso"), record));
         }
     }
     files
