@@ -29,7 +29,7 @@ use idauth_proto::convert;
 use idauth_proto::v1;
 use idauth_proto::v1::auth_server::Auth;
 use idauth_proto::v1::enrolment_server::Enrolment;
-use idauth_shard::{LockoutPolicy, Shard, ShardOptions, Threshold};
+use idauth_shard::{CpuPermits, LockoutPolicy, Shard, ShardOptions, Threshold};
 use idauth_store::Durability;
 
 const RESIDENTS: u64 = 200;
@@ -72,6 +72,8 @@ fn service() -> Service {
         .enable_all()
         .build()
         .unwrap();
+    // One set of CPU permits for the four shards, as `idauth serve` gives them.
+    let cpu = CpuPermits::new(2);
     let shards: Vec<(String, Arc<dyn ShardClient>)> = (0..4)
         .map(|i| {
             let id = format!("shard-{i}");
@@ -83,7 +85,7 @@ fn service() -> Service {
                 cache_templates: 10_000,
                 threshold: Threshold::built_in(0.001).unwrap(),
                 params: MccParams::default(),
-                cpu_workers: 2,
+                cpu: cpu.clone(),
                 lockout: LockoutPolicy::default(),
             })
             .unwrap();

@@ -14,7 +14,7 @@ use idauth_gateway::{
 };
 use idauth_match::MccParams;
 use idauth_shard::server::ShardService;
-use idauth_shard::{LockoutPolicy, Shard, ShardOptions};
+use idauth_shard::{CpuPermits, LockoutPolicy, Shard, ShardOptions};
 use tokio::net::TcpListener;
 
 use crate::cli::{GatewayArgs, ServeArgs, ShardArgs};
@@ -48,8 +48,7 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-fn open_shard(config: &Config, id: &str) -> anyhow::Result<Arc<Shard>> {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+fn open_shard(config: &Config, id: &str, cpu: &CpuPermits) -> anyhow::Result<Arc<Shard>> {
     let shard = Shard::open(ShardOptions {
         shard_id: id.to_owned(),
         data_dir: config.data_dir.join(id),
@@ -58,7 +57,7 @@ fn open_shard(config: &Config, id: &str) -> anyhow::Result<Arc<Shard>> {
         cache_templates: config.cache_templates,
         threshold: config.threshold()?,
         params: MccParams::default(),
-        cpu_workers: cores,
+        cpu: cpu.clone(),
         lockout: LockoutPolicy {
             max_failures: config.lockout_failures,
             window_ms: config.lockout_window_s as i64 * 1000,
@@ -67,6 +66,11 @@ fn open_shard(config: &Config, id: &str) -> anyhow::Result<Arc<Shard>> {
     })
     .with_context(|| format!("opening shard {id} in {}", config.data_dir.display()))?;
     Ok(Arc::new(shard))
+}
+
+/// One permit per core, for all the shards this process runs.
+fn process_cpu_permits() -> CpuPermits {
+    CpuPermits::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
 
 /// The storage-key secret, created on first start.
@@ -173,10 +177,11 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     }
     let config = Config::load(args.server.config.as_deref(), flags)?;
     runtime()?.block_on(async {
+        let cpu = process_cpu_permits();
         let shards = (0..config.shards)
             .map(|i| {
                 let id = format!("shard-{i}");
-                let shard = open_shard(&config, &id)?;
+                let shard = open_shard(&config, &id, &cpu)?;
                 Ok((id, Arc::new(LocalShard(shard)) as Arc<dyn ShardClient>))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -207,7 +212,7 @@ pub fn shard(args: &ShardArgs) -> anyhow::Result<()> {
     }
     let config = Config::load(args.server.config.as_deref(), flags)?;
     runtime()?.block_on(async {
-        let shard = open_shard(&config, &config.shard_id)?;
+        let shard = open_shard(&config, &config.shard_id, &process_cpu_permits())?;
         let listener = bind(&config.listen).await?;
         metrics(&config, Source::Shard(Arc::clone(&shard))).await?;
         let service = ShardService::new(shard).into_server(TRANSPORT_MESSAGE_LIMIT);

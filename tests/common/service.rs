@@ -23,7 +23,7 @@ use idauth_match::{Matcher, MccParams};
 use idauth_proto::convert;
 use idauth_proto::v1;
 use idauth_shard::server::ShardService;
-use idauth_shard::{LockoutPolicy, Shard, ShardOptions, Threshold};
+use idauth_shard::{CpuPermits, LockoutPolicy, Shard, ShardOptions, Threshold};
 use idauth_store::Durability;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -174,7 +174,7 @@ pub async fn loopback_cluster_with(data: &Path, lockout: LockoutPolicy) -> Loopb
             cache_templates: 1000,
             threshold: Threshold::built_in(0.001).unwrap(),
             params: MccParams::default(),
-            cpu_workers: 2,
+            cpu: CpuPermits::new(2),
             lockout,
         })
         .unwrap();

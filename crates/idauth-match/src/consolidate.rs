@@ -1,7 +1,8 @@
 //! From cylinder-pair similarities to one finger score.
 //!
 //! LSS (local similarity sort) averages the n_P best pair similarities. LSS-R (see
-//! [`crate::relaxation`]) first takes the best one-to-one pairs, then lets each pair's
+//! [`crate::relaxation`]) first takes one-to-one pairs (each probe cylinder's best
+//! match, best first, each gallery cylinder once), then lets each pair's
 //! score be reinforced by the pairs that agree with it geometrically, and averages the
 //! n_P pairs whose score held up best (Cappelli et al. 2010, section 5).
 

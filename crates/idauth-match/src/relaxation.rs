@@ -20,13 +20,12 @@ use crate::mcc::{FingerTemplate, MccParams};
 pub(crate) struct Relaxation {
     iterations: usize,
     weight: f32,
-    /// Whether the AVX2 build of the compatibility rows may run.
+    /// Whether the AVX2 builds of the compatibility rows and the support step run.
     wide: bool,
     /// (mu, -tau) of the three compatibility sigmoids: distance, direction, radial.
     sigmoids: [(f32, f32); 3],
     chosen: Vec<ScoredPair>,
     keys: Vec<u32>,
-    key_buffer: Vec<u32>,
     used_probe: Vec<bool>,
     used_gallery: Vec<bool>,
     probe_x: Vec<f32>,
@@ -39,15 +38,20 @@ pub(crate) struct Relaxation {
     compatibility: Vec<f32>,
     lambda: Vec<f32>,
     next: Vec<f32>,
+    support: Vec<f32>,
     efficiency: Vec<(f32, f32)>,
 }
 
 impl Relaxation {
-    pub(crate) fn new(params: &MccParams) -> Self {
+    /// `allow_wide` is false when the scalar reference was asked for
+    /// (`IDAUTH_KERNEL=scalar`): the whole comparison then runs the portable build.
+    /// Both builds give the same values bit for bit (the same operations, and Rust
+    /// never contracts them into fused multiply-adds).
+    pub(crate) fn new(params: &MccParams, allow_wide: bool) -> Self {
         Self {
             iterations: params.relaxation_iterations,
             weight: params.relaxation_weight,
-            wide: wide_rows_available(),
+            wide: allow_wide && wide_rows_available(),
             sigmoids: [
                 (params.rho_distance_mu, -params.rho_distance_tau),
                 (params.rho_direction_mu, -params.rho_direction_tau),
@@ -55,7 +59,6 @@ impl Relaxation {
             ],
             chosen: Vec::new(),
             keys: Vec::new(),
-            key_buffer: Vec::new(),
             used_probe: Vec::new(),
             used_gallery: Vec::new(),
             probe_x: Vec::new(),
@@ -68,6 +71,7 @@ impl Relaxation {
             compatibility: Vec::new(),
             lambda: Vec::new(),
             next: Vec::new(),
+            support: Vec::new(),
             efficiency: Vec::new(),
         }
     }
@@ -85,7 +89,8 @@ impl Relaxation {
         if n == 0 || n_pairs == 0 {
             return 0.0;
         }
-        let stride = padded(n);
+        // Vectors may run up to a whole vector past the last pair.
+        let stride = padded(n) + LANES;
         self.fill_compatibility(probe, gallery);
         // Padding lanes hold zero so they add nothing to any support sum.
         self.lambda.clear();
@@ -93,18 +98,29 @@ impl Relaxation {
         self.lambda.resize(stride, 0.0);
         self.next.clear();
         self.next.resize(stride, 0.0);
+        self.support.clear();
+        self.support.resize(stride, 0.0);
         let spread = if n > 1 {
             (1.0 - self.weight) / (n - 1) as f32
         } else {
             0.0
         };
         for _ in 0..self.iterations {
+            let rows = Rows {
+                upper: &self.compatibility,
+                n,
+            };
+            #[cfg(target_arch = "x86_64")]
+            if self.wide {
+                // SAFETY: `wide` is set only when the CPU has AVX2.
+                unsafe { rows.support_avx2(&self.lambda, &mut self.support) };
+            } else {
+                rows.support(&self.lambda, &mut self.support);
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            rows.support(&self.lambda, &mut self.support);
             for t in 0..n {
-                let support = dot(
-                    &self.compatibility[t * stride..(t + 1) * stride],
-                    &self.lambda,
-                );
-                self.next[t] = self.weight * self.lambda[t] + spread * support;
+                self.next[t] = self.weight * self.lambda[t] + spread * self.support[t];
             }
             std::mem::swap(&mut self.lambda, &mut self.next);
         }
@@ -126,10 +142,9 @@ impl Relaxation {
 
     /// Greedy one-to-one assignment in decreasing similarity, up to min(nA, nB) pairs.
     ///
-    /// Pairs are ordered through u32 keys (similarity quantised to 16 bits above the
-    /// pair's index) by a stable two-pass radix sort on the similarity half, which is
-    /// linear in the ~200 candidates; ties keep the (probe, gallery) order the pairs
-    /// arrived in.
+    /// Pairs are ordered through u32 keys, the similarity quantised to 16 bits above
+    /// the pair's index: keys are unique, so an unstable sort of a few dozen of them is
+    /// deterministic, and ties keep the order the pairs arrived in (by probe cylinder).
     fn choose_pairs(&mut self, pairs: &[ScoredPair], n_probe: usize, n_gallery: usize) {
         debug_assert!(pairs.len() <= usize::from(u16::MAX));
         self.used_probe.clear();
@@ -144,7 +159,7 @@ impl Relaxation {
                     u16::MAX - (pair.similarity.clamp(0.0, 1.0) * f32::from(u16::MAX)) as u16;
                 (u32::from(quantised) << 16) | index as u32
             }));
-        radix_sort_by_upper_half(&mut self.keys, &mut self.key_buffer);
+        self.keys.sort_unstable();
         let limit = n_probe.min(n_gallery);
         for key in &self.keys {
             let pair = pairs[(key & 0xffff) as usize];
@@ -169,10 +184,10 @@ impl Relaxation {
     /// v turned by pair t's rotation, which equals the paper's difference of radial
     /// angles d_phi(d_R(a_t, a_k), d_R(b_t, b_k)) without two atan2 per entry.
     ///
-    /// Only k > t is computed and mirrored. The paper's d3 takes the direction of the
+    /// Only k > t is computed; rho(k, t) is taken to equal rho(t, k). The paper's d3 takes the direction of the
     /// first minutia, so rho(t, k) and rho(k, t) differ by turning v with pair t's or
     /// pair k's rotation; where those rotations differ enough to matter, the direction
-    /// term Z2 is already ~0, so the mirror changes no score measurably and halves
+    /// term Z2 is already ~0, so the symmetry changes no score measurably and halves
     /// the work.
     fn fill_compatibility(&mut self, probe: &FingerTemplate, gallery: &FingerTemplate) {
         let n = self.chosen.len();
@@ -203,9 +218,9 @@ impl Relaxation {
             self.gallery_y.push(b.y);
             self.rotation.push(a.angle - b.angle);
         }
-        // Columns are padded to a whole number of vectors so that every row loop runs
-        // in full vectors; padded entries are finite and meet only zero weights.
-        let stride = padded(n);
+        // Columns are padded so that every row runs in whole vectors, up to one vector
+        // past the last pair; padded entries are finite and meet only zero weights.
+        let stride = padded(n) + LANES;
         for column in [
             &mut self.probe_x,
             &mut self.probe_y,
@@ -218,7 +233,7 @@ impl Relaxation {
             column.resize(stride, 0.0);
         }
         self.compatibility.clear();
-        self.compatibility.resize(n * stride, 0.0);
+        self.compatibility.resize(triangle_len(n), 0.0);
         let columns = Columns {
             probe_x: &self.probe_x,
             probe_y: &self.probe_y,
@@ -266,6 +281,16 @@ unsafe fn fill_rows_avx2(
     fill_rows(columns, n, sigmoids, out)
 }
 
+/// Entries of the packed triangle: row t holds pairs t+1.. in whole vectors.
+fn triangle_len(n: usize) -> usize {
+    (0..n).map(|t| row_len(n, t)).sum()
+}
+
+/// Entries of row t of the packed triangle (pairs t+1..n, rounded up to vectors).
+fn row_len(n: usize, t: usize) -> usize {
+    padded(n - t - 1)
+}
+
 /// Lanes the compatibility rows are padded to.
 const LANES: usize = 8;
 
@@ -274,73 +299,120 @@ fn padded(n: usize) -> usize {
     n.div_ceil(LANES) * LANES
 }
 
-/// Fills the upper triangle of the `n` x `stride` compatibility matrix in whole
-/// vectors (from the lane block holding the diagonal), then mirrors it.
+/// Fills the packed strict upper triangle of the compatibility matrix: row t holds
+/// rho(t, k) for k = t+1.. in whole vectors, rows one after another. Entries past the
+/// last pair are finite and meet only zero weights.
 #[inline(always)]
 fn fill_rows(columns: &Columns<'_>, n: usize, sigmoids: [(f32, f32); 3], out: &mut [f32]) {
-    let stride = columns.probe_x.len();
-    debug_assert_eq!(stride, padded(n));
-    let [(mu1, k1), (mu2, k2), (mu3, k3)] = sigmoids;
+    debug_assert_eq!(columns.probe_x.len(), padded(n) + LANES);
+    let mut offset = 0;
     for t in 0..n {
-        let (ax, ay, bx, by, turn) = (
-            columns.probe_x[t],
-            columns.probe_y[t],
-            columns.gallery_x[t],
-            columns.gallery_y[t],
-            columns.rotation[t],
+        let anchor = Anchor {
+            ax: columns.probe_x[t],
+            ay: columns.probe_y[t],
+            bx: columns.gallery_x[t],
+            by: columns.gallery_y[t],
+            turn: columns.rotation[t],
+            sin: columns.rotation_sin[t],
+            cos: columns.rotation_cos[t],
+            sigmoids,
+        };
+        let len = row_len(n, t);
+        let row = &mut out[offset..offset + len];
+        for (block, rho) in row.as_chunks_mut::<LANES>().0.iter_mut().enumerate() {
+            anchor.fill(columns, t + 1 + block * LANES, rho);
+        }
+        offset += len;
+    }
+}
+
+/// Pair t of a compatibility row, with the sigmoid parameters.
+struct Anchor {
+    ax: f32,
+    ay: f32,
+    bx: f32,
+    by: f32,
+    turn: f32,
+    sin: f32,
+    cos: f32,
+    sigmoids: [(f32, f32); 3],
+}
+
+impl Anchor {
+    /// rho(t, k) for the `L` pairs k from `at`.
+    #[inline(always)]
+    fn fill<const L: usize>(&self, columns: &Columns<'_>, at: usize, out: &mut [f32; L]) {
+        let lanes = |column: &[f32]| -> [f32; L] {
+            column[at..at + L]
+                .try_into()
+                .expect("columns are padded to whole vectors")
+        };
+        let (pkx, pky, gkx, gky, turn_k) = (
+            lanes(columns.probe_x),
+            lanes(columns.probe_y),
+            lanes(columns.gallery_x),
+            lanes(columns.gallery_y),
+            lanes(columns.rotation),
         );
-        let (sin, cos) = (columns.rotation_sin[t], columns.rotation_cos[t]);
-        let from = (t + 1) / LANES * LANES;
-        let row = &mut out[t * stride + from..(t + 1) * stride];
-        let cells = row
-            .iter_mut()
-            .zip(&columns.probe_x[from..])
-            .zip(&columns.probe_y[from..])
-            .zip(&columns.gallery_x[from..])
-            .zip(&columns.gallery_y[from..])
-            .zip(&columns.rotation[from..]);
-        for (((((rho, &pkx), &pky), &gkx), &gky), &turn_k) in cells {
-            let (ux, uy) = (pkx - ax, pky - ay);
-            let (vx, vy) = (gkx - bx, gky - by);
+        let [(mu1, k1), (mu2, k2), (mu3, k3)] = self.sigmoids;
+        for lane in 0..L {
+            let (ux, uy) = (pkx[lane] - self.ax, pky[lane] - self.ay);
+            let (vx, vy) = (gkx[lane] - self.bx, gky[lane] - self.by);
             let d1 = ((ux * ux + uy * uy).sqrt() - (vx * vx + vy * vy).sqrt()).abs();
-            let d2 = wrap_angle(turn - turn_k).abs();
-            let (wx, wy) = (cos * vx - sin * vy, sin * vx + cos * vy);
+            let d2 = wrap_angle(self.turn - turn_k[lane]).abs();
+            let (wx, wy) = (self.cos * vx - self.sin * vy, self.sin * vx + self.cos * vy);
             let d3 = atan2_upper((wx * uy - wy * ux).abs(), ux * wx + uy * wy);
             let denominator = (1.0 + exp_clamped(k1 * (d1 - mu1)))
                 * (1.0 + exp_clamped(k2 * (d2 - mu2)))
                 * (1.0 + exp_clamped(k3 * (d3 - mu3)));
-            *rho = 1.0 / denominator;
-        }
-    }
-    for t in 0..n {
-        out[t * stride + t] = 0.0;
-        for k in (t + 1)..n {
-            out[k * stride + t] = out[t * stride + k];
+            out[lane] = 1.0 / denominator;
         }
     }
 }
 
-/// Stable LSD radix sort of `keys` by their upper 16 bits (two 8-bit passes).
-fn radix_sort_by_upper_half(keys: &mut Vec<u32>, buffer: &mut Vec<u32>) {
-    buffer.clear();
-    buffer.resize(keys.len(), 0);
-    for shift in [16u32, 24] {
-        let mut offsets = [0usize; 256];
-        for key in keys.iter() {
-            offsets[((key >> shift) & 0xff) as usize] += 1;
+/// The packed strict upper triangle of the compatibility matrix (see [`fill_rows`]).
+struct Rows<'a> {
+    upper: &'a [f32],
+    n: usize,
+}
+
+impl Rows<'_> {
+    /// `support[t] = sum over k != t of rho(t, k) * lambda[k]` for every chosen pair.
+    ///
+    /// Row t of the upper triangle gives pair t its support from every later pair (a
+    /// dot product) and gives every later pair its support from pair t (a scaled add
+    /// into their sums), so each entry is read once per round. `lambda` is zero past
+    /// the last pair; `support` past it is scratch.
+    #[inline(always)]
+    fn support(&self, lambda: &[f32], support: &mut [f32]) {
+        support.fill(0.0);
+        let mut offset = 0;
+        for t in 0..self.n {
+            let len = row_len(self.n, t);
+            let (row, _) = self.upper[offset..offset + len].as_chunks::<LANES>();
+            let (lambda_chunks, _) = lambda[t + 1..t + 1 + len].as_chunks::<LANES>();
+            let (support_chunks, _) = support[t + 1..t + 1 + len].as_chunks_mut::<LANES>();
+            let weight = lambda[t];
+            let mut lanes = [0f32; LANES];
+            for ((rho, lambda), sum) in row.iter().zip(lambda_chunks).zip(support_chunks) {
+                for lane in 0..LANES {
+                    lanes[lane] += rho[lane] * lambda[lane];
+                    sum[lane] += rho[lane] * weight;
+                }
+            }
+            support[t] += lanes.iter().sum::<f32>();
+            offset += len;
         }
-        let mut running = 0;
-        for slot in offsets.iter_mut() {
-            let count = *slot;
-            *slot = running;
-            running += count;
-        }
-        for &key in keys.iter() {
-            let bucket = ((key >> shift) & 0xff) as usize;
-            buffer[offsets[bucket]] = key;
-            offsets[bucket] += 1;
-        }
-        std::mem::swap(keys, buffer);
+    }
+
+    /// [`Self::support`] compiled for AVX2 (same values: no fused multiply-add).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn support_avx2(&self, lambda: &[f32], support: &mut [f32]) {
+        self.support(lambda, support)
     }
 }
 
@@ -353,20 +425,4 @@ fn wide_rows_available() -> bool {
     {
         false
     }
-}
-
-/// Dot product of two slices whose length is a whole number of lanes, with eight
-/// independent accumulators so the compiler keeps them in one vector register (a
-/// single running sum would serialise on the add latency).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert!(a.len() == b.len() && a.len().is_multiple_of(LANES));
-    let mut lanes = [0f32; LANES];
-    let (a_chunks, _) = a.as_chunks::<LANES>();
-    let (b_chunks, _) = b.as_chunks::<LANES>();
-    for (x, y) in a_chunks.iter().zip(b_chunks) {
-        for lane in 0..LANES {
-            lanes[lane] += x[lane] * y[lane];
-        }
-    }
-    lanes.iter().sum()
 }

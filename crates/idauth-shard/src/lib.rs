@@ -2,7 +2,7 @@
 //! owns. A shard is addressed by storage key (it never sees resident identifiers), is
 //! called in-process by a local gateway or over the shard gRPC API ([`server`]), and
 //! runs all CPU-heavy work (template building, matching) on the blocking pool, bounded
-//! to the number of cores.
+//! to the number of cores for all the shards of a process together.
 
 mod demographic;
 mod error;
@@ -16,5 +16,5 @@ mod threshold;
 pub use demographic::{match_demographics, normalise};
 pub use error::ShardError;
 pub use lockout::LockoutPolicy;
-pub use shard::{MAX_HISTORY_PAGE, Shard, ShardOptions};
+pub use shard::{CpuPermits, MAX_HISTORY_PAGE, Shard, ShardOptions};
 pub use threshold::{Threshold, ThresholdError};

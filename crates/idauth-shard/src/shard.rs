@@ -43,10 +43,28 @@ pub struct ShardOptions {
     pub threshold: Threshold,
     /// Matcher parameters.
     pub params: MccParams,
-    /// Concurrent CPU-heavy tasks (template building, matching).
-    pub cpu_workers: usize,
+    /// Permits for CPU-heavy tasks (template building, matching); shards of one
+    /// process share one set, sized to its cores.
+    pub cpu: CpuPermits,
     /// Failed-attempt limit.
     pub lockout: LockoutPolicy,
+}
+
+/// Permits for CPU-heavy work, shared by every shard of a process.
+///
+/// One set per process rather than per shard: four in-process shards with a permit per
+/// core each would run up to four times as many CPU tasks as there are cores, and the
+/// kernel's time-slicing between them shows up as tail latency (a verify preempted
+/// halfway waits out other tasks' slices). With one set, surplus work queues in
+/// arrival order (tokio's semaphore is fair) and each task runs to the end.
+#[derive(Debug, Clone)]
+pub struct CpuPermits(Arc<Semaphore>);
+
+impl CpuPermits {
+    /// `workers` tasks at a time (at least one).
+    pub fn new(workers: usize) -> Self {
+        Self(Arc::new(Semaphore::new(workers.max(1))))
+    }
 }
 
 /// The most history entries one page holds.
@@ -67,7 +85,7 @@ pub struct Shard {
     params: MccParams,
     threshold: Threshold,
     templates: HotCache<TemplateKey, Arc<FingerTemplate>>,
-    cpu: Semaphore,
+    cpu: CpuPermits,
     references: References,
     failures: Failures,
     metrics: Metrics,
@@ -110,7 +128,7 @@ impl Shard {
             params: options.params,
             threshold: options.threshold,
             templates: HotCache::new(options.cache_templates),
-            cpu: Semaphore::new(options.cpu_workers.max(1)),
+            cpu: options.cpu,
             failures: Failures::new(options.lockout),
             metrics: Metrics::default(),
         })
@@ -126,14 +144,14 @@ impl Shard {
         &self.threshold
     }
 
-    /// Runs CPU-heavy work on the blocking pool, at most `cpu_workers` at a time.
+    /// Runs CPU-heavy work on the blocking pool, once a CPU permit is free.
     async fn on_cpu<T: Send + 'static>(
         self: &Arc<Self>,
         work: impl FnOnce(&Shard) -> T + Send + 'static,
     ) -> Result<T, ShardError> {
         let queued = Instant::now();
         self.metrics.waiting(1);
-        let permit = self.cpu.acquire().await;
+        let permit = self.cpu.0.acquire().await;
         self.metrics.waiting(-1);
         let _permit = permit.map_err(|_| ShardError::Worker("shard is closing".into()))?;
         self.metrics.stage_took(Stage::Queue, queued.elapsed());

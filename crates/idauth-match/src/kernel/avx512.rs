@@ -49,9 +49,8 @@ impl Avx512 {
     }
 }
 
-/// `vpternlogq` truth tables over (a, b, mask) = (0xF0, 0xCC, 0xAA).
+/// `vpternlogq` truth table of `(a ^ b) & mask` over (a, b, mask) = (0xF0, 0xCC, 0xAA).
 const XOR_AND_MASK: i32 = 0x28;
-const AND_AND_MASK: i32 = 0x80;
 
 /// The counts of one probe cylinder against each gallery cylinder.
 ///
@@ -83,12 +82,7 @@ fn row_avx512(
                     *section, other, common,
                 )),
             );
-            both = _mm512_add_epi64(
-                both,
-                _mm512_popcnt_epi64(_mm512_ternarylogic_epi64::<AND_AND_MASK>(
-                    *section, other, common,
-                )),
-            );
+            both = _mm512_add_epi64(both, _mm512_popcnt_epi64(_mm512_and_si512(*section, other)));
         }
         // The mask was broadcast twice, so its popcount counts every cell twice; the
         // three sums stay below 2^16 and share one reduction.

@@ -20,16 +20,18 @@ use crate::mcc::params::{CYLINDER_WORDS, LAYER_WORDS};
 /// The three popcounts one cylinder pair needs.
 ///
 /// With `m` the commonly valid spatial cells: `area = |m|` (one layer),
-/// `diff = |(a ^ b) & m|` and `both = |a & b & m|` over all angular sections. The
-/// similarity `1 - |(a^b)&m| / (|a&m| + |b&m|)` follows because
-/// `|a&m| + |b&m| = diff + 2 * both`.
+/// `diff = |(a ^ b) & m|` and `both = |a & b|` over all angular sections. A cylinder's
+/// bits are zero outside its own mask (see [`crate::mcc::BitCylinder`]), so
+/// `a & b` already lies inside `m` and needs no masking: one operation fewer per
+/// section on every path. The similarity `1 - |(a^b)&m| / (|a&m| + |b&m|)` follows
+/// because `|a&m| + |b&m| = diff + 2 * both`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PairCounts {
     /// Commonly valid spatial cells.
     pub area: u32,
     /// Cells set in exactly one of the two cylinders.
     pub diff: u32,
-    /// Cells set in both cylinders.
+    /// Cells set in both cylinders (inside `m` for cylinders built by this crate).
     pub both: u32,
 }
 

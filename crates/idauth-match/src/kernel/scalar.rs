@@ -29,7 +29,7 @@ pub fn pair(a_bits: &[u64], a_mask: &[u64], b_bits: &[u64], b_mask: &[u64]) -> P
         for k in 0..ANGULAR_CELLS {
             let (a, b) = (a_bits[k * LAYER_WORDS + w], b_bits[k * LAYER_WORDS + w]);
             counts.diff += ((a ^ b) & common).count_ones();
-            counts.both += (a & b & common).count_ones();
+            counts.both += (a & b).count_ones();
         }
     }
     counts

@@ -5,11 +5,12 @@ use std::f32::consts::TAU;
 
 use idauth_core::FingerPosition;
 
-use super::cylinder::{Point, build_cylinder};
+use super::cylinder::{Point, build_cylinders};
 use super::hull::ConvexHull;
 use super::params::{CYLINDER_WORDS, LAYER_WORDS, MccParams, REFERENCE_PPI};
 use crate::error::{MatchError, Result};
 use crate::format::FingerMinutiae;
+use crate::kernel::Kernel;
 
 /// Everything the matcher needs about one finger, built once per enrolment or probe.
 ///
@@ -53,9 +54,15 @@ impl FingerTemplate {
     /// Builds a template from minutiae already at 500 ppi in the y-up frame.
     pub fn from_points(position: FingerPosition, points: &[Point], params: &MccParams) -> Self {
         let hull = ConvexHull::new(&points.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>());
-        let mut built: Vec<(Point, super::BitCylinder)> = (0..points.len())
-            .filter_map(|i| build_cylinder(points, i, &hull, params).map(|c| (points[i], c)))
-            .collect();
+        // The wide build gives the same bits; the scalar reference asked for with
+        // IDAUTH_KERNEL=scalar runs the portable one, like the rest of the matcher.
+        let wide = Kernel::active() != Kernel::Scalar;
+        let mut built: Vec<(Point, super::BitCylinder)> =
+            build_cylinders(points, &hull, params, wide)
+                .into_iter()
+                .zip(points)
+                .filter_map(|(cylinder, point)| cylinder.map(|c| (*point, c)))
+                .collect();
         built.sort_by(|a, b| a.0.angle.total_cmp(&b.0.angle));
 
         let n = built.len();
@@ -147,10 +154,83 @@ impl FingerTemplate {
             [first_at_least(lower)..first_above(upper), 0..0]
         }
     }
+
+    /// A sweep that answers [`Self::direction_window`] for angles given in increasing
+    /// order (a probe template's own order) in amortised constant time per angle.
+    pub fn direction_sweep(&self, half_width: f32) -> DirectionSweep<'_> {
+        DirectionSweep {
+            points: &self.points,
+            half_width,
+            last_angle: f32::NEG_INFINITY,
+            cursors: [0; 4],
+        }
+    }
+}
+
+/// Successive direction windows over one template for increasing angles.
+///
+/// Each bound of the window (`angle - w`, `angle + w`, and each shifted by one turn
+/// for the wrapped part) only grows as the angle grows, so each is a cursor that moves
+/// forward through the sorted cylinders: a whole probe costs O(n + m) instead of four
+/// binary searches per probe cylinder.
+#[derive(Debug, Clone)]
+pub struct DirectionSweep<'a> {
+    points: &'a [super::Point],
+    half_width: f32,
+    last_angle: f32,
+    /// First index at or above `lower`, above `upper`, at or above `lower + 2 pi`,
+    /// above `upper - 2 pi`.
+    cursors: [usize; 4],
+}
+
+/// Moves `cursor` past the points whose angle is `before` the bound; returns it.
+fn advance(points: &[super::Point], cursor: &mut usize, before: impl Fn(f32) -> bool) -> usize {
+    while *cursor < points.len() && before(points[*cursor].angle) {
+        *cursor += 1;
+    }
+    *cursor
+}
+
+impl DirectionSweep<'_> {
+    /// The same runs as [`FingerTemplate::direction_window`] for `angle`.
+    ///
+    /// # Panics
+    /// In debug builds, when `angle` is smaller than the previous call's.
+    pub fn window(&mut self, angle: f32) -> [std::ops::Range<usize>; 2] {
+        debug_assert!(angle >= self.last_angle, "angles must not decrease");
+        self.last_angle = angle;
+        let n = self.points.len();
+        if self.half_width >= std::f32::consts::PI {
+            return [0..n, 0..0];
+        }
+        let (lower, upper) = (angle - self.half_width, angle + self.half_width);
+        let points = self.points;
+        let [
+            at_least_lower,
+            above_upper,
+            at_least_lower_turned,
+            above_upper_turned,
+        ] = &mut self.cursors;
+        if lower < 0.0 {
+            let end = advance(points, above_upper, |a| a <= upper);
+            let start = advance(points, at_least_lower_turned, |a| a < lower + TAU);
+            [0..end, start..n]
+        } else if upper >= TAU {
+            let start = advance(points, at_least_lower, |a| a < lower);
+            let end = advance(points, above_upper_turned, |a| a <= upper - TAU);
+            [start..n, 0..end]
+        } else {
+            let start = advance(points, at_least_lower, |a| a < lower);
+            let end = advance(points, above_upper, |a| a <= upper);
+            [start..end, 0..0]
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::f32::consts::PI;
+
     use super::*;
     use crate::synthetic::{SeededRng, SyntheticFinger};
 
@@ -179,6 +259,37 @@ mod tests {
                 })
                 .collect();
             assert_eq!(inside, expected, "window around {centre}");
+        }
+    }
+
+    #[test]
+    fn sweep_gives_the_same_windows_as_the_search() {
+        let params = MccParams::default();
+        let mut rng = SeededRng::new(11);
+        for minutiae in [3, 12, 40, 70] {
+            let gallery = FingerTemplate::new(
+                &SyntheticFinger::new(&mut rng, FingerPosition::LeftIndex, minutiae).impression(1),
+                &params,
+            );
+            let probe = FingerTemplate::new(
+                &SyntheticFinger::new(&mut rng, FingerPosition::LeftIndex, minutiae).impression(2),
+                &params,
+            );
+            for half_width in [0.0f32, 0.3, PI / 3.0, 3.0, PI] {
+                let mut sweep = gallery.direction_sweep(half_width);
+                // Probe angles, plus the edges of the circle and repeated angles.
+                let mut angles: Vec<f32> = probe.points().iter().map(|p| p.angle).collect();
+                angles.extend([0.0, 0.0, half_width, TAU - half_width, TAU - 1e-6]);
+                angles.extend(gallery.points().iter().map(|p| p.angle));
+                angles.sort_by(f32::total_cmp);
+                for angle in angles {
+                    assert_eq!(
+                        sweep.window(angle),
+                        gallery.direction_window(angle, half_width),
+                        "angle {angle}, half width {half_width}, {minutiae} minutiae"
+                    );
+                }
+            }
         }
     }
 
