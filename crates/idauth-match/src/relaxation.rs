@@ -184,11 +184,11 @@ impl Relaxation {
     /// v turned by pair t's rotation, which equals the paper's difference of radial
     /// angles d_phi(d_R(a_t, a_k), d_R(b_t, b_k)) without two atan2 per entry.
     ///
-    /// Only k > t is computed; rho(k, t) is taken to equal rho(t, k). The paper's d3 takes the direction of the
-    /// first minutia, so rho(t, k) and rho(k, t) differ by turning v with pair t's or
-    /// pair k's rotation; where those rotations differ enough to matter, the direction
-    /// term Z2 is already ~0, so the symmetry changes no score measurably and halves
-    /// the work.
+    /// Only k > t is computed; rho(k, t) is taken to equal rho(t, k). The paper's d3
+    /// takes the direction of the first minutia, so rho(t, k) and rho(k, t) differ by
+    /// turning v with pair t's or pair k's rotation; where those rotations differ
+    /// enough to matter, the direction term Z2 is already ~0, so the symmetry changes
+    /// no score measurably and halves the work.
     fn fill_compatibility(&mut self, probe: &FingerTemplate, gallery: &FingerTemplate) {
         let n = self.chosen.len();
         let (probe_points, gallery_points) = (probe.points(), gallery.points());

@@ -96,6 +96,7 @@ pub fn build_cylinders(
         // SAFETY: the CPU has AVX2 (checked just above).
         return unsafe { build_cylinders_avx2(points, hull, params) };
     }
+    #[cfg(not(target_arch = "x86_64"))]
     let _ = wide;
     (0..points.len())
         .map(|i| cylinder_of(points, i, hull, params))
@@ -118,6 +119,7 @@ unsafe fn build_cylinders_avx2(
         .collect()
 }
 
+/// The body of [`build_cylinder`], inlined into the portable and the AVX2 build.
 #[inline(always)]
 fn cylinder_of(
     points: &[Point],
