@@ -9,7 +9,9 @@
 use std::f32::consts::{PI, TAU};
 
 use super::hull::{CellGrid, ConvexHull};
-use super::params::{ANGULAR_CELLS, CYLINDER_WORDS, LAYER_WORDS, MccParams, SPATIAL_CELLS};
+use super::params::{
+    ANGULAR_CELLS, CYLINDER_WORDS, LAYER_CELLS, LAYER_WORDS, MccParams, SPATIAL_CELLS,
+};
 use crate::fastmath::exp_clamped;
 
 /// A minutia rescaled to 500 ppi, in a y-up frame, with its direction in radians.
@@ -52,21 +54,29 @@ pub fn angle_difference(a: f32, b: f32) -> f32 {
 }
 
 /// The cells whose centres lie within the cylinder radius; independent of the minutia.
-pub fn cells_inside_radius() -> [u64; LAYER_WORDS] {
+pub const fn cells_inside_radius() -> [u64; LAYER_WORDS] {
+    INSIDE_RADIUS
+}
+
+/// [`cells_inside_radius`], worked out at compile time. In half-cell units the centre
+/// of cell (i, j) is at (2i + 1 - NS, 2j + 1 - NS) from the minutia and the radius is
+/// NS, so the test is exact in integers and does not depend on R.
+const INSIDE_RADIUS: [u64; LAYER_WORDS] = {
     let mut mask = [0u64; LAYER_WORDS];
-    let half = SPATIAL_CELLS as f32 / 2.0;
-    for i in 0..SPATIAL_CELLS {
-        for j in 0..SPATIAL_CELLS {
-            let (u, v) = (i as f32 + 0.5 - half, j as f32 + 0.5 - half);
-            // Compared in cell units so the mask does not depend on R.
-            if u * u + v * v <= half * half {
-                let cell = i * SPATIAL_CELLS + j;
-                mask[cell / 64] |= 1 << (cell % 64);
-            }
+    let n = SPATIAL_CELLS as i64;
+    let mut cell = 0;
+    while cell < LAYER_CELLS {
+        let (u, v) = (
+            2 * (cell / SPATIAL_CELLS) as i64 + 1 - n,
+            2 * (cell % SPATIAL_CELLS) as i64 + 1 - n,
+        );
+        if u * u + v * v <= n * n {
+            mask[cell / 64] |= 1 << (cell % 64);
         }
+        cell += 1;
     }
     mask
-}
+};
 
 /// Builds the cylinder of `points[index]`, or `None` when the paper's validity rules
 /// (enough valid cells, enough neighbours) reject it.
@@ -166,7 +176,9 @@ fn cylinder_of(
             pair[0] = (alpha + sector / 2.0) * erf_scale;
             pair[1] = (alpha - sector / 2.0) * erf_scale;
         }
-        let edges = edges.map(erf);
+        for edge in &mut edges {
+            *edge = erf(*edge);
+        }
         let mut areas = [0f32; ANGULAR_CELLS];
         for (area, pair) in areas.iter_mut().zip(edges.chunks_exact(2)) {
             *area = 0.5 * (pair[0] - pair[1]);
@@ -310,6 +322,17 @@ mod tests {
         assert!((angle_difference(0.1, TAU - 0.1) - 0.2).abs() < 1e-5);
         assert!((angle_difference(TAU - 0.1, 0.1) + 0.2).abs() < 1e-5);
         assert_eq!(angle_difference(PI, 0.0), -PI);
+    }
+
+    #[test]
+    fn radius_mask_is_the_cells_whose_centres_lie_within_the_radius() {
+        let half = SPATIAL_CELLS as f32 / 2.0;
+        for cell in 0..LAYER_CELLS {
+            let (i, j) = (cell / SPATIAL_CELLS, cell % SPATIAL_CELLS);
+            let (u, v) = (i as f32 + 0.5 - half, j as f32 + 0.5 - half);
+            let inside = cells_inside_radius()[cell / 64] >> (cell % 64) & 1 == 1;
+            assert_eq!(inside, u * u + v * v <= half * half, "cell ({i}, {j})");
+        }
     }
 
     #[test]

@@ -143,7 +143,7 @@ impl NearHull<'_> {
     /// line and its position `t` along the edge are affine in (i, j), so each row is
     /// 16 lanes of multiply-adds per near edge with no branch, and the distance to the
     /// segment is `s^2 + (how far t falls outside [0, length])^2`, with no division.
-    #[inline]
+    #[inline(always)]
     pub fn grid_mask(&self, grid: &CellGrid, margin: f32) -> [u64; GRID * GRID / 64] {
         let mut mask = [0u64; GRID * GRID / 64];
         let vertices = &self.hull.vertices;
