@@ -103,9 +103,10 @@ fn bench_durable_enrol(c: &mut Criterion) {
     group.throughput(Throughput::Elements(WRITERS));
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(10));
-    // The same 64 enrolments: shared fsyncs (group commit), concurrent writers each
-    // flushing (sled merges flushes that overlap), and one writer flushing after
-    // every enrolment before the next (one fsync per enrolment).
+    // The same 64 enrolments: shared fsyncs (group commit), 64 concurrent writers
+    // whose flushes the commit thread runs one after another (one fsync each), and one
+    // writer flushing after every enrolment before the next (one fsync per enrolment,
+    // nothing to overlap with).
     for (name, durability, writers) in [
         ("group_commit", Durability::GroupCommit, WRITERS),
         ("flush_each_concurrent", Durability::FlushEach, WRITERS),

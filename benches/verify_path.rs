@@ -29,8 +29,8 @@ use idauth_proto::convert;
 use idauth_proto::v1;
 use idauth_proto::v1::auth_server::Auth;
 use idauth_proto::v1::enrolment_server::Enrolment;
-use idauth_shard::{CpuPermits, LockoutPolicy, Shard, ShardOptions, Threshold};
-use idauth_store::Durability;
+use idauth_shard::{CpuPermits, LockoutPolicy, Shard, ShardOptions, ShardStorage, Threshold};
+use idauth_store::{Durability, Engine};
 
 const RESIDENTS: u64 = 200;
 const PEPPER: [u8; 32] = [5; 32];
@@ -72,15 +72,16 @@ fn service() -> Service {
         .enable_all()
         .build()
         .unwrap();
-    // One set of CPU permits for the four shards, as `idauth serve` gives them.
+    // One set of CPU permits and one storage engine for the four shards, as
+    // `idauth serve` gives them.
     let cpu = CpuPermits::new(2);
+    let engine = Engine::open(&dir.path().join("shards"), Durability::GroupCommit).unwrap();
     let shards: Vec<(String, Arc<dyn ShardClient>)> = (0..4)
         .map(|i| {
             let id = format!("shard-{i}");
             let shard = Shard::open(ShardOptions {
                 shard_id: id.clone(),
-                data_dir: dir.path().join(&id),
-                durability: Durability::GroupCommit,
+                storage: ShardStorage::Shared(Arc::clone(&engine)),
                 cache_records: 10_000,
                 cache_templates: 10_000,
                 threshold: Threshold::built_in(0.001).unwrap(),

@@ -1,9 +1,12 @@
 //! `idauth audit verify`.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::Context;
 
 use crate::cli::{AuditCommand, AuditVerifyArgs};
 use crate::config::Config;
+use crate::server::SHARED_ENGINE_DIR;
 
 /// Runs an audit subcommand; the process exit code.
 pub fn run(command: &AuditCommand) -> anyhow::Result<i32> {
@@ -12,42 +15,84 @@ pub fn run(command: &AuditCommand) -> anyhow::Result<i32> {
     }
 }
 
-fn verify(args: &AuditVerifyArgs) -> anyhow::Result<i32> {
-    let config = Config::load(args.server.config.as_deref(), args.server.overrides())?;
-    let mut shards = args.shards.clone();
-    if shards.is_empty() {
-        let entries = std::fs::read_dir(&config.data_dir)
-            .with_context(|| format!("reading {}", config.data_dir.display()))?;
-        for entry in entries {
-            let name = entry?.file_name().to_string_lossy().into_owned();
-            if name.starts_with("shard-") {
-                shards.push(name);
+/// One shard's store: its database folder and tree prefix.
+struct ShardStore {
+    shard: String,
+    dir: PathBuf,
+    prefix: String,
+}
+
+fn open(dir: &Path) -> anyhow::Result<sled::Db> {
+    sled::Config::new().path(dir).open().with_context(|| {
+        format!(
+            "opening {} (stop the service first: its store is locked while it runs)",
+            dir.display()
+        )
+    })
+}
+
+/// The shard stores in a data directory: those of `idauth serve`'s shared engine and
+/// those of shard processes (a `shard-*` folder each).
+fn shard_stores(data_dir: &Path) -> anyhow::Result<Vec<ShardStore>> {
+    let mut stores = Vec::new();
+    let shared = data_dir.join(SHARED_ENGINE_DIR);
+    if shared.is_dir() {
+        for name in open(&shared)?.tree_names() {
+            let name = String::from_utf8_lossy(&name).into_owned();
+            if let Some(prefix) = name.strip_suffix("audit").filter(|p| p.ends_with('/')) {
+                stores.push(ShardStore {
+                    shard: prefix.trim_end_matches('/').to_owned(),
+                    dir: shared.clone(),
+                    prefix: prefix.to_owned(),
+                });
             }
         }
-        shards.sort();
+    }
+    let entries =
+        std::fs::read_dir(data_dir).with_context(|| format!("reading {}", data_dir.display()))?;
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("shard-") && entry.path().is_dir() {
+            stores.push(ShardStore {
+                shard: name,
+                dir: entry.path(),
+                prefix: String::new(),
+            });
+        }
+    }
+    stores.sort_by(|a, b| a.shard.cmp(&b.shard));
+    Ok(stores)
+}
+
+fn verify(args: &AuditVerifyArgs) -> anyhow::Result<i32> {
+    let config = Config::load(args.server.config.as_deref(), args.server.overrides())?;
+    let mut stores = shard_stores(&config.data_dir)?;
+    for wanted in &args.shards {
+        anyhow::ensure!(
+            stores.iter().any(|store| &store.shard == wanted),
+            "no store of shard {wanted} in {}",
+            config.data_dir.display()
+        );
+    }
+    if !args.shards.is_empty() {
+        stores.retain(|store| args.shards.contains(&store.shard));
     }
     anyhow::ensure!(
-        !shards.is_empty(),
+        !stores.is_empty(),
         "no shard stores in {}",
         config.data_dir.display()
     );
     let mut broken = 0;
-    for shard in &shards {
-        let dir = config.data_dir.join(shard);
-        anyhow::ensure!(dir.is_dir(), "{} is not a shard store", dir.display());
-        let db = sled::Config::new().path(&dir).open().with_context(|| {
-            format!(
-                "opening {} (stop the shard first: its store is locked while it runs)",
-                dir.display()
-            )
-        })?;
-        match idauth_store::verify_chain(&db)? {
-            Ok(entries) => println!("{shard}: audit chain intact, {entries} entries"),
+    for store in &stores {
+        let db = open(&store.dir)?;
+        match idauth_store::verify_chain(&db, &store.prefix)? {
+            Ok(entries) => println!("{}: audit chain intact, {entries} entries", store.shard),
             Err(chain_break) => {
                 broken += 1;
                 println!(
-                    "{shard}: audit chain BROKEN at entry {}: {}",
-                    chain_break.seq, chain_break.reason
+                    "{}: audit chain BROKEN at entry {}: {}",
+                    store.shard, chain_break.seq, chain_break.reason
                 );
             }
         }

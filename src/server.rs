@@ -14,7 +14,8 @@ use idauth_gateway::{
 };
 use idauth_match::MccParams;
 use idauth_shard::server::ShardService;
-use idauth_shard::{CpuPermits, LockoutPolicy, Shard, ShardOptions};
+use idauth_shard::{CpuPermits, LockoutPolicy, Shard, ShardOptions, ShardStorage};
+use idauth_store::Engine;
 use tokio::net::TcpListener;
 
 use crate::cli::{GatewayArgs, ServeArgs, ShardArgs};
@@ -48,11 +49,15 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-fn open_shard(config: &Config, id: &str, cpu: &CpuPermits) -> anyhow::Result<Arc<Shard>> {
+fn open_shard(
+    config: &Config,
+    id: &str,
+    storage: ShardStorage,
+    cpu: &CpuPermits,
+) -> anyhow::Result<Arc<Shard>> {
     let shard = Shard::open(ShardOptions {
         shard_id: id.to_owned(),
-        data_dir: config.data_dir.join(id),
-        durability: config.durability,
+        storage,
         cache_records: config.cache_records,
         cache_templates: config.cache_templates,
         threshold: config.threshold()?,
@@ -67,6 +72,32 @@ fn open_shard(config: &Config, id: &str, cpu: &CpuPermits) -> anyhow::Result<Arc
     .with_context(|| format!("opening shard {id} in {}", config.data_dir.display()))?;
     Ok(Arc::new(shard))
 }
+
+/// The storage engine the in-process shards of `idauth serve` share, in
+/// `<data_dir>/shards`, each shard's trees under its id.
+fn shared_engine(config: &Config) -> anyhow::Result<Arc<Engine>> {
+    let dir = config.data_dir.join(SHARED_ENGINE_DIR);
+    // A store per shard folder is how a shard process keeps its data; such folders
+    // here mean residents this engine would not see, so refuse rather than serve
+    // without them.
+    if let Ok(entries) = std::fs::read_dir(&config.data_dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            anyhow::ensure!(
+                !(name.starts_with("shard-") && entry.path().is_dir()),
+                "{} holds a shard store of its own ({name}); `idauth serve` keeps all its \
+                 shards in {}: run that shard with `idauth shard`, or use another data directory",
+                config.data_dir.display(),
+                dir.display()
+            );
+        }
+    }
+    Engine::open(&dir, config.durability)
+        .with_context(|| format!("opening the storage engine in {}", dir.display()))
+}
+
+/// The folder of `idauth serve`'s shared storage engine, inside the data directory.
+pub const SHARED_ENGINE_DIR: &str = "shards";
 
 /// One permit per core, for all the shards this process runs.
 fn process_cpu_permits() -> CpuPermits {
@@ -178,10 +209,12 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let config = Config::load(args.server.config.as_deref(), flags)?;
     runtime()?.block_on(async {
         let cpu = process_cpu_permits();
+        let engine = shared_engine(&config)?;
         let shards = (0..config.shards)
             .map(|i| {
                 let id = format!("shard-{i}");
-                let shard = open_shard(&config, &id, &cpu)?;
+                let storage = ShardStorage::Shared(Arc::clone(&engine));
+                let shard = open_shard(&config, &id, storage, &cpu)?;
                 Ok((id, Arc::new(LocalShard(shard)) as Arc<dyn ShardClient>))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -212,7 +245,11 @@ pub fn shard(args: &ShardArgs) -> anyhow::Result<()> {
     }
     let config = Config::load(args.server.config.as_deref(), flags)?;
     runtime()?.block_on(async {
-        let shard = open_shard(&config, &config.shard_id, &process_cpu_permits())?;
+        let storage = ShardStorage::Own {
+            dir: config.data_dir.join(&config.shard_id),
+            durability: config.durability,
+        };
+        let shard = open_shard(&config, &config.shard_id, storage, &process_cpu_permits())?;
         let listener = bind(&config.listen).await?;
         metrics(&config, Source::Shard(Arc::clone(&shard))).await?;
         let service = ShardService::new(shard).into_server(TRANSPORT_MESSAGE_LIMIT);
@@ -272,4 +309,27 @@ pub fn gateway_process(args: &GatewayArgs) -> anyhow::Result<()> {
         idauth_gateway::service::serve(api, listener, tls, shutdown_signal()).await?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serve_refuses_a_data_directory_with_a_shard_store_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
+        let engine = shared_engine(&config).unwrap();
+        drop(engine);
+        assert!(dir.path().join(SHARED_ENGINE_DIR).is_dir());
+        std::fs::create_dir(dir.path().join("shard-2")).unwrap();
+        let error = shared_engine(&config).unwrap_err().to_string();
+        assert!(
+            error.contains("shard-2") && error.contains("idauth shard"),
+            "{error}"
+        );
+    }
 }

@@ -31,9 +31,10 @@ fn busy_shard(report: &str) -> (String, u64) {
         .unwrap_or_else(|| panic!("no shard with entries in {report}"))
 }
 
-fn edit_audit(store: &Path, edit: impl Fn(&sled::Tree)) {
-    let db = sled::open(store).unwrap();
-    edit(&db.open_tree("audit").unwrap());
+/// Edits one shard's audit tree in `idauth serve`'s shared engine.
+fn edit_audit(data: &Path, shard: &str, edit: impl Fn(&sled::Tree)) {
+    let db = sled::open(data.join("shards")).unwrap();
+    edit(&db.open_tree(format!("{shard}/audit")).unwrap());
     db.flush().unwrap();
 }
 
@@ -97,8 +98,7 @@ fn audit_verify_finds_edits_and_deletions() {
     let (shard, entries) = busy_shard(&report);
     assert_eq!(entries, 3, "{report}");
 
-    let store = data.join(&shard);
-    edit_audit(&store, |tree| {
+    edit_audit(&data, &shard, |tree| {
         let mut bytes = tree.get(1u64.to_be_bytes()).unwrap().unwrap().to_vec();
         let at = bytes.windows(6).position(|w| w == b"verify").unwrap();
         bytes[at] = b'V';
@@ -111,7 +111,7 @@ fn audit_verify_finds_edits_and_deletions() {
         "{report}"
     );
 
-    edit_audit(&store, |tree| {
+    edit_audit(&data, &shard, |tree| {
         tree.remove(0u64.to_be_bytes()).unwrap();
     });
     let (ok, report) = audit(data_arg);

@@ -64,8 +64,9 @@ pub struct AuditVerifyArgs {
     /// Where the shards' stores are.
     #[command(flatten)]
     pub server: ServerArgs,
-    /// Shards to check (repeatable); every `shard-*` folder of the data directory by
-    /// default.
+    /// Shards to check (repeatable); by default every shard in the data directory:
+    /// those of `idauth serve` (in `shards/`) and those of shard processes (a
+    /// `shard-*` folder each).
     #[arg(long = "shard")]
     pub shards: Vec<String>,
 }

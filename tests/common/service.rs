@@ -23,7 +23,7 @@ use idauth_match::{Matcher, MccParams};
 use idauth_proto::convert;
 use idauth_proto::v1;
 use idauth_shard::server::ShardService;
-use idauth_shard::{CpuPermits, LockoutPolicy, Shard, ShardOptions, Threshold};
+use idauth_shard::{CpuPermits, LockoutPolicy, Shard, ShardOptions, ShardStorage, Threshold};
 use idauth_store::Durability;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -168,8 +168,10 @@ pub async fn loopback_cluster_with(data: &Path, lockout: LockoutPolicy) -> Loopb
         let id = format!("shard-{i}");
         let shard = Shard::open(ShardOptions {
             shard_id: id.clone(),
-            data_dir: data.join(&id),
-            durability: Durability::GroupCommit,
+            storage: ShardStorage::Own {
+                dir: data.join(&id),
+                durability: Durability::GroupCommit,
+            },
             cache_records: 1000,
             cache_templates: 1000,
             threshold: Threshold::built_in(0.001).unwrap(),

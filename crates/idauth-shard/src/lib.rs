@@ -16,5 +16,5 @@ mod threshold;
 pub use demographic::{match_demographics, normalise};
 pub use error::ShardError;
 pub use lockout::LockoutPolicy;
-pub use shard::{CpuPermits, MAX_HISTORY_PAGE, Shard, ShardOptions};
+pub use shard::{CpuPermits, MAX_HISTORY_PAGE, Shard, ShardOptions, ShardStorage};
 pub use threshold::{Threshold, ThresholdError};

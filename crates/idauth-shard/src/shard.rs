@@ -14,7 +14,7 @@ use idauth_match::fusion::compare_fingers;
 use idauth_match::sample::{decode_sample, template_of};
 use idauth_match::{FingerTemplate, Matcher, MccParams};
 use idauth_store::{
-    AuditEntry, AuditRecord, Change, Durability, EnrolledFinger, HotCache, ResidentRecord,
+    AuditEntry, AuditRecord, Change, Durability, Engine, EnrolledFinger, HotCache, ResidentRecord,
     ResidentStatus, Store, StoreOptions,
 };
 use tokio::sync::Semaphore;
@@ -31,10 +31,8 @@ use crate::threshold::Threshold;
 pub struct ShardOptions {
     /// The shard's id (routing and reference codes).
     pub shard_id: String,
-    /// Its data directory.
-    pub data_dir: PathBuf,
-    /// How writes become durable.
-    pub durability: Durability,
+    /// Where its store lives.
+    pub storage: ShardStorage,
     /// Decoded records kept in memory.
     pub cache_records: usize,
     /// Built enrolled templates kept in memory (about 9 KB each).
@@ -48,6 +46,21 @@ pub struct ShardOptions {
     pub cpu: CpuPermits,
     /// Failed-attempt limit.
     pub lockout: LockoutPolicy,
+}
+
+/// Where a shard keeps its store.
+#[derive(Debug, Clone)]
+pub enum ShardStorage {
+    /// An engine of its own in this directory (a shard process).
+    Own {
+        /// The directory.
+        dir: PathBuf,
+        /// How writes become durable.
+        durability: Durability,
+    },
+    /// Trees named after the shard id on an engine shared with the other shards of
+    /// the process (`idauth serve`), so that one fsync serves them all.
+    Shared(Arc<Engine>),
 }
 
 /// Permits for CPU-heavy work, shared by every shard of a process.
@@ -106,14 +119,25 @@ fn now_ms() -> i64 {
 impl Shard {
     /// Opens the shard's store.
     pub fn open(options: ShardOptions) -> Result<Self, ShardError> {
-        let store = Store::open(
-            &options.data_dir,
-            StoreOptions {
-                durability: options.durability,
-                cache_records: options.cache_records,
-                ..StoreOptions::default()
-            },
-        )?;
+        let store = match &options.storage {
+            ShardStorage::Own { dir, durability } => Store::open(
+                dir,
+                StoreOptions {
+                    durability: *durability,
+                    cache_records: options.cache_records,
+                    ..StoreOptions::default()
+                },
+            )?,
+            ShardStorage::Shared(engine) => Store::open_in(
+                Arc::clone(engine),
+                &format!("{}/", options.shard_id),
+                StoreOptions {
+                    durability: engine.durability(),
+                    cache_records: options.cache_records,
+                    ..StoreOptions::default()
+                },
+            )?,
+        };
         tracing::info!(
             shard = %options.shard_id,
             residents = store.residents(),
@@ -188,11 +212,12 @@ impl Shard {
         };
         self.metrics.outcome(operation, 0);
         if !applied.replayed {
-            self.store.audit(AuditRecord {
-                reference: applied.outcome.reference.clone(),
-                ..audit
-            })?;
-            self.store.durable().await?;
+            self.store
+                .audit(AuditRecord {
+                    reference: applied.outcome.reference.clone(),
+                    ..audit
+                })
+                .await?;
         }
         // Templates enter the cache only once their record is durable.
         for (key, template) in templates {
@@ -299,19 +324,20 @@ impl Shard {
             }
         };
         let auditing = Instant::now();
-        self.store.audit(AuditRecord {
-            factors: outcome
-                .factors
-                .iter()
-                .map(|f| (f.factor.name().to_owned(), f.matched))
-                .collect(),
-            decision: Some(outcome.matched),
-            error_code: outcome.error.map(|code| code.number()),
-            reference: outcome.reference.clone(),
-            ..audit
-        })?;
         // The decision is answered only once its audit entry is on disk.
-        self.store.durable().await?;
+        self.store
+            .audit(AuditRecord {
+                factors: outcome
+                    .factors
+                    .iter()
+                    .map(|f| (f.factor.name().to_owned(), f.matched))
+                    .collect(),
+                decision: Some(outcome.matched),
+                error_code: outcome.error.map(|code| code.number()),
+                reference: outcome.reference.clone(),
+                ..audit
+            })
+            .await?;
         self.metrics.stage_took(Stage::Audit, auditing.elapsed());
         self.metrics.verify_took(started.elapsed());
         self.metrics
@@ -350,11 +376,12 @@ impl Shard {
                 return Err(error);
             }
         };
-        self.store.audit(AuditRecord {
-            reference: self.references.next(),
-            ..audit
-        })?;
-        self.store.durable().await?;
+        self.store
+            .audit(AuditRecord {
+                reference: self.references.next(),
+                ..audit
+            })
+            .await?;
         Ok(HistoryPage {
             entries: entries.into_iter().map(history_entry).collect(),
             next_before,
@@ -368,11 +395,7 @@ impl Shard {
             error_code: Some(error.code().number()),
             ..audit
         };
-        let appended = self.store.audit(record);
-        if let Err(failure) = match appended {
-            Ok(_) => self.store.durable().await,
-            Err(failure) => Err(failure),
-        } {
+        if let Err(failure) = self.store.audit(record).await {
             tracing::error!(shard = %self.id, error = %failure, "audit entry for a refusal not written");
         }
     }

@@ -51,7 +51,7 @@ pub struct AuditEntry {
     pub prev_hash: [u8; 32],
 }
 
-/// What the caller of [`AuditLog::append`] provides; the log adds the sequence number
+/// What the caller of [`crate::Store::audit`] provides; the log adds the sequence number
 /// and the link.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditRecord {
@@ -115,35 +115,45 @@ impl AuditLog {
         })
     }
 
-    /// Appends an entry (not yet durable: it rides on the next group commit).
-    pub(crate) fn append(&self, record: AuditRecord) -> Result<u64> {
+    /// Appends entries in order, in one transaction with one head update, and
+    /// returns their sequence numbers. Not yet durable: the group-commit thread, the
+    /// only caller, flushes right after.
+    pub(crate) fn append(&self, records: Vec<AuditRecord>) -> Result<Vec<u64>> {
         let mut head = self.head.lock().expect("audit lock poisoned");
-        let entry = AuditEntry {
-            seq: head.next_seq,
-            time_ms: record.time_ms,
-            caller: record.caller,
-            token: record.token,
-            operation: record.operation,
-            factors: record.factors,
-            decision: record.decision,
-            error_code: record.error_code,
-            reference: record.reference,
-            prev_hash: head.last_hash,
-        };
-        let bytes = postcard::to_stdvec(&entry)?;
+        let (mut next_seq, mut last_hash) = (head.next_seq, head.last_hash);
+        let mut entries = Vec::with_capacity(records.len());
+        for record in records {
+            let entry = AuditEntry {
+                seq: next_seq,
+                time_ms: record.time_ms,
+                caller: record.caller,
+                token: record.token,
+                operation: record.operation,
+                factors: record.factors,
+                decision: record.decision,
+                error_code: record.error_code,
+                reference: record.reference,
+                prev_hash: last_hash,
+            };
+            let bytes = postcard::to_stdvec(&entry)?;
+            last_hash = *blake3::hash(&bytes).as_bytes();
+            next_seq += 1;
+            entries.push((entry.seq, bytes, record.subject));
+        }
         let next = Head {
-            next_seq: entry.seq + 1,
-            last_hash: *blake3::hash(&bytes).as_bytes(),
+            next_seq,
+            last_hash,
         };
         let head_bytes = postcard::to_stdvec(&next)?;
-        let seq = entry.seq;
         (&self.tree, &self.history)
             .transaction(|(log, history)| {
-                log.insert(&seq.to_be_bytes(), bytes.as_slice())?;
-                log.insert(&HEAD_KEY, head_bytes.as_slice())?;
-                if let Some(subject) = &record.subject {
-                    history.insert(&history_key(subject, seq)[..], &[][..])?;
+                for (seq, bytes, subject) in &entries {
+                    log.insert(&seq.to_be_bytes(), bytes.as_slice())?;
+                    if let Some(subject) = subject {
+                        history.insert(&history_key(subject, *seq)[..], &[][..])?;
+                    }
                 }
+                log.insert(&HEAD_KEY, head_bytes.as_slice())?;
                 Ok(())
             })
             .map_err(|error: TransactionError<()>| match error {
@@ -151,7 +161,7 @@ impl AuditLog {
                 TransactionError::Abort(()) => StoreError::Flush("audit append aborted".into()),
             })?;
         *head = next;
-        Ok(seq)
+        Ok(entries.into_iter().map(|(seq, _, _)| seq).collect())
     }
 
     /// Up to `limit` of `subject`'s entries older than `before` (only those under
@@ -195,9 +205,10 @@ pub struct ChainBreak {
     pub reason: String,
 }
 
-/// Walks a store's audit log; the number of entries, or the first break.
-pub fn verify_chain(db: &sled::Db) -> Result<std::result::Result<u64, ChainBreak>> {
-    let tree = db.open_tree("audit")?;
+/// Walks the audit log of the store under tree prefix `prefix` (empty for a store
+/// with an engine of its own); the number of entries, or the first break.
+pub fn verify_chain(db: &sled::Db, prefix: &str) -> Result<std::result::Result<u64, ChainBreak>> {
+    let tree = db.open_tree(format!("{prefix}audit"))?;
     let mut expected_seq = 0u64;
     let mut prev_hash = [0u8; 32];
     let broken = |seq, reason: &str| {

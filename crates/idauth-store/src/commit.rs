@@ -1,16 +1,23 @@
-//! Group commit: many writers, one fsync.
+//! Group commit: many writers, one fsync; audit entries appended by the same thread.
 //!
-//! Writers apply their change to sled first, then ask for durability. A dedicated
-//! thread takes every request waiting at that moment, calls `flush` (which fsyncs),
-//! and answers them all; requests arriving during the fsync wait for the next one.
-//! Every write therefore reaches disk before its acknowledgement, and under load the
-//! cost of one fsync is shared by the whole batch.
+//! Writers apply their change to sled first, then ask for durability, handing over
+//! the change's audit entry if it has one. A dedicated thread takes every request
+//! waiting at that moment, appends their audit entries to their stores' chains (one
+//! transaction per chain), calls `flush` (which fsyncs), and answers them all; requests arriving
+//! during the fsync wait for the next one. Every write therefore reaches disk before
+//! its acknowledgement, and under load one fsync is shared by the whole batch.
+//!
+//! Appending here rather than in the writer keeps sled off the async reactor (an
+//! append can wait for sled's IO buffers, which would stall every request on that
+//! worker), lets one thread own the chain's head without contention, and writes the
+//! head once per batch instead of once per entry.
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread;
 
 use tokio::sync::oneshot;
 
+use crate::audit::{AuditLog, AuditRecord};
 use crate::error::{Result, StoreError};
 
 /// How writes are made durable before they are acknowledged.
@@ -23,39 +30,54 @@ pub enum Durability {
     FlushEach,
 }
 
-type Waiter = oneshot::Sender<std::result::Result<usize, String>>;
+/// What one durability request was answered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Committed {
+    /// Requests that shared the fsync, this one included.
+    pub batch: usize,
+    /// The sequence number of the request's audit entry, if it handed one over.
+    pub seq: Option<u64>,
+}
 
-/// The group-commit thread of one store.
+/// An entry for the chain of one store.
+type Entry = (Arc<AuditLog>, AuditRecord);
+
+struct Request {
+    audit: Option<Entry>,
+    done: oneshot::Sender<std::result::Result<Committed, String>>,
+}
+
+/// The group-commit thread of one engine.
 #[derive(Debug)]
-pub struct GroupCommit {
-    requests: Option<mpsc::Sender<Waiter>>,
+pub(crate) struct GroupCommit {
+    requests: Option<mpsc::Sender<Request>>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
 impl GroupCommit {
     /// Starts the flushing thread for `db`.
-    pub fn start(db: sled::Db) -> std::io::Result<Self> {
-        let (requests, queue) = mpsc::channel::<Waiter>();
+    pub(crate) fn start(db: sled::Db, durability: Durability) -> std::io::Result<Self> {
+        let (requests, queue) = mpsc::channel::<Request>();
         let thread = thread::Builder::new()
             .name("idauth-group-commit".into())
-            .spawn(move || flush_loop(&db, &queue))?;
+            .spawn(move || flush_loop(&db, durability, &queue))?;
         Ok(Self {
             requests: Some(requests),
             thread: Some(thread),
         })
     }
 
-    /// Waits until everything written before this call is on disk. Returns how many
-    /// writers shared the fsync.
-    pub async fn durable(&self) -> Result<usize> {
+    /// Appends `audit` (if any) and waits until it and everything written before this
+    /// call are on disk.
+    pub(crate) async fn commit(&self, audit: Option<Entry>) -> Result<Committed> {
         let (done, wait) = oneshot::channel();
         self.requests
             .as_ref()
             .ok_or_else(|| StoreError::Flush("group commit closed".into()))?
-            .send(done)
+            .send(Request { audit, done })
             .map_err(|_| StoreError::Flush("group-commit thread stopped".into()))?;
         match wait.await {
-            Ok(Ok(batch)) => Ok(batch),
+            Ok(Ok(committed)) => Ok(committed),
             Ok(Err(message)) => Err(StoreError::Flush(message)),
             Err(_) => Err(StoreError::Flush("group-commit thread stopped".into())),
         }
@@ -73,20 +95,65 @@ impl Drop for GroupCommit {
     }
 }
 
-fn flush_loop(db: &sled::Db, queue: &mpsc::Receiver<Waiter>) {
+fn flush_loop(db: &sled::Db, durability: Durability, queue: &mpsc::Receiver<Request>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
-        batch.extend(queue.try_iter());
-        let outcome = db
-            .flush()
-            .map(|_| batch.len())
-            .map_err(|error| error.to_string());
-        if let Err(error) = &outcome {
+        if durability == Durability::GroupCommit {
+            batch.extend(queue.try_iter());
+        }
+        let seqs = append_entries(&mut batch);
+        // Flushed even when an append failed: the other writers' changes are in sled
+        // and still need their fsync.
+        let flushed = db.flush().map(|_| ()).map_err(|error| error.to_string());
+        if let Err(error) = &flushed {
             tracing::error!(%error, "group commit flush failed");
         }
-        for waiter in batch {
+        let size = batch.len();
+        for (request, seq) in batch.into_iter().zip(seqs) {
+            let answer = match (&flushed, seq) {
+                (Err(error), _) => Err(error.clone()),
+                (Ok(()), Some(Err(error))) => Err(error),
+                (Ok(()), seq) => Ok(Committed {
+                    batch: size,
+                    seq: seq.and_then(std::result::Result::ok),
+                }),
+            };
             // A writer that gave up (deadline) no longer listens; nothing to do.
-            let _ = waiter.send(outcome.clone());
+            let _ = request.done.send(answer);
         }
     }
+}
+
+/// Appends the batch's entries, each store's in request order and in one
+/// transaction; what each request's entry became (`None`: it had none).
+fn append_entries(batch: &mut [Request]) -> Vec<Option<std::result::Result<u64, String>>> {
+    let mut seqs = vec![None; batch.len()];
+    let mut pending: Vec<(usize, Entry)> = batch
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(i, request)| request.audit.take().map(|entry| (i, entry)))
+        .collect();
+    while let Some((_, (log, _))) = pending.first() {
+        let log = Arc::clone(log);
+        let (mine, rest): (Vec<_>, Vec<_>) = pending
+            .into_iter()
+            .partition(|(_, (other, _))| Arc::ptr_eq(other, &log));
+        pending = rest;
+        let (indices, records): (Vec<usize>, Vec<AuditRecord>) =
+            mine.into_iter().map(|(i, (_, record))| (i, record)).unzip();
+        match log.append(records) {
+            Ok(numbers) => {
+                for (i, seq) in indices.into_iter().zip(numbers) {
+                    seqs[i] = Some(Ok(seq));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, entries = indices.len(), "audit append failed");
+                for i in indices {
+                    seqs[i] = Some(Err(error.to_string()));
+                }
+            }
+        }
+    }
+    seqs
 }

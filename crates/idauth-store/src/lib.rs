@@ -2,13 +2,15 @@
 //!
 //! Resident records live under their storage key (a keyed hash of the identifier; the
 //! identifier itself is never stored). A write is applied in one sled transaction
-//! together with its idempotency entry, then made durable by [`GroupCommit`]: the
+//! together with its idempotency entry, then made durable by the engine's group commit: the
 //! caller is acknowledged only after an fsync that began after its write, and every
-//! write waiting at that moment shares the same fsync.
+//! write waiting at that moment shares the same fsync. Several stores can share one
+//! [`Engine`] (one sled database, one group commit), each under its own tree prefix.
 
 mod audit;
 mod cache;
 mod commit;
+mod engine;
 mod error;
 mod record;
 mod seal;
@@ -17,7 +19,8 @@ mod txns;
 
 pub use audit::{AuditEntry, AuditRecord, ChainBreak, verify_chain};
 pub use cache::HotCache;
-pub use commit::{Durability, GroupCommit};
+pub use commit::Durability;
+pub use engine::Engine;
 pub use error::{Result, StoreError};
 pub use record::{EnrolledFinger, ResidentRecord, ResidentStatus};
 pub use store::{Applied, Change, Store, StoreOptions};

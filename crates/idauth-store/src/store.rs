@@ -1,6 +1,7 @@
 //! The shard's records on sled.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use idauth_core::command::{WriteContext, WriteOutcome};
@@ -11,7 +12,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::audit::{AuditEntry, AuditLog, AuditRecord};
 use crate::cache::HotCache;
-use crate::commit::{Durability, GroupCommit};
+use crate::commit::{Committed, Durability};
+use crate::engine::Engine;
 use crate::error::{Result, StoreError};
 use crate::record::{EnrolledFinger, ResidentRecord, ResidentStatus};
 use crate::seal;
@@ -20,7 +22,7 @@ use crate::txns::TxnIndex;
 /// How a store is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreOptions {
-    /// How writes become durable.
+    /// How writes become durable (for [`Store::open`]; a shared engine has its own).
     pub durability: Durability,
     /// Decoded records kept in memory.
     pub cache_records: usize,
@@ -85,36 +87,39 @@ struct RequestEntry {
 /// One shard's store.
 #[derive(Debug)]
 pub struct Store {
-    db: sled::Db,
+    engine: Arc<Engine>,
     residents: sled::Tree,
     requests: sled::Tree,
-    commit: GroupCommit,
-    durability: Durability,
     /// Decoded records with the check value of the key that opened them, so that a
     /// cached record is only served to a request carrying that key.
     cache: HotCache<StorageKey, (ResidentRecord, u32, [u8; 16])>,
     count: AtomicU64,
     txns: TxnIndex,
-    audit: AuditLog,
+    audit: Arc<AuditLog>,
 }
 
 impl Store {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir`, on an engine of its own.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Self> {
-        let db = sled::Config::new().path(dir).open()?;
-        let residents = db.open_tree("residents")?;
-        let requests = db.open_tree("requests")?;
-        let txns = TxnIndex::new(db.open_tree("txns")?, options.txn_retention_ms);
-        let audit = AuditLog::open(db.open_tree("audit")?, db.open_tree("history")?)?;
+        Self::open_in(Engine::open(dir, options.durability)?, "", options)
+    }
+
+    /// Opens (or creates) the store whose trees are named with `prefix` on a shared
+    /// engine. Distinct stores of one engine need distinct prefixes.
+    pub fn open_in(engine: Arc<Engine>, prefix: &str, options: StoreOptions) -> Result<Self> {
+        let residents = engine.tree(prefix, "residents")?;
+        let requests = engine.tree(prefix, "requests")?;
+        let txns = TxnIndex::new(engine.tree(prefix, "txns")?, options.txn_retention_ms);
+        let audit = Arc::new(AuditLog::open(
+            engine.tree(prefix, "audit")?,
+            engine.tree(prefix, "history")?,
+        )?);
         let count = AtomicU64::new(residents.len() as u64);
-        let commit = GroupCommit::start(db.clone())
-            .map_err(|error| StoreError::Flush(format!("cannot start flush thread: {error}")))?;
+        engine.attach();
         Ok(Self {
-            db,
+            engine,
             residents,
             requests,
-            commit,
-            durability: options.durability,
             cache: HotCache::new(options.cache_records),
             count,
             txns,
@@ -244,9 +249,12 @@ impl Store {
         self.txns.record(caller, txn, timestamp_ms, now_ms)
     }
 
-    /// Appends an audit entry; durable with the next [`Store::durable`].
-    pub fn audit(&self, record: AuditRecord) -> Result<u64> {
-        self.audit.append(record)
+    /// Appends an audit entry to the chain and returns its sequence number once it,
+    /// and every write applied before this call, is on disk.
+    pub async fn audit(&self, record: AuditRecord) -> Result<u64> {
+        let entry = (Arc::clone(&self.audit), record);
+        let Committed { seq, .. } = self.engine.commit(Some(entry)).await?;
+        seq.ok_or_else(|| StoreError::Flush("audit entry not appended".into()))
     }
 
     /// A page of `key`'s audit history: up to `limit` entries older than `before`
@@ -275,16 +283,7 @@ impl Store {
 
     /// Waits until every write applied before this call is on disk.
     pub async fn durable(&self) -> Result<()> {
-        match self.durability {
-            Durability::GroupCommit => self.commit.durable().await.map(|_| ()),
-            Durability::FlushEach => {
-                let db = self.db.clone();
-                tokio::task::spawn_blocking(move || db.flush())
-                    .await
-                    .map_err(|error| StoreError::Flush(error.to_string()))??;
-                Ok(())
-            }
-        }
+        self.engine.commit(None).await.map(|_| ())
     }
 
     /// Residents stored.
@@ -292,9 +291,11 @@ impl Store {
         self.count.load(Ordering::Relaxed)
     }
 
-    /// Bytes the store occupies on disk.
+    /// Bytes the store occupies on disk: the engine's size, shared evenly among the
+    /// stores opened on it (sled cannot tell one tree's size), so that the sum over
+    /// an engine's stores is its disk use.
     pub fn size_on_disk(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
+        self.engine.size_on_disk() / self.engine.stores()
     }
 
     /// Records held in the hot cache.
@@ -387,281 +388,4 @@ fn fingerprint(record_key: &RecordKey, key: &StorageKey, change: &Change) -> Res
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use idauth_core::{FingerPosition, TemplateFormat};
-
-    fn context(request: &str) -> WriteContext {
-        WriteContext {
-            caller_id: "centre-key".into(),
-            token: "tok".into(),
-            centre_id: "c1".into(),
-            request_id: request.into(),
-            timestamp_ms: 0,
-        }
-    }
-
-    fn enrol(name: &str) -> Change {
-        Change::Enrol {
-            fingers: vec![EnrolledFinger {
-                position: FingerPosition::RightThumb,
-                format: TemplateFormat::Iso19794_2_2005,
-                template: vec![1, 2, 3],
-                minutiae_used: 3,
-            }],
-            demographics: Demographics {
-                name: name.into(),
-                ..Demographics::default()
-            },
-        }
-    }
-
-    fn open(dir: &Path) -> Store {
-        Store::open(dir, StoreOptions::default()).unwrap()
-    }
-
-    fn keys() -> RecordKeys {
-        RecordKeys(vec![RecordKey {
-            id: 1,
-            key: [8; 32],
-        }])
-    }
-
-    #[tokio::test]
-    async fn enrol_is_idempotent_by_request_and_refuses_a_second_enrolment() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
-        let key = StorageKey([1; 32]);
-        let first = store
-            .apply(&context("r1"), key, &keys(), &enrol("A"), "ref-1", 5)
-            .unwrap();
-        store.durable().await.unwrap();
-        assert_eq!(first.outcome.version, 1);
-        assert!(!first.replayed);
-        let again = store
-            .apply(&context("r1"), key, &keys(), &enrol("A"), "ref-2", 6)
-            .unwrap();
-        assert!(again.replayed);
-        assert_eq!(again.outcome.reference, "ref-1");
-        let reused = store.apply(&context("r1"), key, &keys(), &enrol("B"), "ref-3", 6);
-        assert_eq!(reused.unwrap_err().code(), ErrorCode::RequestIdReused);
-        let second = store.apply(&context("r2"), key, &keys(), &enrol("B"), "ref-4", 6);
-        assert_eq!(
-            second.unwrap_err().code(),
-            ErrorCode::ResidentAlreadyEnrolled
-        );
-        assert_eq!(store.residents(), 1);
-        assert_eq!(
-            store.get(&key, &keys()).unwrap().unwrap().demographics.name,
-            "A"
-        );
-    }
-
-    #[tokio::test]
-    async fn updates_bump_the_version_and_deactivation_blocks_further_updates() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
-        let key = StorageKey([2; 32]);
-        let unknown = store.apply(&context("u0"), key, &keys(), &Change::Deactivate, "r", 1);
-        assert_eq!(unknown.unwrap_err().code(), ErrorCode::ResidentUnknown);
-        store
-            .apply(&context("e"), key, &keys(), &enrol("A"), "r", 1)
-            .unwrap();
-        let renamed = Change::ReplaceDemographics(Demographics {
-            name: "C".into(),
-            ..Demographics::default()
-        });
-        let applied = store
-            .apply(&context("u1"), key, &keys(), &renamed, "r", 2)
-            .unwrap();
-        assert_eq!(applied.outcome.version, 2);
-        store
-            .apply(&context("u2"), key, &keys(), &Change::Deactivate, "r", 3)
-            .unwrap();
-        let after = store.apply(&context("u3"), key, &keys(), &renamed, "r", 4);
-        assert_eq!(after.unwrap_err().code(), ErrorCode::ResidentDeactivated);
-        let record = store.get(&key, &keys()).unwrap().unwrap();
-        assert_eq!(record.status, ResidentStatus::Deactivated);
-        assert_eq!(record.version, 3);
-    }
-
-    #[tokio::test]
-    async fn the_audit_chain_detects_edits_removals_and_reorders() {
-        let dir = tempfile::tempdir().unwrap();
-        let append = |store: &Store, n: u64| {
-            for i in 0..n {
-                store
-                    .audit(AuditRecord {
-                        time_ms: i as i64,
-                        caller: "agency".into(),
-                        operation: "verify".into(),
-                        reference: format!("ref-{i}"),
-                        ..AuditRecord::default()
-                    })
-                    .unwrap();
-            }
-        };
-        {
-            let store = open(dir.path());
-            append(&store, 3);
-        }
-        {
-            // The chain continues across a reopen.
-            let store = open(dir.path());
-            append(&store, 2);
-            assert_eq!(crate::verify_chain(&store.db).unwrap(), Ok(5));
-        }
-        let tamper = |edit: &dyn Fn(&sled::Tree)| {
-            let copy = tempfile::tempdir().unwrap();
-            for file in std::fs::read_dir(dir.path()).unwrap() {
-                let file = file.unwrap();
-                if file.path().is_file() {
-                    std::fs::copy(file.path(), copy.path().join(file.file_name())).unwrap();
-                } else {
-                    let to = copy.path().join(file.file_name());
-                    std::fs::create_dir_all(&to).unwrap();
-                    for inner in std::fs::read_dir(file.path()).unwrap() {
-                        let inner = inner.unwrap();
-                        std::fs::copy(inner.path(), to.join(inner.file_name())).unwrap();
-                    }
-                }
-            }
-            let db = sled::open(copy.path()).unwrap();
-            edit(&db.open_tree("audit").unwrap());
-            db.flush().unwrap();
-            crate::verify_chain(&db).unwrap().unwrap_err()
-        };
-        let key = |seq: u64| seq.to_be_bytes();
-        let edited = tamper(&|tree| {
-            let bytes = tree.get(key(2)).unwrap().unwrap().to_vec();
-            let at = bytes.windows(5).position(|w| w == b"ref-2").unwrap();
-            let mut edited = bytes.clone();
-            edited[at + 4] = b'9';
-            tree.insert(key(2), edited).unwrap();
-        });
-        assert_eq!(edited.seq, 2, "{edited:?}");
-        let removed = tamper(&|tree| {
-            tree.remove(key(1)).unwrap();
-        });
-        assert_eq!(removed.seq, 1, "{removed:?}");
-        let swapped = tamper(&|tree| {
-            let (a, b) = (
-                tree.get(key(1)).unwrap().unwrap(),
-                tree.get(key(2)).unwrap().unwrap(),
-            );
-            tree.insert(key(1), b).unwrap();
-            tree.insert(key(2), a).unwrap();
-        });
-        assert_eq!(swapped.seq, 1, "{swapped:?}");
-        let last_edited = tamper(&|tree| {
-            let mut bytes = tree.get(key(4)).unwrap().unwrap().to_vec();
-            bytes[2] ^= 1;
-            tree.insert(key(4), bytes).unwrap();
-        });
-        assert_eq!(last_edited.seq, 4, "{last_edited:?}");
-        let truncated = tamper(&|tree| {
-            tree.remove(key(4)).unwrap();
-        });
-        assert_eq!(truncated.seq, 4, "{truncated:?}");
-    }
-
-    #[tokio::test]
-    async fn records_survive_reopening() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let store = open(dir.path());
-            for i in 0..50u8 {
-                store
-                    .apply(
-                        &context(&format!("r{i}")),
-                        StorageKey([i; 32]),
-                        &keys(),
-                        &enrol("A"),
-                        "r",
-                        1,
-                    )
-                    .unwrap();
-            }
-            store.durable().await.unwrap();
-        }
-        let store = open(dir.path());
-        assert_eq!(store.residents(), 50);
-        assert!(store.get(&StorageKey([49; 32]), &keys()).unwrap().is_some());
-        // A fresh store (no cache) cannot open a record with another master key.
-        let wrong = RecordKeys(vec![RecordKey {
-            id: 1,
-            key: [9; 32],
-        }]);
-        let error = store.get(&StorageKey([48; 32]), &wrong).unwrap_err();
-        assert_eq!(error.code(), ErrorCode::RecordUndecryptable);
-    }
-
-    #[tokio::test]
-    async fn concurrent_writers_share_fsyncs() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = std::sync::Arc::new(open(dir.path()));
-        let mut tasks = Vec::new();
-        for i in 0..64u8 {
-            let store = store.clone();
-            tasks.push(tokio::spawn(async move {
-                store
-                    .apply(
-                        &context(&format!("c{i}")),
-                        StorageKey([i; 32]),
-                        &keys(),
-                        &enrol("A"),
-                        "r",
-                        1,
-                    )
-                    .unwrap();
-                store.commit.durable().await.unwrap()
-            }));
-        }
-        let mut largest_batch = 0;
-        for task in tasks {
-            largest_batch = largest_batch.max(task.await.unwrap());
-        }
-        assert_eq!(store.residents(), 64);
-        assert!(largest_batch > 1, "no fsync was shared");
-    }
-
-    #[test]
-    fn history_pages_one_residents_entries_newest_first() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path());
-        let (a, b) = (StorageKey([1; 32]), StorageKey([2; 32]));
-        for (n, subject) in [a, b, a, a, b, a, a].into_iter().enumerate() {
-            store
-                .audit(AuditRecord {
-                    reference: format!("r{n}"),
-                    token: format!("t{}", n % 3),
-                    subject: Some(subject),
-                    ..AuditRecord::default()
-                })
-                .unwrap();
-        }
-        // An entry about no resident joins no history.
-        store.audit(AuditRecord::default()).unwrap();
-        let mut seen = Vec::new();
-        let mut before = None;
-        loop {
-            let (page, next) = store.history(&a, before, None, 2).unwrap();
-            seen.extend(page.into_iter().map(|entry| entry.reference));
-            match next {
-                Some(cursor) => before = Some(cursor),
-                None => break,
-            }
-        }
-        assert_eq!(seen, ["r6", "r5", "r3", "r2", "r0"]);
-        let (page, next) = store.history(&b, None, None, 10).unwrap();
-        assert_eq!(page.len(), 2);
-        assert_eq!(next, None);
-        let (page, _) = store.history(&StorageKey([3; 32]), None, None, 10).unwrap();
-        assert!(page.is_empty());
-        // Only the entries under one token; the cursor skips the others.
-        let (page, next) = store.history(&a, None, Some("t2"), 1).unwrap();
-        assert_eq!(page[0].reference, "r5");
-        let (page, next) = store.history(&a, next, Some("t2"), 1).unwrap();
-        assert_eq!((page[0].reference.as_str(), next), ("r2", None));
-    }
-}
+mod tests;
