@@ -3,9 +3,10 @@
 //! Writers apply their change to sled first, then ask for durability, handing over
 //! the change's audit entry if it has one. A dedicated thread takes every request
 //! waiting at that moment, appends their audit entries to their stores' chains (one
-//! transaction per chain), calls `flush` (which fsyncs), and answers them all; requests arriving
-//! during the fsync wait for the next one. Every write therefore reaches disk before
-//! its acknowledgement, and under load one fsync is shared by the whole batch.
+//! transaction per chain), calls `flush` (which fsyncs), and answers them all;
+//! requests arriving during the fsync wait for the next one. Every write therefore
+//! reaches disk before its acknowledgement, and under load one fsync is shared by the
+//! whole batch.
 //!
 //! Appending here rather than in the writer keeps sled off the async reactor (an
 //! append can wait for sled's IO buffers, which would stall every request on that

@@ -2,10 +2,11 @@
 //!
 //! Resident records live under their storage key (a keyed hash of the identifier; the
 //! identifier itself is never stored). A write is applied in one sled transaction
-//! together with its idempotency entry, then made durable by the engine's group commit: the
-//! caller is acknowledged only after an fsync that began after its write, and every
-//! write waiting at that moment shares the same fsync. Several stores can share one
-//! [`Engine`] (one sled database, one group commit), each under its own tree prefix.
+//! together with its idempotency entry, then made durable by the engine's group
+//! commit: the caller is acknowledged only after an fsync that began after its write,
+//! and every write waiting at that moment shares the same fsync. Several stores can
+//! share one [`Engine`] (one sled database, one group commit), each under its own tree
+//! prefix.
 
 mod audit;
 mod cache;
