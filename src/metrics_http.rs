@@ -136,7 +136,7 @@ const PREAMBLE: &str = "\
 # TYPE idauth_template_cache_misses_total counter
 # HELP idauth_residents Records in the shard's store.
 # TYPE idauth_residents gauge
-# HELP idauth_store_bytes Bytes the shard's store occupies on disk.
+# HELP idauth_store_bytes Bytes the shard's store occupies on disk (an even share of the engine when shards share one).
 # TYPE idauth_store_bytes gauge
 # HELP idauth_template_cache_entries Built templates in the shard's cache.
 # TYPE idauth_template_cache_entries gauge

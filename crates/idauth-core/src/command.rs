@@ -131,7 +131,7 @@ pub struct ShardReport {
     pub shard_id: String,
     /// Records stored.
     pub residents: u64,
-    /// Bytes on disk.
+    /// Bytes on disk (an even share of the storage engine when shards share one).
     pub store_bytes: u64,
     /// The similarity kernel in use.
     pub kernel: String,
