@@ -1,6 +1,6 @@
 //! `idauth audit verify`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 
@@ -15,10 +15,11 @@ pub fn run(command: &AuditCommand) -> anyhow::Result<i32> {
     }
 }
 
-/// One shard's store: its database folder and tree prefix.
+/// One shard's store: its database (opened once, shared by the shards in it) and
+/// tree prefix.
 struct ShardStore {
     shard: String,
-    dir: PathBuf,
+    db: sled::Db,
     prefix: String,
 }
 
@@ -37,12 +38,13 @@ fn shard_stores(data_dir: &Path) -> anyhow::Result<Vec<ShardStore>> {
     let mut stores = Vec::new();
     let shared = data_dir.join(SHARED_ENGINE_DIR);
     if shared.is_dir() {
-        for name in open(&shared)?.tree_names() {
+        let db = open(&shared)?;
+        for name in db.tree_names() {
             let name = String::from_utf8_lossy(&name).into_owned();
             if let Some(prefix) = name.strip_suffix("audit").filter(|p| p.ends_with('/')) {
                 stores.push(ShardStore {
                     shard: prefix.trim_end_matches('/').to_owned(),
-                    dir: shared.clone(),
+                    db: db.clone(),
                     prefix: prefix.to_owned(),
                 });
             }
@@ -56,7 +58,7 @@ fn shard_stores(data_dir: &Path) -> anyhow::Result<Vec<ShardStore>> {
         if name.starts_with("shard-") && entry.path().is_dir() {
             stores.push(ShardStore {
                 shard: name,
-                dir: entry.path(),
+                db: open(&entry.path())?,
                 prefix: String::new(),
             });
         }
@@ -85,8 +87,7 @@ fn verify(args: &AuditVerifyArgs) -> anyhow::Result<i32> {
     );
     let mut broken = 0;
     for store in &stores {
-        let db = open(&store.dir)?;
-        match idauth_store::verify_chain(&db, &store.prefix)? {
+        match idauth_store::verify_chain(&store.db, &store.prefix)? {
             Ok(entries) => println!("{}: audit chain intact, {entries} entries", store.shard),
             Err(chain_break) => {
                 broken += 1;

@@ -119,23 +119,17 @@ fn now_ms() -> i64 {
 impl Shard {
     /// Opens the shard's store.
     pub fn open(options: ShardOptions) -> Result<Self, ShardError> {
+        let store_options = |durability| StoreOptions {
+            durability,
+            cache_records: options.cache_records,
+            ..StoreOptions::default()
+        };
         let store = match &options.storage {
-            ShardStorage::Own { dir, durability } => Store::open(
-                dir,
-                StoreOptions {
-                    durability: *durability,
-                    cache_records: options.cache_records,
-                    ..StoreOptions::default()
-                },
-            )?,
+            ShardStorage::Own { dir, durability } => Store::open(dir, store_options(*durability))?,
             ShardStorage::Shared(engine) => Store::open_in(
                 Arc::clone(engine),
                 &format!("{}/", options.shard_id),
-                StoreOptions {
-                    durability: engine.durability(),
-                    cache_records: options.cache_records,
-                    ..StoreOptions::default()
-                },
+                store_options(engine.durability()),
             )?,
         };
         tracing::info!(
