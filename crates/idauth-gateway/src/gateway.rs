@@ -238,6 +238,12 @@ impl Gateway {
         answer: impl Future<Output = Result<T, ErrorCode>>,
     ) -> Result<T, GatewayError> {
         let name = || self.router.shards()[shard].clone();
+        // A spent budget must not reach the shard: `timeout` polls the answer once
+        // before its deadline, so a quick shard could still act (and a write land)
+        // after the caller has been told the deadline passed.
+        if budget.is_zero() {
+            return Err(GatewayError::Deadline { shard: name() });
+        }
         match tokio::time::timeout(budget, answer).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(code)) => Err(GatewayError::Shard {
@@ -278,10 +284,11 @@ mod tests {
     use super::*;
     use idauth_core::command::VerifyOutcome;
     use idauth_core::{DemographicQuery, FingerSample, IdentifierType, ResidentId};
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A shard that answers after a fixed delay.
+    /// A shard that answers after a fixed delay, counting the calls that reach it.
     #[derive(Debug)]
-    struct SlowShard(Duration);
+    struct SlowShard(Duration, Arc<AtomicUsize>);
 
     #[async_trait::async_trait]
     impl ShardClient for SlowShard {
@@ -290,6 +297,7 @@ mod tests {
             Err(ErrorCode::Internal)
         }
         async fn verify(&self, _: VerifyRequest, _: Duration) -> Result<VerifyOutcome, ErrorCode> {
+            self.1.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(self.0).await;
             Ok(VerifyOutcome {
                 matched: true,
@@ -324,25 +332,28 @@ mod tests {
         }
     }
 
-    fn gateway(delay: Duration) -> Gateway {
-        Gateway::new(GatewayOptions {
+    fn gateway(delay: Duration) -> (Gateway, Arc<AtomicUsize>) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let shard = Arc::new(SlowShard(delay, Arc::clone(&calls)));
+        let gateway = Gateway::new(GatewayOptions {
             secret: StorageKeySecret::new([1; 32]),
             master_keys: MasterKeys::from_json(&MasterKeys::generate_json().unwrap()).unwrap(),
-            shards: vec![("s".into(), Arc::new(SlowShard(delay)))],
+            shards: vec![("s".into(), shard)],
             verify_budget: Duration::from_millis(50),
             write_budget: Duration::from_millis(50),
             limits: Limits::default(),
-        })
+        });
+        (gateway, calls)
     }
 
     #[tokio::test]
     async fn a_shard_slower_than_the_budget_gives_deadline_exceeded() {
-        let slow = gateway(Duration::from_millis(500));
+        let (slow, _) = gateway(Duration::from_millis(500));
         let started = Instant::now();
         let error = slow.verify(call(), "agency", started).await.unwrap_err();
         assert_eq!(error.code(), ErrorCode::DeadlineExceeded);
         assert!(started.elapsed() < Duration::from_millis(400));
-        let fast = gateway(Duration::from_millis(1));
+        let (fast, calls) = gateway(Duration::from_millis(1));
         assert!(
             fast.verify(call(), "agency", Instant::now())
                 .await
@@ -350,9 +361,12 @@ mod tests {
                 .0
                 .matched
         );
-        // The budget counts from arrival: time already spent is not given again.
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // The budget counts from arrival: time already spent is not given again,
+        // and a spent budget never reaches the shard.
         let late = Instant::now() - Duration::from_millis(60);
         let error = fast.verify(call(), "agency", late).await.unwrap_err();
         assert_eq!(error.code(), ErrorCode::DeadlineExceeded);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 }
