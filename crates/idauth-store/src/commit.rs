@@ -2,8 +2,8 @@
 //!
 //! Writers apply their change to sled first, then ask for durability, handing over
 //! the change's audit entry if it has one. A dedicated thread takes every request
-//! waiting at that moment, appends their audit entries to their stores' chains (one
-//! transaction per chain), calls `flush` (which fsyncs), and answers them all;
+//! waiting at that moment, appends their audit entries to their stores' chains (in
+//! one transaction), calls `flush` (which fsyncs), and answers them all;
 //! requests arriving during the fsync wait for the next one. Every write therefore
 //! reaches disk before its acknowledgement, and under load one fsync is shared by the
 //! whole batch.
@@ -18,7 +18,7 @@ use std::thread;
 
 use tokio::sync::oneshot;
 
-use crate::audit::{AuditLog, AuditRecord};
+use crate::audit::{self, AuditLog, AuditRecord};
 use crate::error::{Result, StoreError};
 
 /// How writes are made durable before they are acknowledged.
@@ -125,34 +125,51 @@ fn flush_loop(db: &sled::Db, durability: Durability, queue: &mpsc::Receiver<Requ
     }
 }
 
-/// Appends the batch's entries, each store's in request order and in one
+/// Appends the batch's entries, each store's in request order, all in one
 /// transaction; what each request's entry became (`None`: it had none).
 fn append_entries(batch: &mut [Request]) -> Vec<Option<std::result::Result<u64, String>>> {
     let mut seqs = vec![None; batch.len()];
-    let mut pending: Vec<(usize, Entry)> = batch
-        .iter_mut()
-        .enumerate()
-        .filter_map(|(i, request)| request.audit.take().map(|entry| (i, entry)))
-        .collect();
-    while let Some((_, (log, _))) = pending.first() {
-        let log = Arc::clone(log);
-        let (mine, rest): (Vec<_>, Vec<_>) = pending
-            .into_iter()
-            .partition(|(_, (other, _))| Arc::ptr_eq(other, &log));
-        pending = rest;
-        let (indices, records): (Vec<usize>, Vec<AuditRecord>) =
-            mine.into_iter().map(|(i, (_, record))| (i, record)).unzip();
-        match log.append(records) {
-            Ok(numbers) => {
-                for (i, seq) in indices.into_iter().zip(numbers) {
-                    seqs[i] = Some(Ok(seq));
-                }
+    // Per store: its log, and the requests whose entries go to it, in order.
+    let mut groups: Vec<(Arc<AuditLog>, Vec<usize>, Vec<AuditRecord>)> = Vec::new();
+    for (i, request) in batch.iter_mut().enumerate() {
+        let Some((log, record)) = request.audit.take() else {
+            continue;
+        };
+        match groups
+            .iter_mut()
+            .find(|(other, _, _)| Arc::ptr_eq(other, &log))
+        {
+            Some((_, indices, records)) => {
+                indices.push(i);
+                records.push(record);
             }
-            Err(error) => {
-                tracing::error!(%error, entries = indices.len(), "audit append failed");
-                for i in indices {
-                    seqs[i] = Some(Err(error.to_string()));
-                }
+            None => groups.push((log, vec![i], vec![record])),
+        }
+    }
+    if groups.is_empty() {
+        return seqs;
+    }
+    let (logs, requests): (Vec<_>, Vec<_>) = groups
+        .into_iter()
+        .map(|(log, indices, records)| (log, (indices, records)))
+        .unzip();
+    let (indices, records): (Vec<_>, Vec<_>) = requests.into_iter().unzip();
+    let appended = audit::append(logs.iter().map(|log| &**log).zip(records).collect());
+    match appended {
+        Ok(numbers) => {
+            for (i, seq) in indices
+                .into_iter()
+                .flatten()
+                .zip(numbers.into_iter().flatten())
+            {
+                seqs[i] = Some(Ok(seq));
+            }
+        }
+        Err(error) => {
+            let entries: usize = indices.iter().map(Vec::len).sum();
+            tracing::error!(%error, entries, "audit append failed");
+            for i in indices.into_iter().flatten() {
+                seqs[i] = Some(Err(error.to_string()));
             }
         }
     }
