@@ -150,6 +150,7 @@ impl AuditLog {
             head_bytes,
         })
     }
+
     /// Up to `limit` of `subject`'s entries older than `before` (only those under
     /// `token`, when given), newest first, and whether older ones remain.
     pub(crate) fn history(
