@@ -149,26 +149,26 @@ fn append_entries(batch: &mut [Request]) -> Vec<Option<std::result::Result<u64, 
     if groups.is_empty() {
         return seqs;
     }
-    let (logs, requests): (Vec<_>, Vec<_>) = groups
-        .into_iter()
-        .map(|(log, indices, records)| (log, (indices, records)))
-        .unzip();
-    let (indices, records): (Vec<_>, Vec<_>) = requests.into_iter().unzip();
-    let appended = audit::append(logs.iter().map(|log| &**log).zip(records).collect());
+    // The requests in the order `append` answers: store by store, in request order.
+    let order: Vec<usize> = groups
+        .iter()
+        .flat_map(|(_, indices, _)| indices.iter().copied())
+        .collect();
+    let appended = audit::append(
+        groups
+            .iter_mut()
+            .map(|(log, _, records)| (&**log, std::mem::take(records)))
+            .collect(),
+    );
     match appended {
         Ok(numbers) => {
-            for (i, seq) in indices
-                .into_iter()
-                .flatten()
-                .zip(numbers.into_iter().flatten())
-            {
+            for (i, seq) in order.into_iter().zip(numbers.into_iter().flatten()) {
                 seqs[i] = Some(Ok(seq));
             }
         }
         Err(error) => {
-            let entries: usize = indices.iter().map(Vec::len).sum();
-            tracing::error!(%error, entries, "audit append failed");
-            for i in indices.into_iter().flatten() {
+            tracing::error!(%error, entries = order.len(), "audit append failed");
+            for i in order {
                 seqs[i] = Some(Err(error.to_string()));
             }
         }
