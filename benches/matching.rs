@@ -52,6 +52,18 @@ fn fingers() -> (Vec<FingerMinutiae>, &'static str) {
     )
 }
 
+/// Cylinder pairs the kernel scores for one comparison: each probe cylinder against the
+/// gallery cylinders within delta_theta of its direction. With the per-pair cost of
+/// `kernel_row`, this gives the kernel's share of a comparison.
+fn window_pairs(probe: &FingerTemplate, gallery: &FingerTemplate, params: &MccParams) -> usize {
+    probe
+        .points()
+        .iter()
+        .flat_map(|point| gallery.direction_window(point.angle, params.max_direction_difference))
+        .map(|run| run.len())
+        .sum()
+}
+
 fn bench_compare(c: &mut Criterion) {
     let (fingers, source) = fingers();
     let params = MccParams::default();
@@ -60,12 +72,18 @@ fn bench_compare(c: &mut Criterion) {
         .map(|f| FingerTemplate::new(f, &params))
         .collect();
     eprintln!(
-        "compare inputs: {source}; cylinders {:?}",
+        "compare inputs: {source}; cylinders {:?}; cylinder pairs in the direction window: \
+         genuine {}, impostor {}",
         templates
             .iter()
             .map(FingerTemplate::len)
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>(),
+        window_pairs(&templates[0], &templates[1], &params),
+        window_pairs(&templates[0], &templates[2], &params),
     );
+    if std::env::args().any(|arg| arg == "--bench") {
+        paired_ratios(&templates, &params);
+    }
     let mut group = c.benchmark_group("finger_compare_lssr");
     for kernel in Kernel::available() {
         let mut matcher = Matcher::with_kernel(params.clone(), kernel, Consolidation::LssR);
@@ -85,6 +103,49 @@ fn bench_compare(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// The SIMD paths' speed-up over the scalar reference for a whole LSS-R comparison,
+/// timed in alternating batches (scalar, then each SIMD path, 200 times) and printed
+/// as the ratio of the medians.
+///
+/// criterion times one path after another, minutes apart; on a shared machine whose
+/// speed moves by tens of percent over seconds, the ratio of two such medians moves
+/// with it. Alternating batches expose both paths to the same conditions.
+fn paired_ratios(templates: &[FingerTemplate], params: &MccParams) {
+    const ROUNDS: usize = 200;
+    let batch = |matcher: &mut Matcher, gallery: &FingerTemplate, reps: usize| -> f64 {
+        let start = std::time::Instant::now();
+        for _ in 0..reps {
+            black_box(matcher.compare(black_box(&templates[0]), black_box(gallery)));
+        }
+        start.elapsed().as_secs_f64() * 1e6 / reps as f64
+    };
+    let median = |mut times: Vec<f64>| -> f64 {
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    let mut scalar = Matcher::with_kernel(params.clone(), Kernel::Scalar, Consolidation::LssR);
+    for kernel in Kernel::available()
+        .into_iter()
+        .filter(|k| *k != Kernel::Scalar)
+    {
+        let mut simd = Matcher::with_kernel(params.clone(), kernel, Consolidation::LssR);
+        for (name, gallery) in [("genuine", &templates[1]), ("impostor", &templates[2])] {
+            let (mut slow, mut fast) = (Vec::new(), Vec::new());
+            for _ in 0..ROUNDS {
+                slow.push(batch(&mut scalar, gallery, 10));
+                fast.push(batch(&mut simd, gallery, 40));
+            }
+            let (slow, fast) = (median(slow), median(fast));
+            eprintln!(
+                "paired LSS-R {name}: scalar {slow:.1} us, {} {fast:.1} us, {:.2}x \
+                 (medians of {ROUNDS} alternating batches)",
+                kernel.name(),
+                slow / fast
+            );
+        }
+    }
 }
 
 fn bench_kernel_row(c: &mut Criterion) {
