@@ -115,10 +115,9 @@ impl AuditLog {
         })
     }
 
-    /// Encodes and links `records` after the current head; what they become and the
-    /// head they lead to, not yet written.
-    fn prepare(&self, records: Vec<AuditRecord>) -> Result<Prepared> {
-        let head = self.head.lock().expect("audit lock poisoned");
+    /// Encodes and links `records` after `head` (this log's, held locked by the
+    /// caller); what they become and the head they lead to, not yet written.
+    fn prepare(head: &Head, records: Vec<AuditRecord>) -> Result<Prepared> {
         let (mut next_seq, mut last_hash) = (head.next_seq, head.last_hash);
         let mut entries = Vec::with_capacity(records.len());
         for record in records {
@@ -194,13 +193,22 @@ struct Prepared {
 /// their sequence numbers, log by log. Every log of the batch is written in one
 /// transaction: each sled transaction writes out sled's IO buffer (twice), so one
 /// per log would multiply the disk writes a batch waits for. The logs must share
-/// one database. Not yet durable: the group-commit thread, the only caller,
-/// flushes right after.
+/// one database, and each may appear once. Each log's head stays locked from linking
+/// to writing, so the head the entries follow cannot move in between. Not yet
+/// durable: the group-commit thread, the only caller, flushes right after.
 pub(crate) fn append(batch: Vec<(&AuditLog, Vec<AuditRecord>)>) -> Result<Vec<Vec<u64>>> {
+    debug_assert!(
+        batch.iter().enumerate().all(|(i, (log, _))| batch[..i]
+            .iter()
+            .all(|(other, _)| !std::ptr::eq(*log, *other))),
+        "a log appears twice in one append"
+    );
     let mut prepared = Vec::with_capacity(batch.len());
     let mut trees = Vec::with_capacity(2 * batch.len());
     for (log, records) in batch {
-        prepared.push((log, log.prepare(records)?));
+        let head = log.head.lock().expect("audit lock poisoned");
+        let next = AuditLog::prepare(&head, records)?;
+        prepared.push((head, next));
         trees.extend([&log.tree, &log.history]);
     }
     trees
@@ -224,8 +232,8 @@ pub(crate) fn append(batch: Vec<(&AuditLog, Vec<AuditRecord>)>) -> Result<Vec<Ve
         })?;
     Ok(prepared
         .into_iter()
-        .map(|(log, prepared)| {
-            *log.head.lock().expect("audit lock poisoned") = prepared.head;
+        .map(|(mut head, prepared)| {
+            *head = prepared.head;
             prepared
                 .entries
                 .into_iter()
