@@ -20,17 +20,13 @@ use idauth_gateway::auth::{CallerKind, CredentialFile, Guard, Operation, Policy,
 use idauth_gateway::envelope::{Binding, EnvelopeKeys, seal};
 use idauth_gateway::receipt::ReceiptSigner;
 use idauth_gateway::service::PublicApi;
-use idauth_gateway::{
-    Gateway, GatewayOptions, Limits, LocalShard, MasterKeys, ShardClient, StorageKeySecret,
-};
-use idauth_match::MccParams;
+use idauth_gateway::{ClusterBuilder, MasterKeys, ShardSettings, StorageKeySecret};
 use idauth_match::synthetic::population::{Population, SyntheticResident};
 use idauth_proto::convert;
 use idauth_proto::v1;
 use idauth_proto::v1::auth_server::Auth;
 use idauth_proto::v1::enrolment_server::Enrolment;
-use idauth_shard::{CpuPermits, LockoutPolicy, Shard, ShardOptions, ShardStorage, Threshold};
-use idauth_store::{Durability, Engine};
+use idauth_shard::{CpuPermits, Durability, Engine, Threshold};
 
 const RESIDENTS: u64 = 200;
 const PEPPER: [u8; 32] = [5; 32];
@@ -74,36 +70,20 @@ fn service() -> Service {
         .unwrap();
     // One set of CPU permits and one storage engine for the four shards, as
     // `idauth serve` gives them.
-    let cpu = CpuPermits::new(2);
     let engine = Engine::open(&dir.path().join("shards"), Durability::GroupCommit).unwrap();
-    let shards: Vec<(String, Arc<dyn ShardClient>)> = (0..4)
-        .map(|i| {
-            let id = format!("shard-{i}");
-            let shard = Shard::open(ShardOptions {
-                shard_id: id.clone(),
-                storage: ShardStorage::Shared(Arc::clone(&engine)),
-                cache_records: 10_000,
-                cache_templates: 10_000,
-                threshold: Threshold::built_in(0.001).unwrap(),
-                params: MccParams::default(),
-                cpu: cpu.clone(),
-                lockout: LockoutPolicy::default(),
-            })
-            .unwrap();
-            (
-                id,
-                Arc::new(LocalShard(Arc::new(shard))) as Arc<dyn ShardClient>,
-            )
-        })
-        .collect();
-    let gateway = Arc::new(Gateway::new(GatewayOptions {
-        secret: StorageKeySecret::new([42; 32]),
-        master_keys: MasterKeys::from_json(&MasterKeys::generate_json().unwrap()).unwrap(),
-        shards,
-        verify_budget: Duration::from_secs(5),
-        write_budget: Duration::from_secs(30),
-        limits: Limits::default(),
-    }));
+    let settings = ShardSettings {
+        cache_records: 10_000,
+        cache_templates: 10_000,
+        cpu: CpuPermits::new(2),
+        ..ShardSettings::new(Threshold::built_in(0.001).unwrap())
+    };
+    let master_keys = MasterKeys::from_json(&MasterKeys::generate_json().unwrap()).unwrap();
+    let gateway = ClusterBuilder::new(StorageKeySecret::new([42; 32]), master_keys)
+        .verify_budget(Duration::from_secs(5))
+        .write_budget(Duration::from_secs(30))
+        .local_shards(4, &engine, &settings)
+        .unwrap()
+        .gateway();
     let credentials = dir.path().join("credentials.json");
     let mut file = CredentialFile::default();
     let policy = Policy {

@@ -10,12 +10,10 @@ use idauth_gateway::receipt::ReceiptSigner;
 use idauth_gateway::service::PublicApi;
 use idauth_gateway::service::TRANSPORT_MESSAGE_LIMIT;
 use idauth_gateway::{
-    Gateway, GatewayOptions, LocalShard, MasterKeys, RemoteShard, ShardClient, StorageKeySecret,
+    ClusterBuilder, Gateway, MasterKeys, RemoteShard, ShardSettings, StorageKeySecret,
 };
-use idauth_match::MccParams;
 use idauth_shard::server::ShardService;
-use idauth_shard::{CpuPermits, LockoutPolicy, Shard, ShardOptions, ShardStorage};
-use idauth_store::Engine;
+use idauth_shard::{Engine, LockoutPolicy, ShardStorage};
 use tokio::net::TcpListener;
 
 use crate::cli::{GatewayArgs, ServeArgs, ShardArgs};
@@ -49,28 +47,18 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-fn open_shard(
-    config: &Config,
-    id: &str,
-    storage: ShardStorage,
-    cpu: &CpuPermits,
-) -> anyhow::Result<Arc<Shard>> {
-    let shard = Shard::open(ShardOptions {
-        shard_id: id.to_owned(),
-        storage,
+/// What this process opens its shards with, from the configuration.
+fn shard_settings(config: &Config) -> anyhow::Result<ShardSettings> {
+    Ok(ShardSettings {
         cache_records: config.cache_records,
         cache_templates: config.cache_templates,
-        threshold: config.threshold()?,
-        params: MccParams::default(),
-        cpu: cpu.clone(),
         lockout: LockoutPolicy {
             max_failures: config.lockout_failures,
             window_ms: config.lockout_window_s as i64 * 1000,
             duration_ms: config.lockout_s as i64 * 1000,
         },
+        ..ShardSettings::new(config.threshold()?)
     })
-    .with_context(|| format!("opening shard {id} in {}", config.data_dir.display()))?;
-    Ok(Arc::new(shard))
 }
 
 /// The storage engine the in-process shards of `idauth serve` share, in
@@ -98,11 +86,6 @@ fn shared_engine(config: &Config) -> anyhow::Result<Arc<Engine>> {
 
 /// The folder of `idauth serve`'s shared storage engine, inside the data directory.
 pub const SHARED_ENGINE_DIR: &str = "shards";
-
-/// One permit per core, for all the shards this process runs.
-fn process_cpu_permits() -> CpuPermits {
-    CpuPermits::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
-}
 
 /// The storage-key secret, created on first start.
 fn storage_key_secret(config: &Config) -> anyhow::Result<StorageKeySecret> {
@@ -186,18 +169,14 @@ async fn bind(address: &str) -> anyhow::Result<TcpListener> {
     Ok(listener)
 }
 
-fn gateway(
-    config: &Config,
-    shards: Vec<(String, Arc<dyn ShardClient>)>,
-) -> anyhow::Result<Arc<Gateway>> {
-    Ok(Arc::new(Gateway::new(GatewayOptions {
-        secret: storage_key_secret(config)?,
-        master_keys: master_keys(config)?,
-        shards,
-        verify_budget: Duration::from_millis(config.verify_budget_ms),
-        write_budget: Duration::from_millis(config.write_budget_ms),
-        limits: config.limits(),
-    })))
+/// The cluster's keys and budgets from the configuration, before shards are added.
+fn cluster(config: &Config) -> anyhow::Result<ClusterBuilder> {
+    Ok(
+        ClusterBuilder::new(storage_key_secret(config)?, master_keys(config)?)
+            .verify_budget(Duration::from_millis(config.verify_budget_ms))
+            .write_budget(Duration::from_millis(config.write_budget_ms))
+            .limits(config.limits()),
+    )
 }
 
 /// `idauth serve`: the gateway and `shards` in-process shards.
@@ -208,17 +187,11 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     }
     let config = Config::load(args.server.config.as_deref(), flags)?;
     runtime()?.block_on(async {
-        let cpu = process_cpu_permits();
         let engine = shared_engine(&config)?;
-        let shards = (0..config.shards)
-            .map(|i| {
-                let id = format!("shard-{i}");
-                let storage = ShardStorage::Shared(Arc::clone(&engine));
-                let shard = open_shard(&config, &id, storage, &cpu)?;
-                Ok((id, Arc::new(LocalShard(shard)) as Arc<dyn ShardClient>))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let gateway = gateway(&config, shards)?;
+        let gateway = cluster(&config)?
+            .local_shards(config.shards, &engine, &shard_settings(&config)?)
+            .with_context(|| format!("opening the shards in {}", config.data_dir.display()))?
+            .gateway();
         crate::keys::ensure_dev_credential(&config)?;
         let api = public_api(&config, gateway)?;
         let listener = bind(&config.listen).await?;
@@ -249,7 +222,15 @@ pub fn shard(args: &ShardArgs) -> anyhow::Result<()> {
             dir: config.data_dir.join(&config.shard_id),
             durability: config.durability,
         };
-        let shard = open_shard(&config, &config.shard_id, storage, &process_cpu_permits())?;
+        let shard = shard_settings(&config)?
+            .open(&config.shard_id, storage)
+            .with_context(|| {
+                format!(
+                    "opening shard {} in {}",
+                    config.shard_id,
+                    config.data_dir.display()
+                )
+            })?;
         let listener = bind(&config.listen).await?;
         metrics(&config, Source::Shard(Arc::clone(&shard))).await?;
         let service = ShardService::new(shard).into_server(TRANSPORT_MESSAGE_LIMIT);
@@ -288,20 +269,22 @@ pub fn gateway_process(args: &GatewayArgs) -> anyhow::Result<()> {
     );
     let to_shards = crate::tls::to_shards(&config)?;
     runtime()?.block_on(async {
-        let mut shards = Vec::new();
+        let mut shards: Vec<String> = Vec::new();
+        let mut cluster = cluster(&config)?;
         for entry in &config.shard_map {
             let (id, address) = entry
                 .split_once('=')
                 .with_context(|| format!("shard map entry {entry:?} is not id=address"))?;
             anyhow::ensure!(
-                !shards.iter().any(|(known, _)| known == id),
+                !shards.iter().any(|known| known == id),
                 "shard id {id} appears twice in the shard map"
             );
             let client = RemoteShard::new(address, TRANSPORT_MESSAGE_LIMIT, to_shards.clone())
                 .with_context(|| format!("shard address {address:?}"))?;
-            shards.push((id.to_owned(), Arc::new(client) as Arc<dyn ShardClient>));
+            shards.push(id.to_owned());
+            cluster = cluster.shard(id, Arc::new(client));
         }
-        let gateway = gateway(&config, shards)?;
+        let gateway = cluster.gateway();
         let api = public_api(&config, gateway)?;
         let listener = bind(&config.listen).await?;
         metrics(&config, Source::Gateway(api.clone())).await?;

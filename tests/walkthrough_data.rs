@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use idauth_core::{FingerPosition, FingerSample, TemplateFormat};
 use idauth_match::fusion::compare_fingers;
-use idauth_match::sample::template_of;
+use idauth_match::sample::sample_template;
 use idauth_match::synthetic::{SeededRng, SyntheticFinger, iso_record};
 use idauth_match::{Matcher, MccParams};
 use idauth_shard::Threshold;
@@ -40,8 +40,8 @@ fn score(a: &[u8], b: &[u8]) -> f32 {
         format: TemplateFormat::Iso19794_2_2005,
         template: bytes.to_vec(),
     };
-    let a = template_of(&sample(a), &params).unwrap();
-    let b = template_of(&sample(b), &params).unwrap();
+    let a = sample_template(&sample(a), &params).unwrap();
+    let b = sample_template(&sample(b), &params).unwrap();
     compare_fingers(&mut Matcher::new(params), &[a], &[b]).fused
 }
 

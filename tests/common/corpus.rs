@@ -36,6 +36,11 @@ pub fn corpus(scratch: &Path) -> PathBuf {
     if shared.join("manifest.csv").exists() {
         return shared;
     }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{} not found, and CI=true: CI must run these tests on the shared corpus",
+        shared.display()
+    );
     use std::io::Write;
     let _ = writeln!(
         std::io::stderr(),

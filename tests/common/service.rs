@@ -10,20 +10,19 @@ use std::time::Duration;
 
 use idauth_core::{FingerPosition, FingerSample, IdentifierType, ResidentId, TemplateFormat};
 use idauth_gateway::auth::{CallerKind, CredentialFile, Guard, Operation, Policy};
+use idauth_gateway::cluster::local_shard_id;
 use idauth_gateway::envelope::EnvelopeKeys;
 use idauth_gateway::receipt::ReceiptSigner;
 use idauth_gateway::service::PublicApi;
-use idauth_gateway::{
-    Gateway, GatewayOptions, Limits, MasterKeys, RemoteShard, ShardClient, StorageKeySecret,
-};
+use idauth_gateway::{ClusterBuilder, MasterKeys, RemoteShard, ShardSettings, StorageKeySecret};
 use idauth_match::eval::corpus::{Corpus, CorpusEntry};
 use idauth_match::fusion::compare_fingers;
-use idauth_match::sample::template_of;
+use idauth_match::sample::sample_template;
 use idauth_match::{Matcher, MccParams};
 use idauth_proto::convert;
 use idauth_proto::v1;
 use idauth_shard::server::ShardService;
-use idauth_shard::{CpuPermits, LockoutPolicy, Shard, ShardOptions, ShardStorage, Threshold};
+use idauth_shard::{CpuPermits, LockoutPolicy, ShardStorage, Threshold};
 use idauth_store::Durability;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -163,27 +162,30 @@ pub async fn loopback_cluster(data: &Path) -> LoopbackCluster {
 /// Like [`loopback_cluster`], with a failed-attempt limit.
 pub async fn loopback_cluster_with(data: &Path, lockout: LockoutPolicy) -> LoopbackCluster {
     let mut stops = Vec::new();
-    let mut shards: Vec<(String, Arc<dyn ShardClient>)> = Vec::new();
+    let settings = ShardSettings {
+        cache_records: 1000,
+        cache_templates: 1000,
+        lockout,
+        cpu: CpuPermits::new(2),
+        ..ShardSettings::new(Threshold::built_in(0.001).unwrap())
+    };
+    let master_keys = MasterKeys::from_json(&MasterKeys::generate_json().unwrap()).unwrap();
+    let mut cluster = ClusterBuilder::new(StorageKeySecret::new([42; 32]), master_keys)
+        // Generous: debug builds on a busy 2-core machine are slow, and this test is
+        // about decisions, not latency.
+        .verify_budget(Duration::from_secs(20))
+        .write_budget(Duration::from_secs(20));
     for i in 0..4 {
-        let id = format!("shard-{i}");
-        let shard = Shard::open(ShardOptions {
-            shard_id: id.clone(),
-            storage: ShardStorage::Own {
-                dir: data.join(&id),
-                durability: Durability::GroupCommit,
-            },
-            cache_records: 1000,
-            cache_templates: 1000,
-            threshold: Threshold::built_in(0.001).unwrap(),
-            params: MccParams::default(),
-            cpu: CpuPermits::new(2),
-            lockout,
-        })
-        .unwrap();
+        let id = local_shard_id(i);
+        let storage = ShardStorage::Own {
+            dir: data.join(&id),
+            durability: Durability::GroupCommit,
+        };
+        let shard = settings.open(&id, storage).unwrap();
         let (listener, addr) = listener().await;
         let (stop, stopped) = oneshot::channel::<()>();
         stops.push(stop);
-        let service = ShardService::new(Arc::new(shard)).into_server(4 << 20);
+        let service = ShardService::new(shard).into_server(4 << 20);
         tokio::spawn(
             tonic::transport::Server::builder()
                 .add_service(service)
@@ -192,18 +194,9 @@ pub async fn loopback_cluster_with(data: &Path, lockout: LockoutPolicy) -> Loopb
                 }),
         );
         let client = RemoteShard::new(&format!("http://{addr}"), 4 << 20, None).unwrap();
-        shards.push((id, Arc::new(client)));
+        cluster = cluster.shard(id, Arc::new(client));
     }
-    let gateway = Arc::new(Gateway::new(GatewayOptions {
-        secret: StorageKeySecret::new([42; 32]),
-        master_keys: MasterKeys::from_json(&MasterKeys::generate_json().unwrap()).unwrap(),
-        shards,
-        // Generous: debug builds on a busy 2-core machine are slow, and this test is
-        // about decisions, not latency.
-        verify_budget: Duration::from_secs(20),
-        write_budget: Duration::from_secs(20),
-        limits: Limits::default(),
-    }));
+    let gateway = cluster.gateway();
     let credentials = data.join("gateway").join("credentials.json");
     let mut file = CredentialFile::default();
     let api_key = file
@@ -363,11 +356,11 @@ fn sample(entry: &CorpusEntry) -> FingerSample {
 /// The answer `idauth-match` gives directly, at the service's default threshold.
 pub fn expected(probe: &Probe, matcher: &mut Matcher) -> Answer {
     let params = MccParams::default();
-    let Ok(enrolled) = template_of(&sample(&probe.claimed), &params) else {
+    let Ok(enrolled) = sample_template(&sample(&probe.claimed), &params) else {
         // Import refused the enrolment (too sparse): the resident does not exist.
         return Answer::NoMatch(400);
     };
-    let probe_template = match template_of(&sample(&probe.entry), &params) {
+    let probe_template = match sample_template(&sample(&probe.entry), &params) {
         Ok(template) => template,
         Err(error) => return Answer::NoMatch(u32::from(error.code().number())),
     };

@@ -1,9 +1,8 @@
 //! What a gateway asks of a shard, and what the shard answers, independent of the wire.
 
+use crate::checked::{CheckedFingers, Txn};
 use crate::error_code::ErrorCode;
-use crate::resident::{
-    DemographicQuery, Demographics, FactorResult, FingerSample, RecordKeys, StorageKey,
-};
+use crate::resident::{DemographicQuery, Demographics, FactorResult, RecordKeys, StorageKey};
 
 /// Who sent a write, for idempotency and the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,19 +20,19 @@ pub struct WriteContext {
 }
 
 /// A write to one resident's record.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum WriteCommand {
     /// A new resident.
     Enrol {
-        /// Fingers, validated by the gateway.
-        fingers: Vec<FingerSample>,
+        /// Fingers, checked and decoded by the gateway.
+        fingers: CheckedFingers,
         /// Demographics, validated by the gateway.
         demographics: Demographics,
     },
     /// New fingers for an enrolled resident.
     UpdateBiometrics {
-        /// Fingers, validated by the gateway.
-        fingers: Vec<FingerSample>,
+        /// Fingers, checked and decoded by the gateway.
+        fingers: CheckedFingers,
     },
     /// New demographics for an enrolled resident.
     UpdateDemographics {
@@ -67,7 +66,7 @@ impl WriteCommand {
 }
 
 /// A write addressed to the owning shard.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct WriteRequest {
     /// Idempotency and audit context.
     pub context: WriteContext,
@@ -91,22 +90,22 @@ pub struct WriteOutcome {
 }
 
 /// A verify addressed to the owning shard.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct VerifyRequest {
     /// The calling agency.
     pub caller_id: String,
     /// The resident's token for that agency (for the audit trail).
     pub token: String,
     /// The agency's transaction id; a repeat within the replay window is refused.
-    pub txn: String,
+    pub txn: Txn,
     /// Request time, Unix milliseconds.
     pub timestamp_ms: i64,
     /// The resident's storage key.
     pub key: StorageKey,
     /// The keys that open the resident's record.
     pub keys: RecordKeys,
-    /// Probe fingers, validated by the gateway.
-    pub fingers: Vec<FingerSample>,
+    /// Probe fingers, checked and decoded by the gateway.
+    pub fingers: CheckedFingers,
     /// Demographic attributes to check.
     pub demographics: DemographicQuery,
 }

@@ -3,12 +3,18 @@
 //! This crate does no I/O. Everything here is plain data that the matcher, the store,
 //! the shards and the gateway agree on, so that a value means the same thing at every hop.
 
+pub mod call;
+pub mod checked;
 pub mod command;
+mod error;
 pub mod error_code;
 pub mod finger;
+pub mod minutiae;
 pub mod resident;
 pub mod template_format;
 
+pub use checked::{CheckedFinger, CheckedFingers, FingerUse, Txn};
+pub use error::CoreError;
 pub use error_code::{ErrorCode, ErrorFamily};
 pub use finger::{FingerPosition, ImpressionType, MinutiaKind};
 pub use resident::{

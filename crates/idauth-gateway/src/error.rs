@@ -45,6 +45,14 @@ impl GatewayError {
     }
 }
 
+impl From<idauth_core::CoreError> for GatewayError {
+    fn from(error: idauth_core::CoreError) -> Self {
+        match error {
+            idauth_core::CoreError::Invalid { code, reason } => Self::Invalid { code, reason },
+        }
+    }
+}
+
 impl From<idauth_proto::convert::ConvertError> for GatewayError {
     fn from(error: idauth_proto::convert::ConvertError) -> Self {
         match error {

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use idauth_core::call::{AuthHistoryCall, EnrolmentAction, EnrolmentCall, VerifyCall};
 use idauth_core::command::{
     HistoryPage, HistoryQuery, ShardReport, VerifyOutcome, VerifyRequest, WriteCommand,
     WriteContext, WriteOutcome, WriteRequest,
 };
-use idauth_core::{ErrorCode, StorageKey};
-use idauth_proto::convert::{AuthHistoryCall, EnrolmentCall, VerifyCall};
+use idauth_core::{CheckedFingers, ErrorCode, FingerUse, StorageKey};
 use idauth_shard::MAX_HISTORY_PAGE;
 
 use crate::client::ShardClient;
@@ -95,29 +95,36 @@ impl Gateway {
         let EnrolmentCall {
             context,
             resident,
-            command,
+            action,
         } = call;
         validate::check_context_ids(&context.centre_id, &context.request_id)?;
         validate::check_consent(context.consent)?;
         validate::check_timestamp(context.timestamp_ms, now_ms(), &self.limits)?;
-        match &command {
-            WriteCommand::Enrol {
+        let command = match action {
+            EnrolmentAction::Enrol {
                 fingers,
                 demographics,
             } => {
-                validate::check_fingers(fingers, false)?;
-                validate::check_demographics(demographics)?;
+                let fingers = validate::check_fingers(fingers, FingerUse::Enrolment)?;
+                validate::check_demographics(&demographics)?;
+                WriteCommand::Enrol {
+                    fingers,
+                    demographics,
+                }
             }
-            WriteCommand::UpdateBiometrics { fingers } => {
-                validate::check_fingers(fingers, false)?;
+            EnrolmentAction::UpdateBiometrics { fingers } => WriteCommand::UpdateBiometrics {
+                fingers: validate::check_fingers(fingers, FingerUse::Enrolment)?,
+            },
+            EnrolmentAction::UpdateDemographics { demographics } => {
+                validate::check_demographics(&demographics)?;
+                WriteCommand::UpdateDemographics { demographics }
             }
-            WriteCommand::UpdateDemographics { demographics } => {
-                validate::check_demographics(demographics)?;
+            EnrolmentAction::Deactivate => WriteCommand::Deactivate,
+            EnrolmentAction::LockBiometrics => WriteCommand::LockBiometrics,
+            EnrolmentAction::UnlockBiometrics { until_ms } => {
+                WriteCommand::UnlockBiometrics { until_ms }
             }
-            WriteCommand::Deactivate
-            | WriteCommand::LockBiometrics
-            | WriteCommand::UnlockBiometrics { .. } => {}
-        }
+        };
         let key = self.secret.storage_key(&resident);
         let token = self.secret.agency_token(caller_id, &key);
         let request = WriteRequest {
@@ -157,10 +164,14 @@ impl Gateway {
             demographics,
             device_id: _,
         } = call;
-        validate::check_txn(&txn)?;
+        let txn = validate::check_txn(txn)?;
         validate::check_consent(consent)?;
         validate::check_timestamp(timestamp_ms, now_ms(), &self.limits)?;
-        validate::check_fingers(&fingers, true)?;
+        let fingers = if fingers.is_empty() {
+            CheckedFingers::no_probe()
+        } else {
+            validate::check_fingers(fingers, FingerUse::Probe)?
+        };
         validate::check_query(&demographics)?;
         if fingers.is_empty() && demographics.is_empty() {
             return Err(GatewayError::Invalid {

@@ -9,6 +9,7 @@
 
 pub mod auth;
 mod client;
+pub mod cluster;
 pub mod envelope;
 mod error;
 mod gateway;
@@ -19,6 +20,7 @@ pub mod service;
 pub mod validate;
 
 pub use client::{LocalShard, RemoteShard, ShardClient};
+pub use cluster::{ClusterBuilder, ShardSettings};
 pub use error::GatewayError;
 pub use gateway::{Gateway, GatewayOptions, now_ms};
 pub use master_keys::MasterKeys;

@@ -98,7 +98,7 @@ impl PublicApi {
         operation: &'static str,
         allowed_by: Operation,
         request: Request<M>,
-        to_call: fn(M) -> Result<convert::EnrolmentCall, convert::ConvertError>,
+        to_call: fn(M) -> Result<idauth_core::call::EnrolmentCall, convert::ConvertError>,
     ) -> Result<Response<UpdateResponse>, Status> {
         let (metadata, extensions, request) = request.into_parts();
         let presented = Presented::from_parts(&metadata, &extensions);
@@ -172,7 +172,7 @@ impl PublicApi {
         allowed_by: Operation,
         presented: &Presented,
         encoded_len: usize,
-        prepare: impl FnOnce(&Self, &Caller) -> Result<convert::EnrolmentCall, GatewayError>,
+        prepare: impl FnOnce(&Self, &Caller) -> Result<idauth_core::call::EnrolmentCall, GatewayError>,
     ) -> Result<(String, idauth_core::command::WriteOutcome, String), Status> {
         let started = Instant::now();
         let result = async {

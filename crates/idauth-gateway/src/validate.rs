@@ -2,11 +2,13 @@
 //! catalogue code, so a caller can tell what to fix; nothing is stored for a refused
 //! request.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
-use idauth_core::{DemographicQuery, Demographics, ErrorCode, FingerPosition, FingerSample};
-use idauth_match::sample::decode_sample;
+use idauth_core::checked::{check_finger_set, printable};
+use idauth_core::{
+    CheckedFingers, DemographicQuery, Demographics, ErrorCode, FingerSample, FingerUse, Txn,
+};
+use idauth_match::sample::check_finger;
 
 use crate::error::GatewayError;
 
@@ -32,21 +34,15 @@ impl Default for Limits {
     }
 }
 
-/// Longest transaction id (Aadhaar's limit).
-pub const MAX_TXN_LEN: usize = 50;
+pub use idauth_core::checked::{MAX_FINGERS, MAX_TXN_LEN};
+
 /// Longest centre or request id.
 pub const MAX_CONTEXT_ID_LEN: usize = 64;
-/// Most fingers in one request.
-pub const MAX_FINGERS: usize = 10;
 /// Longest demographic field, in characters.
 pub const MAX_TEXT_FIELD: usize = 200;
 
 fn refuse(code: ErrorCode, reason: &'static str) -> GatewayError {
     GatewayError::Invalid { code, reason }
-}
-
-fn printable(text: &str) -> bool {
-    text.bytes().all(|b| (0x20..0x7f).contains(&b))
 }
 
 /// The encoded size of the request.
@@ -61,14 +57,8 @@ pub fn check_size(encoded_len: usize, limits: &Limits) -> Result<(), GatewayErro
 }
 
 /// A transaction id: 1 to 50 printable ASCII characters.
-pub fn check_txn(txn: &str) -> Result<(), GatewayError> {
-    if txn.is_empty() || txn.len() > MAX_TXN_LEN || !printable(txn) {
-        return Err(refuse(
-            ErrorCode::InvalidTxn,
-            "txn must be 1 to 50 printable ASCII characters",
-        ));
-    }
-    Ok(())
+pub fn check_txn(txn: String) -> Result<Txn, GatewayError> {
+    Ok(Txn::new(txn)?)
 }
 
 /// An enrolment centre id and request id: 1 to 64 printable ASCII characters each.
@@ -115,35 +105,19 @@ pub fn check_timestamp(
     Ok(())
 }
 
-/// Fingers: count, distinct positions, known positions where required, and records
-/// that decode as declared. `probe` allows zero fingers (demographic-only verify)
-/// and unknown positions.
-pub fn check_fingers(fingers: &[FingerSample], probe: bool) -> Result<(), GatewayError> {
-    if fingers.is_empty() && !probe {
-        return Err(refuse(ErrorCode::NoFingers, "no finger in the request"));
-    }
-    if fingers.len() > MAX_FINGERS {
-        return Err(refuse(ErrorCode::TooManyFingers, "more than 10 fingers"));
-    }
-    let mut seen = HashSet::new();
-    for finger in fingers {
-        if finger.position == FingerPosition::Unknown && !probe {
-            return Err(refuse(
-                ErrorCode::InvalidFingerPosition,
-                "enrolled fingers need a known position",
-            ));
-        }
-        if !seen.insert(finger.position) {
-            return Err(refuse(
-                ErrorCode::DuplicateFinger,
-                "finger position repeated",
-            ));
-        }
-    }
-    for finger in fingers {
-        decode_sample(finger)?;
-    }
-    Ok(())
+/// Fingers: count, distinct positions and known positions where `usage` requires
+/// (all before any record is decoded), then each record decoded as declared, once:
+/// the checked fingers carry their minutiae to the shard.
+pub fn check_fingers(
+    fingers: Vec<FingerSample>,
+    usage: FingerUse,
+) -> Result<CheckedFingers, GatewayError> {
+    check_finger_set(fingers.iter().map(|f| f.position), usage)?;
+    let checked = fingers
+        .into_iter()
+        .map(check_finger)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(CheckedFingers::new(checked, usage)?)
 }
 
 fn check_text(text: &str) -> Result<(), GatewayError> {
@@ -231,9 +205,9 @@ mod tests {
 
     #[test]
     fn txn_ids_are_bounded_and_printable() {
-        assert!(check_txn("t-1").is_ok());
-        assert!(check_txn(&"x".repeat(50)).is_ok());
-        for bad in ["", &"x".repeat(51), "tab\there"] {
+        assert!(check_txn("t-1".into()).is_ok());
+        assert!(check_txn("x".repeat(50)).is_ok());
+        for bad in [String::new(), "x".repeat(51), "tab\there".into()] {
             assert_eq!(check_txn(bad).unwrap_err().code(), ErrorCode::InvalidTxn);
         }
     }

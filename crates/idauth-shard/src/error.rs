@@ -22,6 +22,9 @@ pub enum ShardError {
     /// A worker task failed.
     #[error("worker failed: {0}")]
     Worker(String),
+    /// The operating system gave no random bytes (for the reference-code key).
+    #[error("no system randomness: {0}")]
+    Randomness(getrandom::Error),
 }
 
 impl ShardError {
@@ -32,7 +35,7 @@ impl ShardError {
             Self::Store(error) => error.code(),
             Self::DamagedRecord(_) => ErrorCode::StorageFailure,
             Self::Refused(code) => *code,
-            Self::Worker(_) => ErrorCode::Internal,
+            Self::Worker(_) | Self::Randomness(_) => ErrorCode::Internal,
         }
     }
 }

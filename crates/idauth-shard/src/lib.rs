@@ -4,6 +4,8 @@
 //! runs all CPU-heavy work (template building, matching) on the blocking pool, bounded
 //! to the number of cores for all the shards of a process together.
 
+#[cfg(test)]
+mod decide_tests;
 mod demographic;
 mod error;
 mod lockout;
@@ -15,6 +17,8 @@ mod threshold;
 
 pub use demographic::{match_demographics, normalise};
 pub use error::ShardError;
+/// The storage engine and durability modes a shard is opened on.
+pub use idauth_store::{Durability, Engine};
 pub use lockout::LockoutPolicy;
 pub use shard::{CpuPermits, MAX_HISTORY_PAGE, Shard, ShardOptions, ShardStorage};
 pub use threshold::{Threshold, ThresholdError};

@@ -2,7 +2,6 @@
 //! nothing about the next.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Issues reference codes for one shard.
 #[derive(Debug)]
@@ -13,22 +12,17 @@ pub(crate) struct References {
 }
 
 impl References {
-    pub(crate) fn new(shard_id: &str) -> Self {
-        // Start time and process id make the seed differ across restarts; the hash
-        // hides the counter.
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(shard_id.as_bytes());
-        hasher.update(&nanos.to_le_bytes());
-        hasher.update(&std::process::id().to_le_bytes());
-        Self {
+    /// A fresh issuer: its key comes from the operating system's random source, so
+    /// the codes of one run say nothing about another's (a seed from the clock and
+    /// the process id could be guessed); the keyed hash hides the counter.
+    pub(crate) fn new(shard_id: &str) -> Result<Self, getrandom::Error> {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed)?;
+        Ok(Self {
             prefix: shard_id.to_owned(),
-            seed: *hasher.finalize().as_bytes(),
+            seed,
             counter: AtomicU64::new(0),
-        }
+        })
     }
 
     /// The next code: `<shard>-<16 hex digits>`.
@@ -49,7 +43,9 @@ mod tests {
 
     #[test]
     fn codes_are_distinct_and_carry_the_shard() {
-        let references = References::new("shard-2");
+        let references = References::new("shard-2").unwrap();
+        let other_run = References::new("shard-2").unwrap();
+        assert_ne!(references.next(), other_run.next());
         let codes: std::collections::HashSet<String> =
             (0..10_000).map(|_| references.next()).collect();
         assert_eq!(codes.len(), 10_000);

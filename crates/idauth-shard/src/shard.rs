@@ -9,7 +9,10 @@ use idauth_core::command::{
     HistoryEntry, HistoryPage, HistoryQuery, ShardReport, VerifyOutcome, VerifyRequest,
     WriteCommand, WriteOutcome, WriteRequest,
 };
-use idauth_core::{ErrorCode, Factor, FactorResult, FingerPosition, FingerSample, StorageKey};
+use idauth_core::{
+    CheckedFingers, ErrorCode, Factor, FactorResult, FingerPosition, FingerSample, FingerUse,
+    StorageKey,
+};
 use idauth_match::fusion::compare_fingers;
 use idauth_match::sample::{decode_sample, template_of};
 use idauth_match::{FingerTemplate, Matcher, MccParams};
@@ -78,6 +81,11 @@ impl CpuPermits {
     pub fn new(workers: usize) -> Self {
         Self(Arc::new(Semaphore::new(workers.max(1))))
     }
+
+    /// One permit per core of this machine.
+    pub fn per_core() -> Self {
+        Self::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
 }
 
 /// The most history entries one page holds.
@@ -109,7 +117,7 @@ thread_local! {
     static MATCHER: RefCell<Option<Matcher>> = const { RefCell::new(None) };
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -140,7 +148,7 @@ impl Shard {
             "shard opened"
         );
         Ok(Self {
-            references: References::new(&options.shard_id),
+            references: References::new(&options.shard_id).map_err(ShardError::Randomness)?,
             id: options.shard_id,
             store,
             params: options.params,
@@ -268,20 +276,18 @@ impl Shard {
     }
 
     /// Builds each finger's template (refusing unusable ones) and the stored form.
+    /// The set was checked for enrolment at the gateway: at least one finger, each at
+    /// a known position.
     fn enrolled_fingers(
         &self,
-        fingers: &[FingerSample],
+        fingers: &CheckedFingers,
         built: &mut Vec<(FingerPosition, FingerTemplate)>,
     ) -> Result<Vec<EnrolledFinger>, ShardError> {
-        if fingers.is_empty() {
-            return Err(ShardError::Refused(ErrorCode::NoFingers));
-        }
+        debug_assert_eq!(fingers.usage(), FingerUse::Enrolment);
         let mut enrolled = Vec::with_capacity(fingers.len());
-        for sample in fingers {
-            if sample.position == FingerPosition::Unknown {
-                return Err(ShardError::Refused(ErrorCode::InvalidFingerPosition));
-            }
-            let template = template_of(sample, &self.params)?;
+        for finger in fingers {
+            let template = template_of(finger, &self.params)?;
+            let sample = finger.sample();
             enrolled.push(EnrolledFinger {
                 position: sample.position,
                 format: sample.format,
@@ -394,7 +400,9 @@ impl Shard {
         }
     }
 
-    fn decide(&self, request: &VerifyRequest) -> Result<VerifyOutcome, ShardError> {
+    /// The decision table of a verify: replay, resident status, lock and lockout,
+    /// enrolled positions, fingers against the threshold, then demographics.
+    pub(crate) fn decide(&self, request: &VerifyRequest) -> Result<VerifyOutcome, ShardError> {
         let reference = self.references.next();
         let refused = |code| VerifyOutcome {
             matched: false,
@@ -404,7 +412,7 @@ impl Shard {
         };
         if !self.store.record_txn(
             &request.caller_id,
-            &request.txn,
+            request.txn.as_str(),
             request.timestamp_ms,
             now_ms(),
         )? {
@@ -430,8 +438,9 @@ impl Shard {
             let parsing = Instant::now();
             let probe = request
                 .fingers
+                .as_slice()
                 .iter()
-                .map(|sample| template_of(sample, &self.params))
+                .map(|finger| template_of(finger, &self.params))
                 .collect::<Result<Vec<_>, _>>()?;
             self.metrics.stage_took(Stage::Parse, parsing.elapsed());
             let missing = probe.iter().any(|finger| {

@@ -3,11 +3,11 @@
 //! Operators choose a target FMR (0.01 or 0.001); the score threshold for it comes from
 //! `idauth eval --json` output: the largest `threshold_at_fmr` over the evaluated sets,
 //! so that no evaluated set exceeds the target. The built-in figures are the project's
-//! FVC2002 evaluation (`docs/figures/eval-fvc2002.json`); a deployment can point
-//! `threshold_file` at its own evaluation.
+//! FVC2002 evaluation, kept with this crate (`data/eval-fvc2002.json`, written by
+//! `idauth eval --json`); a deployment can point `threshold_file` at its own.
 
 /// The built-in evaluation the default threshold comes from.
-const BUILT_IN_EVAL: &str = include_str!("../../../docs/figures/eval-fvc2002.json");
+const BUILT_IN_EVAL: &str = include_str!("../data/eval-fvc2002.json");
 
 /// A decision threshold and where it came from.
 #[derive(Debug, Clone, PartialEq)]

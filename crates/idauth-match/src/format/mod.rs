@@ -16,11 +16,12 @@ mod iso2005;
 mod reader;
 mod views;
 
-use idauth_core::{FingerPosition, ImpressionType, MinutiaKind};
+use idauth_core::{FingerPosition, ImpressionType};
 
 use crate::error::{MatchError, Result};
 
 pub use idauth_core::TemplateFormat;
+pub use idauth_core::minutiae::{FingerMinutiae, Minutia};
 
 /// Limits the service puts on a record beyond what the formats allow, so that a
 /// hostile record cannot make comparison cost explode.
@@ -41,23 +42,6 @@ impl Default for ParseLimits {
             max_minutiae_per_view: 200,
         }
     }
-}
-
-/// One minutia, in the record's own pixel grid.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Minutia {
-    /// Ending, bifurcation or other.
-    pub kind: MinutiaKind,
-    /// Column in pixels from the left edge.
-    pub x: u16,
-    /// Row in pixels from the top edge.
-    pub y: u16,
-    /// Ridge direction in radians, counter-clockwise from the x axis as seen on the
-    /// image; always a whole number (0..=255) of the format's angle units. Below 2*pi
-    /// except for the ANSI codes 180..=255 that some writers emit.
-    pub angle: f32,
-    /// Minutia quality, 0 (unknown) or 1..=100.
-    pub quality: u8,
 }
 
 /// One finger view: the minutiae of one impression of one finger.
@@ -98,23 +82,6 @@ pub struct MinutiaeRecord {
     pub y_resolution: u16,
     /// The finger views, in record order.
     pub views: Vec<FingerView>,
-}
-
-/// The minutiae of one finger with everything the matcher needs to place them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FingerMinutiae {
-    /// Which finger.
-    pub position: FingerPosition,
-    /// Image width in pixels.
-    pub width: u16,
-    /// Image height in pixels.
-    pub height: u16,
-    /// Horizontal resolution in pixels per inch.
-    pub x_ppi: f32,
-    /// Vertical resolution in pixels per inch.
-    pub y_ppi: f32,
-    /// The minutiae in image pixels.
-    pub minutiae: Vec<Minutia>,
 }
 
 impl MinutiaeRecord {

@@ -2,6 +2,7 @@
 //! the property tests live in `tests/`.
 
 use super::*;
+use idauth_core::MinutiaKind;
 
 fn sample(format: TemplateFormat) -> MinutiaeRecord {
     MinutiaeRecord {

@@ -4,19 +4,6 @@ use idauth_core::command::{HistoryEntry, HistoryPage, HistoryQuery};
 
 use super::*;
 
-/// A history request from the public API, in domain terms.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthHistoryCall {
-    /// The resident.
-    pub resident: ResidentId,
-    /// Entries per page as asked (0 = the default; the gateway checks the range).
-    pub page_size: u32,
-    /// The cursor from the previous page; `None` for the newest page.
-    pub before: Option<u64>,
-    /// Only entries under this token.
-    pub only_token: Option<String>,
-}
-
 /// A history request from the public API.
 pub fn auth_history_call(request: v1::AuthHistoryRequest) -> Result<AuthHistoryCall> {
     let v1::AuthHistoryRequest {

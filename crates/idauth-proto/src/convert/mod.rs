@@ -4,13 +4,17 @@
 //! here until it is handled. Inbound conversions check shape only (types, enums,
 //! required fields); limits and policy belong to the gateway's validation.
 
+use idauth_core::call::{
+    AuthHistoryCall, EnrolmentAction, EnrolmentCall, EnrolmentContext, VerifyCall,
+};
+use idauth_core::checked::check_finger_set;
 use idauth_core::command::{
     VerifyOutcome, VerifyRequest, WriteCommand, WriteContext, WriteOutcome, WriteRequest,
 };
 use idauth_core::{
-    Address, DemographicQuery, Demographics, ErrorCode, Factor, FactorResult, FingerPosition,
-    FingerSample, IdentifierType, NameMatch, RecordKey, RecordKeys, ResidentId, StorageKey,
-    TemplateFormat,
+    Address, CheckedFingers, CoreError, DemographicQuery, Demographics, ErrorCode, Factor,
+    FactorResult, FingerPosition, FingerSample, FingerUse, IdentifierType, NameMatch, RecordKey,
+    RecordKeys, ResidentId, StorageKey, TemplateFormat, Txn,
 };
 use prost_types::Timestamp;
 
@@ -41,6 +45,12 @@ impl ConvertError {
 
 fn invalid(code: ErrorCode, reason: &'static str) -> ConvertError {
     ConvertError::Invalid { code, reason }
+}
+
+fn core_invalid(error: CoreError) -> ConvertError {
+    match error {
+        CoreError::Invalid { code, reason } => invalid(code, reason),
+    }
 }
 
 type Result<T> = std::result::Result<T, ConvertError>;

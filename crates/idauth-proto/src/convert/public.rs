@@ -14,30 +14,6 @@ fn unopened(envelope: Option<&v1::Envelope>) -> Result<()> {
     }
 }
 
-/// The common part of an enrolment-side call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnrolmentContext {
-    /// The enrolment centre.
-    pub centre_id: String,
-    /// The centre's request id.
-    pub request_id: String,
-    /// Request time, Unix milliseconds (`None` when absent).
-    pub timestamp_ms: Option<i64>,
-    /// Whether the resident consented.
-    pub consent: bool,
-}
-
-/// An enrolment-side call in domain terms.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnrolmentCall {
-    /// Idempotency context.
-    pub context: EnrolmentContext,
-    /// The resident.
-    pub resident: ResidentId,
-    /// The operation.
-    pub command: WriteCommand,
-}
-
 fn enrolment_context(context: Option<v1::EnrolmentContext>) -> Result<EnrolmentContext> {
     let v1::EnrolmentContext {
         centre_id,
@@ -66,7 +42,7 @@ pub fn enrol_call(request: v1::EnrolRequest) -> Result<EnrolmentCall> {
     Ok(EnrolmentCall {
         context: enrolment_context(context)?,
         resident: resident_id(resident)?,
-        command: WriteCommand::Enrol {
+        action: EnrolmentAction::Enrol {
             fingers: fingers(wire_fingers)?,
             demographics: demographics(wire_demographics),
         },
@@ -85,7 +61,7 @@ pub fn update_biometrics_call(request: v1::UpdateBiometricsRequest) -> Result<En
     Ok(EnrolmentCall {
         context: enrolment_context(context)?,
         resident: resident_id(resident)?,
-        command: WriteCommand::UpdateBiometrics {
+        action: EnrolmentAction::UpdateBiometrics {
             fingers: fingers(wire_fingers)?,
         },
     })
@@ -101,7 +77,7 @@ pub fn update_demographics_call(request: v1::UpdateDemographicsRequest) -> Resul
     Ok(EnrolmentCall {
         context: enrolment_context(context)?,
         resident: resident_id(resident)?,
-        command: WriteCommand::UpdateDemographics {
+        action: EnrolmentAction::UpdateDemographics {
             demographics: demographics(wire_demographics),
         },
     })
@@ -113,7 +89,7 @@ pub fn deactivate_call(request: v1::DeactivateRequest) -> Result<EnrolmentCall> 
     Ok(EnrolmentCall {
         context: enrolment_context(context)?,
         resident: resident_id(resident)?,
-        command: WriteCommand::Deactivate,
+        action: EnrolmentAction::Deactivate,
     })
 }
 
@@ -123,7 +99,7 @@ pub fn lock_call(request: v1::LockRequest) -> Result<EnrolmentCall> {
     Ok(EnrolmentCall {
         context: enrolment_context(context)?,
         resident: resident_id(resident)?,
-        command: WriteCommand::LockBiometrics,
+        action: EnrolmentAction::LockBiometrics,
     })
 }
 
@@ -141,27 +117,8 @@ pub fn unlock_call(request: v1::UnlockRequest) -> Result<EnrolmentCall> {
     Ok(EnrolmentCall {
         context,
         resident: resident_id(resident)?,
-        command: WriteCommand::UnlockBiometrics { until_ms },
+        action: EnrolmentAction::UnlockBiometrics { until_ms },
     })
-}
-
-/// A `Verify` call in domain terms.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifyCall {
-    /// The agency's transaction id.
-    pub txn: String,
-    /// Request time, Unix milliseconds (`None` when absent).
-    pub timestamp_ms: Option<i64>,
-    /// Whether the resident consented.
-    pub consent: bool,
-    /// The claimed resident.
-    pub resident: ResidentId,
-    /// Probe fingers.
-    pub fingers: Vec<FingerSample>,
-    /// Demographic attributes to check.
-    pub demographics: DemographicQuery,
-    /// The capture device.
-    pub device_id: String,
 }
 
 /// A `Verify` call. The txn is returned with any error so the response can echo it.

@@ -100,7 +100,7 @@ pub fn shard_write(request: &WriteRequest) -> ShardWrite {
         } => ShardWrite::Enrol(internal::EnrolCommand {
             context,
             key,
-            fingers: fingers.iter().map(finger_to_wire).collect(),
+            fingers: fingers.samples().map(finger_to_wire).collect(),
             demographics: Some(demographics_to_wire(demographics)),
             record_keys,
         }),
@@ -108,7 +108,7 @@ pub fn shard_write(request: &WriteRequest) -> ShardWrite {
             ShardWrite::UpdateBiometrics(internal::UpdateBiometricsCommand {
                 context,
                 key,
-                fingers: fingers.iter().map(finger_to_wire).collect(),
+                fingers: fingers.samples().map(finger_to_wire).collect(),
                 record_keys,
             })
         }
@@ -156,7 +156,7 @@ pub fn write_request(message: ShardWrite) -> Result<WriteRequest> {
             key,
             record_keys,
             WriteCommand::Enrol {
-                fingers: fingers(wire_fingers)?,
+                fingers: checked_fingers(wire_fingers, FingerUse::Enrolment)?,
                 demographics: demographics(wire_demographics),
             },
         ),
@@ -170,7 +170,7 @@ pub fn write_request(message: ShardWrite) -> Result<WriteRequest> {
             key,
             record_keys,
             WriteCommand::UpdateBiometrics {
-                fingers: fingers(wire_fingers)?,
+                fingers: checked_fingers(wire_fingers, FingerUse::Enrolment)?,
             },
         ),
         ShardWrite::UpdateDemographics(internal::UpdateDemographicsCommand {
@@ -258,10 +258,10 @@ pub fn verify_command(request: &VerifyRequest) -> internal::VerifyCommand {
     } = request;
     internal::VerifyCommand {
         key: key.0.to_vec(),
-        fingers: fingers.iter().map(finger_to_wire).collect(),
+        fingers: fingers.samples().map(finger_to_wire).collect(),
         demographics: Some(demographic_query_to_wire(demographics)),
         caller_id: caller_id.clone(),
-        txn: txn.clone(),
+        txn: txn.as_str().to_owned(),
         timestamp_ms: *timestamp_ms,
         record_keys: record_keys_to_wire(keys),
         token: token.clone(),
@@ -283,11 +283,11 @@ pub fn verify_request(command: internal::VerifyCommand) -> Result<VerifyRequest>
     Ok(VerifyRequest {
         caller_id,
         token,
-        txn,
+        txn: Txn::new(txn).map_err(core_invalid)?,
         timestamp_ms,
         key: storage_key(&key)?,
         keys: record_keys(wire_keys)?,
-        fingers: fingers(wire_fingers)?,
+        fingers: checked_fingers(wire_fingers, FingerUse::Probe)?,
         demographics: demographic_query(demographics)?,
     })
 }

@@ -72,6 +72,23 @@ pub fn fingers(fingers: Vec<v1::Finger>) -> Result<Vec<FingerSample>> {
     fingers.into_iter().map(finger).collect()
 }
 
+/// Every finger of a shard command, decoded once and checked as a set for `usage`.
+/// The gateway checked them already; a shard reached over the wire cannot know that,
+/// and needs the minutiae anyway.
+pub fn checked_fingers(wire: Vec<v1::Finger>, usage: FingerUse) -> Result<CheckedFingers> {
+    let samples = fingers(wire)?;
+    check_finger_set(samples.iter().map(|f| f.position), usage).map_err(core_invalid)?;
+    let checked = samples
+        .into_iter()
+        .map(|sample| {
+            idauth_match::sample::check_finger(sample).map_err(|error| {
+                invalid(error.code(), "a finger record does not decode as declared")
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    CheckedFingers::new(checked, usage).map_err(core_invalid)
+}
+
 /// The wire form of a finger.
 pub fn finger_to_wire(sample: &FingerSample) -> v1::Finger {
     let FingerSample {

@@ -1,6 +1,28 @@
 //! Round trips and refusals of the conversions.
 
 use super::*;
+use idauth_core::CheckedFinger;
+use idauth_match::synthetic::{SeededRng, SyntheticFinger, iso_record};
+
+/// A record that decodes: the shard API decodes every finger it is sent.
+fn checked(position: FingerPosition, seed: u64) -> CheckedFinger {
+    let finger = SyntheticFinger::new(&mut SeededRng::new(seed), position, 30);
+    let sample = FingerSample {
+        position,
+        format: TemplateFormat::Iso19794_2_2005,
+        template: iso_record(&finger.impression(seed)),
+    };
+    idauth_match::sample::check_finger(sample).unwrap()
+}
+
+fn fingers_for(usage: FingerUse, positions: &[FingerPosition]) -> CheckedFingers {
+    let fingers = positions
+        .iter()
+        .enumerate()
+        .map(|(i, p)| checked(*p, i as u64 + 1))
+        .collect();
+    CheckedFingers::new(fingers, usage).unwrap()
+}
 
 fn sample_write() -> WriteRequest {
     WriteRequest {
@@ -23,11 +45,10 @@ fn sample_write() -> WriteRequest {
             },
         ]),
         command: WriteCommand::Enrol {
-            fingers: vec![FingerSample {
-                position: FingerPosition::RightIndex,
-                format: TemplateFormat::Ansi378_2004,
-                template: vec![1, 2, 3],
-            }],
+            fingers: fingers_for(
+                FingerUse::Enrolment,
+                &[FingerPosition::RightIndex, FingerPosition::LeftThumb],
+            ),
             demographics: Demographics {
                 name: "A B".into(),
                 date_of_birth: "1990-01-02".into(),
@@ -53,7 +74,9 @@ fn writes_round_trip_through_the_shard_api() {
         WriteCommand::UpdateDemographics {
             demographics: Demographics::default(),
         },
-        WriteCommand::UpdateBiometrics { fingers: vec![] },
+        WriteCommand::UpdateBiometrics {
+            fingers: fingers_for(FingerUse::Enrolment, &[FingerPosition::LeftLittle]),
+        },
     ] {
         let write = WriteRequest {
             command,
@@ -68,14 +91,14 @@ fn verifies_and_outcomes_round_trip() {
     let request = VerifyRequest {
         caller_id: "agency".into(),
         token: "tok".into(),
-        txn: "t-1".into(),
+        txn: Txn::new("t-1").unwrap(),
         timestamp_ms: 123,
         key: StorageKey([9; 32]),
         keys: RecordKeys(vec![RecordKey {
             id: 1,
             key: [3; 32],
         }]),
-        fingers: vec![],
+        fingers: fingers_for(FingerUse::Probe, &[FingerPosition::Unknown]),
         demographics: DemographicQuery {
             name: "x".into(),
             name_match: NameMatch::Partial,
@@ -120,4 +143,19 @@ fn bad_shapes_name_their_code() {
     })
     .unwrap_err();
     assert_eq!(err.code(), ErrorCode::UnsupportedTemplateFormat);
+}
+
+#[test]
+fn a_shard_command_with_a_bad_record_or_set_is_refused_with_its_code() {
+    let good = finger_to_wire(checked(FingerPosition::RightIndex, 1).sample());
+    let garbage = v1::Finger {
+        template: vec![0; 40],
+        ..good.clone()
+    };
+    let err = checked_fingers(vec![garbage], FingerUse::Probe).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::MalformedTemplate);
+    let err = checked_fingers(vec![good.clone(), good], FingerUse::Probe).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::DuplicateFinger);
+    let err = checked_fingers(vec![], FingerUse::Enrolment).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::NoFingers);
 }
