@@ -2,9 +2,7 @@
 //! biometric updates (record version goes up, verifies follow the new data), then
 //! deactivation.
 
-mod common;
-
-use common::service::{loopback_cluster, now, scratch};
+use crate::common::service::{loopback_cluster, now, scratch};
 use idauth_core::{IdentifierType, ResidentId};
 use idauth_proto::convert::resident_id_to_wire;
 use idauth_proto::status::from_status;
@@ -13,7 +11,7 @@ use idauth_proto::v1::auth_client::AuthClient;
 use idauth_proto::v1::enrolment_client::EnrolmentClient;
 
 fn fingers(name: &str) -> Vec<v1::Finger> {
-    vec![common::service::walkthrough_finger(name)]
+    vec![crate::common::service::walkthrough_finger(name)]
 }
 
 fn context(request_id: &str) -> Option<v1::EnrolmentContext> {
@@ -33,7 +31,7 @@ fn resident() -> Option<v1::Identifier> {
 
 fn verify(probe: &str, name: &str) -> v1::VerifyRequest {
     v1::VerifyRequest {
-        txn: common::service::fresh_txn(),
+        txn: crate::common::service::fresh_txn(),
         timestamp: Some(now()),
         consent: true,
         resident: resident(),

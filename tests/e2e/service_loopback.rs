@@ -3,10 +3,8 @@
 //! probes verified through the API, each decision checked against the one
 //! `idauth-match` gives directly at the same threshold.
 
-mod common;
-
-use common::corpus::corpus;
-use common::service::{
+use crate::common::corpus::corpus;
+use crate::common::service::{
     check_decisions, import, loopback_cluster, open_corpus, probes, residents_per_shard, scratch,
 };
 

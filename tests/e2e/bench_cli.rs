@@ -3,11 +3,9 @@
 //! baseline and plain comparison reports per-shard figures and the server-side split,
 //! an open-loop run keeps its rate, and `/metrics` shows the same counters.
 
-mod common;
-
 use std::io::{Read, Write};
 
-use common::service::{idauth, scratch, spawn};
+use crate::common::service::{idauth, scratch, spawn};
 
 fn run_json(args: &[&str]) -> serde_json::Value {
     let output = idauth().args(args).output().unwrap();

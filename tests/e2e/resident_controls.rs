@@ -2,11 +2,9 @@
 //! refused, a temporary unlock lapses by itself, repeated failures lock a resident
 //! out for a while, and the resident's authentication history is served in pages.
 
-mod common;
-
 use std::time::Duration;
 
-use common::service::{
+use crate::common::service::{
     Authenticated, fresh_txn, loopback_cluster, loopback_cluster_with, now, scratch,
 };
 use idauth_core::{Factor, IdentifierType, ResidentId};
@@ -20,7 +18,7 @@ use idauth_proto::v1::resident_client::ResidentClient;
 use idauth_shard::LockoutPolicy;
 
 fn finger(file: &str) -> v1::Finger {
-    common::service::walkthrough_finger(file)
+    crate::common::service::walkthrough_finger(file)
 }
 
 fn resident() -> Option<v1::Identifier> {

@@ -1,11 +1,9 @@
 //! `idauth audit verify` on a real service's data: intact after enrolments and
 //! verifies, and naming the first bad entry after an entry is edited or deleted on disk.
 
-mod common;
-
 use std::path::Path;
 
-use common::service::{idauth, scratch, spawn};
+use crate::common::service::{idauth, scratch, spawn};
 
 fn run(args: &[&str]) -> (bool, String) {
     let output = idauth().args(args).output().unwrap();

@@ -1,11 +1,9 @@
 //! `idauth eval` end to end on a corpus the test writes itself (synthetic fingers as
 //! ISO 19794-2 records plus a manifest), so it runs on any fresh clone.
 
-mod common;
-
 use std::process::Command;
 
-use common::corpus::write_synthetic_corpus;
+use crate::common::corpus::write_synthetic_corpus;
 
 const SETS: [&str; 2] = ["S1", "S2"];
 const FINGERS: usize = 4;

@@ -1,11 +1,9 @@
 //! Encryption at rest: after enrolments through the API, the raw files of every shard
 //! hold none of the residents' identifiers, names or template bytes.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::service::{loopback_cluster, now, scratch};
+use crate::common::service::{loopback_cluster, now, scratch};
 use idauth_core::{IdentifierType, ResidentId};
 use idauth_proto::convert::resident_id_to_wire;
 use idauth_proto::v1;

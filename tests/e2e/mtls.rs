@@ -3,11 +3,9 @@
 //! client certificate (no API key) with their credential's policy, while an API key
 //! still works over TLS. Unbound, foreign and absent certificates are refused.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::service::{idauth, scratch, spawn};
+use crate::common::service::{idauth, scratch, spawn};
 use idauth_proto::status::from_status;
 use idauth_proto::v1;
 use idauth_proto::v1::auth_client::AuthClient;

@@ -2,18 +2,16 @@
 //! Decisions through the API equal the matcher's; acknowledged enrolments survive a
 //! SIGKILL of every shard process.
 
-mod common;
-
 use std::path::Path;
 
-use common::corpus::corpus;
-use common::service::{
+use crate::common::corpus::corpus;
+use crate::common::service::{
     Running, check_decisions, import, open_corpus, probes, residents_per_shard, scratch, spawn,
 };
 
 /// Issues a credential allowed everything with `idauth keys issue`; returns its key.
 fn issue_key(dir: &Path) -> String {
-    let output = common::service::idauth()
+    let output = crate::common::service::idauth()
         .args(["keys", "issue", "--caller", "tester", "--kind", "operator"])
         .args([
             "--operations",

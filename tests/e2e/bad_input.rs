@@ -1,9 +1,7 @@
 //! Bad requests through the public API: each is refused with its own typed error, and
 //! nothing is stored.
 
-mod common;
-
-use common::service::{Authenticated, loopback_cluster, now, residents_per_shard, scratch};
+use crate::common::service::{Authenticated, loopback_cluster, now, residents_per_shard, scratch};
 use idauth_core::{FingerPosition, IdentifierType, ResidentId};
 use idauth_match::synthetic::{SeededRng, SyntheticFinger, iso_record};
 use idauth_proto::convert::resident_id_to_wire;
@@ -53,7 +51,7 @@ fn enrol_request(resident: &str, request_id: &str, fingers: Vec<v1::Finger>) -> 
 
 fn verify_request(resident: &str, fingers: Vec<v1::Finger>) -> v1::VerifyRequest {
     v1::VerifyRequest {
-        txn: common::service::fresh_txn(),
+        txn: crate::common::service::fresh_txn(),
         timestamp: Some(now()),
         consent: true,
         resident: id(resident),

@@ -2,9 +2,7 @@
 //! envelope, one sealed to an unknown key, or one lifted into another request is
 //! refused with its own code; plain fingers are refused unless the policy allows them.
 
-mod common;
-
-use common::service::{envelope_key, fresh_txn, loopback_cluster, now, scratch, sealed};
+use crate::common::service::{envelope_key, fresh_txn, loopback_cluster, now, scratch, sealed};
 use idauth_core::{Factor, IdentifierType, ResidentId};
 use idauth_gateway::auth::{Operation, Policy};
 use idauth_proto::convert::resident_id_to_wire;
@@ -14,7 +12,7 @@ use idauth_proto::v1::auth_client::AuthClient;
 use idauth_proto::v1::enrolment_client::EnrolmentClient;
 
 fn finger(file: &str) -> v1::Finger {
-    common::service::walkthrough_finger(file)
+    crate::common::service::walkthrough_finger(file)
 }
 
 fn resident() -> Option<v1::Identifier> {
@@ -37,7 +35,7 @@ fn plain(file: &str) -> v1::VerifyRequest {
 }
 
 async fn code(
-    client: &mut AuthClient<common::service::Authenticated>,
+    client: &mut AuthClient<crate::common::service::Authenticated>,
     request: v1::VerifyRequest,
 ) -> String {
     match client.verify(request).await {

@@ -1,9 +1,7 @@
 //! grpcurl-style discovery works with no proto files: server reflection lists the
 //! idauth services, and gRPC health checking reports them serving.
 
-mod common;
-
-use common::service::{loopback_cluster, scratch};
+use crate::common::service::{loopback_cluster, scratch};
 use tokio_stream::StreamExt;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;

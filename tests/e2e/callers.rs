@@ -1,9 +1,7 @@
 //! Caller credentials and policies through the public API: every refusal has its own
 //! code, and nothing is served without a credential.
 
-mod common;
-
-use common::service::{full_policy, loopback_cluster, now, scratch};
+use crate::common::service::{full_policy, loopback_cluster, now, scratch};
 use idauth_core::{Factor, IdentifierType, ResidentId};
 use idauth_gateway::auth::{Operation, Policy};
 use idauth_proto::convert::resident_id_to_wire;
@@ -14,7 +12,7 @@ use idauth_proto::v1::enrolment_client::EnrolmentClient;
 use idauth_proto::v1::operator_client::OperatorClient;
 
 fn finger() -> v1::Finger {
-    common::service::walkthrough_finger("asha-1.iso")
+    crate::common::service::walkthrough_finger("asha-1.iso")
 }
 
 fn resident() -> Option<v1::Identifier> {
@@ -43,7 +41,7 @@ fn enrol(request_id: &str) -> v1::EnrolRequest {
 
 fn verify(name: &str) -> v1::VerifyRequest {
     v1::VerifyRequest {
-        txn: common::service::fresh_txn(),
+        txn: crate::common::service::fresh_txn(),
         timestamp: Some(now()),
         consent: true,
         resident: resident(),

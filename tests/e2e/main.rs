@@ -1,0 +1,19 @@
+//! The end-to-end tests of the binary and the service, one module per subject, in one
+//! test binary so that the workspace's tests link it once.
+
+mod common;
+
+mod at_rest;
+mod audit_cli;
+mod bad_input;
+mod bench_cli;
+mod callers;
+mod envelopes;
+mod eval_cli;
+mod health_reflection;
+mod lifecycle;
+mod mtls;
+mod resident_controls;
+mod service_loopback;
+mod service_processes;
+mod walkthrough_data;
