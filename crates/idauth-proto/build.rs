@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "idauth/v1/enrolment.proto",
         "idauth/v1/auth.proto",
         "idauth/v1/operator.proto",
+        "idauth/internal/v1/types.proto",
         "idauth/internal/v1/shard.proto",
     ];
     for file in &files {

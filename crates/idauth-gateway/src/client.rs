@@ -12,7 +12,7 @@ use idauth_core::command::{
 use idauth_proto::convert::{self, ShardWrite};
 use idauth_proto::internal::StatusQuery;
 use idauth_proto::internal::shard_client::ShardClient as ShardGrpcClient;
-use idauth_proto::status::from_status;
+use idauth_proto::status::from_shard_status;
 use idauth_shard::Shard;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
@@ -154,7 +154,7 @@ impl ShardClient for RemoteShard {
         };
         answer
             .map(|response| convert::write_outcome(response.into_inner()))
-            .map_err(|status| from_status(&status))
+            .map_err(|status| from_shard_status(&status))
     }
 
     async fn verify(
@@ -167,7 +167,7 @@ impl ShardClient for RemoteShard {
             .verify(with_deadline(convert::verify_command(&request), deadline))
             .await
             .map(|response| convert::verify_outcome(response.into_inner()))
-            .map_err(|status| from_status(&status))
+            .map_err(|status| from_shard_status(&status))
     }
 
     async fn history(
@@ -183,7 +183,7 @@ impl ShardClient for RemoteShard {
             ))
             .await
             .map(|response| convert::history_page(response.into_inner()))
-            .map_err(|status| from_status(&status))
+            .map_err(|status| from_shard_status(&status))
     }
 
     async fn report(&self, deadline: Duration) -> Result<ShardReport, ErrorCode> {
@@ -192,7 +192,7 @@ impl ShardClient for RemoteShard {
             .status(with_deadline(StatusQuery {}, deadline))
             .await
             .map(|response| convert::status_report(response.into_inner()))
-            .map_err(|status| from_status(&status))
+            .map_err(|status| from_shard_status(&status))
     }
 
     fn address(&self) -> String {

@@ -34,3 +34,28 @@ pub mod status;
 
 /// The encoded descriptor set of every idauth proto, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("idauth_descriptor");
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    #[test]
+    fn the_shard_api_imports_no_public_file() {
+        let set = prost_types::FileDescriptorSet::decode(super::FILE_DESCRIPTOR_SET).unwrap();
+        let internal: Vec<_> = set
+            .file
+            .iter()
+            .filter(|file| file.package() == "idauth.internal.v1")
+            .collect();
+        assert_eq!(internal.len(), 2, "types.proto and shard.proto");
+        for file in internal {
+            for dependency in &file.dependency {
+                assert!(
+                    !dependency.starts_with("idauth/v1/"),
+                    "{} imports {dependency}",
+                    file.name()
+                );
+            }
+        }
+    }
+}

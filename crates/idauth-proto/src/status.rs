@@ -6,7 +6,8 @@ use idauth_core::ErrorCode;
 use prost::Message;
 use tonic::{Code, Status};
 
-use crate::v1;
+use crate::convert::shard_values;
+use crate::{internal, v1};
 
 /// The gRPC status code for an error code. Exhaustive on purpose: a new catalogue
 /// entry does not compile until it is placed here.
@@ -51,41 +52,42 @@ pub fn grpc_code(code: ErrorCode) -> Code {
     }
 }
 
-/// The wire form of an error code.
-pub fn error_message(code: ErrorCode) -> v1::Error {
-    v1::Error {
-        code: u32::from(code.number()),
-        name: code.name().to_owned(),
-        family: code.family().name().to_owned(),
-        action_hint: code.action_hint().to_owned(),
-    }
-}
+pub use crate::convert::public_values::{code_of, error_message};
 
-/// The code an `idauth.v1.Error` names, if it is in this build's catalogue.
-pub fn code_of(error: &v1::Error) -> Option<ErrorCode> {
-    u16::try_from(error.code)
-        .ok()
-        .and_then(ErrorCode::from_number)
-}
-
-/// A failed call: the mapped status code, a fixed message (the catalogue name, never
-/// request data) and the error as a binary detail.
+/// A failed public call: the mapped status code, a fixed message (the catalogue name,
+/// never request data) and the error as an `idauth.v1.Error` detail.
 pub fn to_status(code: ErrorCode) -> Status {
+    with_detail(code, error_message(code).encode_to_vec())
+}
+
+/// A failed shard-API call, like [`to_status`] with the shard API's own `Error`.
+pub fn to_shard_status(code: ErrorCode) -> Status {
+    with_detail(code, shard_values::error_message(code).encode_to_vec())
+}
+
+fn with_detail(code: ErrorCode, detail: Vec<u8>) -> Status {
     Status::with_details(
         grpc_code(code),
         format!("{} {}: {}", code.number(), code.name(), code.action_hint()),
-        error_message(code).encode_to_vec().into(),
+        detail.into(),
     )
 }
 
-/// The error code a status carries; statuses without an idauth detail (transport
-/// failures, tonic's own limits) are classified by their gRPC code.
+/// The error code a public call's status carries; statuses without an idauth detail
+/// (transport failures, tonic's own limits) are classified by their gRPC code.
 pub fn from_status(status: &Status) -> ErrorCode {
-    if let Some(code) = v1::Error::decode(status.details())
-        .ok()
-        .as_ref()
-        .and_then(code_of)
-    {
+    let detail = v1::Error::decode(status.details()).ok();
+    classify(status, detail.as_ref().and_then(code_of))
+}
+
+/// The error code a shard-API call's status carries, like [`from_status`].
+pub fn from_shard_status(status: &Status) -> ErrorCode {
+    let detail = internal::Error::decode(status.details()).ok();
+    classify(status, detail.as_ref().and_then(shard_values::code_of))
+}
+
+fn classify(status: &Status, detail: Option<ErrorCode>) -> ErrorCode {
+    if let Some(code) = detail {
         return code;
     }
     match status.code() {
@@ -107,6 +109,9 @@ mod tests {
             let status = to_status(code);
             assert_eq!(status.code(), grpc_code(code));
             assert_eq!(from_status(&status), code);
+            let status = to_shard_status(code);
+            assert_eq!(status.code(), grpc_code(code));
+            assert_eq!(from_shard_status(&status), code);
         }
     }
 

@@ -11,7 +11,7 @@ use idauth_proto::internal::{
     StatusReport, UpdateBiometricsCommand, UpdateDemographicsCommand, VerifyCommand, VerifyOutcome,
     WriteOutcome,
 };
-use idauth_proto::status::to_status;
+use idauth_proto::status::to_shard_status;
 use tonic::{Request, Response, Status};
 
 use crate::shard::Shard;
@@ -36,12 +36,12 @@ impl ShardService {
     }
 
     async fn write(&self, message: ShardWrite) -> Result<Response<WriteOutcome>, Status> {
-        let request = convert::write_request(message).map_err(|e| to_status(e.code()))?;
+        let request = convert::write_request(message).map_err(|e| to_shard_status(e.code()))?;
         match self.shard.write(request).await {
             Ok(outcome) => Ok(Response::new(convert::write_outcome_to_wire(&outcome))),
             Err(error) => {
                 tracing::info!(shard = %self.shard.id(), code = error.code().number(), %error, "write refused");
-                Err(to_status(error.code()))
+                Err(to_shard_status(error.code()))
             }
         }
     }
@@ -92,12 +92,12 @@ impl ShardApi for ShardService {
         request: Request<VerifyCommand>,
     ) -> Result<Response<VerifyOutcome>, Status> {
         let request =
-            convert::verify_request(request.into_inner()).map_err(|e| to_status(e.code()))?;
+            convert::verify_request(request.into_inner()).map_err(|e| to_shard_status(e.code()))?;
         match self.shard.verify(request).await {
             Ok(outcome) => Ok(Response::new(convert::verify_outcome_to_wire(&outcome))),
             Err(error) => {
                 tracing::info!(shard = %self.shard.id(), code = error.code().number(), %error, "verify refused");
-                Err(to_status(error.code()))
+                Err(to_shard_status(error.code()))
             }
         }
     }
@@ -116,12 +116,12 @@ impl ShardApi for ShardService {
         request: Request<HistoryQuery>,
     ) -> Result<Response<HistoryPage>, Status> {
         let query =
-            convert::history_query(request.into_inner()).map_err(|e| to_status(e.code()))?;
+            convert::history_query(request.into_inner()).map_err(|e| to_shard_status(e.code()))?;
         match self.shard.history(query).await {
             Ok(page) => Ok(Response::new(convert::history_page_to_wire(&page))),
             Err(error) => {
                 tracing::info!(shard = %self.shard.id(), code = error.code().number(), %error, "history refused");
-                Err(to_status(error.code()))
+                Err(to_shard_status(error.code()))
             }
         }
     }

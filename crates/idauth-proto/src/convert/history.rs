@@ -137,9 +137,12 @@ fn shard_entry_to_wire(entry: &HistoryEntry) -> internal::HistoryEntry {
         caller_id: caller_id.clone(),
         token: token.clone(),
         operation: operation.clone(),
-        factors: factors.iter().map(factor_result_to_wire).collect(),
+        factors: factors
+            .iter()
+            .map(shard_values::factor_result_to_wire)
+            .collect(),
         decision: *decision,
-        error: error.map(error_message),
+        error: error.map(shard_values::error_message),
         reference: reference.clone(),
     }
 }
@@ -174,11 +177,14 @@ fn shard_entry(entry: internal::HistoryEntry) -> HistoryEntry {
         caller_id,
         token,
         operation,
-        factors: factors.iter().filter_map(factor_result).collect(),
+        factors: factors
+            .iter()
+            .filter_map(shard_values::factor_result)
+            .collect(),
         decision,
         error: error
             .as_ref()
-            .map(|e| code_of(e).unwrap_or(ErrorCode::Internal)),
+            .map(|e| shard_values::code_of(e).unwrap_or(ErrorCode::Internal)),
         reference,
     }
 }

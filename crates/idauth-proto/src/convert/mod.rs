@@ -7,18 +7,15 @@
 use idauth_core::call::{
     AuthHistoryCall, EnrolmentAction, EnrolmentCall, EnrolmentContext, VerifyCall,
 };
-use idauth_core::checked::check_finger_set;
 use idauth_core::command::{
     VerifyOutcome, VerifyRequest, WriteCommand, WriteContext, WriteOutcome, WriteRequest,
 };
 use idauth_core::{
-    Address, CheckedFingers, CoreError, DemographicQuery, Demographics, ErrorCode, Factor,
-    FactorResult, FingerPosition, FingerSample, FingerUse, IdentifierType, NameMatch, RecordKey,
-    RecordKeys, ResidentId, StorageKey, TemplateFormat, Txn,
+    CoreError, ErrorCode, FingerUse, IdentifierType, RecordKey, RecordKeys, ResidentId, StorageKey,
+    Txn,
 };
 use prost_types::Timestamp;
 
-use crate::status::{code_of, error_message};
 use crate::{internal, v1};
 
 /// A message that cannot become a domain value.
@@ -62,9 +59,12 @@ mod shard;
 mod shared;
 #[cfg(test)]
 mod tests;
+pub mod values;
 
 pub use history::*;
 pub use metrics::*;
 pub use public::*;
 pub use shard::*;
 pub use shared::*;
+pub use values::public_values::*;
+pub use values::{public_values, shard_values};

@@ -100,15 +100,21 @@ pub fn shard_write(request: &WriteRequest) -> ShardWrite {
         } => ShardWrite::Enrol(internal::EnrolCommand {
             context,
             key,
-            fingers: fingers.samples().map(finger_to_wire).collect(),
-            demographics: Some(demographics_to_wire(demographics)),
+            fingers: fingers
+                .samples()
+                .map(shard_values::finger_to_wire)
+                .collect(),
+            demographics: Some(shard_values::demographics_to_wire(demographics)),
             record_keys,
         }),
         WriteCommand::UpdateBiometrics { fingers } => {
             ShardWrite::UpdateBiometrics(internal::UpdateBiometricsCommand {
                 context,
                 key,
-                fingers: fingers.samples().map(finger_to_wire).collect(),
+                fingers: fingers
+                    .samples()
+                    .map(shard_values::finger_to_wire)
+                    .collect(),
                 record_keys,
             })
         }
@@ -116,7 +122,7 @@ pub fn shard_write(request: &WriteRequest) -> ShardWrite {
             ShardWrite::UpdateDemographics(internal::UpdateDemographicsCommand {
                 context,
                 key,
-                demographics: Some(demographics_to_wire(demographics)),
+                demographics: Some(shard_values::demographics_to_wire(demographics)),
                 record_keys,
             })
         }
@@ -156,8 +162,8 @@ pub fn write_request(message: ShardWrite) -> Result<WriteRequest> {
             key,
             record_keys,
             WriteCommand::Enrol {
-                fingers: checked_fingers(wire_fingers, FingerUse::Enrolment)?,
-                demographics: demographics(wire_demographics),
+                fingers: shard_values::checked_fingers(wire_fingers, FingerUse::Enrolment)?,
+                demographics: shard_values::demographics(wire_demographics),
             },
         ),
         ShardWrite::UpdateBiometrics(internal::UpdateBiometricsCommand {
@@ -170,7 +176,7 @@ pub fn write_request(message: ShardWrite) -> Result<WriteRequest> {
             key,
             record_keys,
             WriteCommand::UpdateBiometrics {
-                fingers: checked_fingers(wire_fingers, FingerUse::Enrolment)?,
+                fingers: shard_values::checked_fingers(wire_fingers, FingerUse::Enrolment)?,
             },
         ),
         ShardWrite::UpdateDemographics(internal::UpdateDemographicsCommand {
@@ -183,7 +189,7 @@ pub fn write_request(message: ShardWrite) -> Result<WriteRequest> {
             key,
             record_keys,
             WriteCommand::UpdateDemographics {
-                demographics: demographics(wire_demographics),
+                demographics: shard_values::demographics(wire_demographics),
             },
         ),
         ShardWrite::Deactivate(internal::DeactivateCommand {
@@ -258,8 +264,11 @@ pub fn verify_command(request: &VerifyRequest) -> internal::VerifyCommand {
     } = request;
     internal::VerifyCommand {
         key: key.0.to_vec(),
-        fingers: fingers.samples().map(finger_to_wire).collect(),
-        demographics: Some(demographic_query_to_wire(demographics)),
+        fingers: fingers
+            .samples()
+            .map(shard_values::finger_to_wire)
+            .collect(),
+        demographics: Some(shard_values::demographic_query_to_wire(demographics)),
         caller_id: caller_id.clone(),
         txn: txn.as_str().to_owned(),
         timestamp_ms: *timestamp_ms,
@@ -287,8 +296,8 @@ pub fn verify_request(command: internal::VerifyCommand) -> Result<VerifyRequest>
         timestamp_ms,
         key: storage_key(&key)?,
         keys: record_keys(wire_keys)?,
-        fingers: checked_fingers(wire_fingers, FingerUse::Probe)?,
-        demographics: demographic_query(demographics)?,
+        fingers: shard_values::checked_fingers(wire_fingers, FingerUse::Probe)?,
+        demographics: shard_values::demographic_query(demographics)?,
     })
 }
 
@@ -303,8 +312,11 @@ pub fn verify_outcome_to_wire(outcome: &VerifyOutcome) -> internal::VerifyOutcom
     internal::VerifyOutcome {
         matched: *matched,
         reference: reference.clone(),
-        factors: factors.iter().map(factor_result_to_wire).collect(),
-        error: error.map(error_message),
+        factors: factors
+            .iter()
+            .map(shard_values::factor_result_to_wire)
+            .collect(),
+        error: error.map(shard_values::error_message),
     }
 }
 
@@ -319,10 +331,13 @@ pub fn verify_outcome(outcome: internal::VerifyOutcome) -> VerifyOutcome {
     VerifyOutcome {
         matched,
         reference,
-        factors: factors.iter().filter_map(factor_result).collect(),
+        factors: factors
+            .iter()
+            .filter_map(shard_values::factor_result)
+            .collect(),
         // An error code this gateway's catalogue lacks still means "no match".
         error: error
             .as_ref()
-            .map(|e| code_of(e).unwrap_or(ErrorCode::Internal)),
+            .map(|e| shard_values::code_of(e).unwrap_or(ErrorCode::Internal)),
     }
 }

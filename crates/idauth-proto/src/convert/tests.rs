@@ -1,7 +1,10 @@
 //! Round trips and refusals of the conversions.
 
 use super::*;
-use idauth_core::CheckedFinger;
+use idauth_core::{
+    Address, CheckedFinger, CheckedFingers, DemographicQuery, Demographics, Factor, FactorResult,
+    FingerPosition, FingerSample, NameMatch, TemplateFormat,
+};
 use idauth_match::synthetic::{SeededRng, SyntheticFinger, iso_record};
 
 /// A record that decodes: the shard API decodes every finger it is sent.
