@@ -2,7 +2,8 @@
 //! enums and required fields checked) but not yet validated. The gateway turns each
 //! into a [`crate::command`] for the owning shard, whose values are checked types.
 
-use crate::resident::{DemographicQuery, Demographics, FingerSample, ResidentId};
+use crate::command::WriteCommand;
+use crate::resident::{DemographicQuery, FingerSample, ResidentId};
 
 /// The common part of an enrolment-side call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,35 +19,7 @@ pub struct EnrolmentContext {
 }
 
 /// What an enrolment-side call asks, with its fingers as sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EnrolmentAction {
-    /// A new resident.
-    Enrol {
-        /// Fingers as sent.
-        fingers: Vec<FingerSample>,
-        /// Demographics as sent.
-        demographics: Demographics,
-    },
-    /// New fingers for an enrolled resident.
-    UpdateBiometrics {
-        /// Fingers as sent.
-        fingers: Vec<FingerSample>,
-    },
-    /// New demographics for an enrolled resident.
-    UpdateDemographics {
-        /// Demographics as sent.
-        demographics: Demographics,
-    },
-    /// Retire the record.
-    Deactivate,
-    /// Lock biometric authentication.
-    LockBiometrics,
-    /// Unlock biometric authentication until `until_ms`, or for good when `None`.
-    UnlockBiometrics {
-        /// When the unlock lapses, Unix milliseconds.
-        until_ms: Option<i64>,
-    },
-}
+pub type EnrolmentAction = WriteCommand<Vec<FingerSample>>;
 
 /// An enrolment-side call.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,20 +19,22 @@ pub struct WriteContext {
     pub timestamp_ms: i64,
 }
 
-/// A write to one resident's record.
-#[derive(Debug, Clone, PartialEq)]
-pub enum WriteCommand {
+/// A write to one resident's record. `F` is how its fingers are held: checked and
+/// decoded ([`CheckedFingers`], what a shard is given), or as sent
+/// ([`crate::call::EnrolmentAction`], what the gateway receives).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCommand<F = CheckedFingers> {
     /// A new resident.
     Enrol {
-        /// Fingers, checked and decoded by the gateway.
-        fingers: CheckedFingers,
+        /// The fingers.
+        fingers: F,
         /// Demographics, validated by the gateway.
         demographics: Demographics,
     },
     /// New fingers for an enrolled resident.
     UpdateBiometrics {
-        /// Fingers, checked and decoded by the gateway.
-        fingers: CheckedFingers,
+        /// The fingers.
+        fingers: F,
     },
     /// New demographics for an enrolled resident.
     UpdateDemographics {
@@ -51,7 +53,7 @@ pub enum WriteCommand {
     },
 }
 
-impl WriteCommand {
+impl<F> WriteCommand<F> {
     /// The operation's name for logs and the audit trail.
     pub fn operation(&self) -> &'static str {
         match self {
