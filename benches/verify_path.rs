@@ -15,9 +15,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use idauth_client::EnvelopeKey;
+use idauth_client::envelope::{Binding, seal};
 use idauth_core::IdentifierType;
 use idauth_gateway::auth::{CallerKind, CredentialFile, Guard, Operation, Policy, Presented};
-use idauth_gateway::envelope::{Binding, EnvelopeKeys, seal};
+use idauth_gateway::envelope::EnvelopeKeys;
 use idauth_gateway::receipt::ReceiptSigner;
 use idauth_gateway::service::PublicApi;
 use idauth_gateway::{ClusterBuilder, MasterKeys, ShardSettings, StorageKeySecret};
@@ -161,12 +163,10 @@ fn verify_request(service: &Service, encrypted: bool) -> v1::VerifyRequest {
     let txn = format!("bench-{n}");
     let timestamp = now();
     let (fingers, envelope) = if encrypted {
-        let key = &service.envelopes.public_keys(idauth_gateway::now_ms())[0];
-        let binding = Binding {
-            txn: &txn,
-            timestamp: (timestamp.seconds, timestamp.nanos),
-        };
-        let sealed = seal(key.key_id, &key.public_key, vec![finger], binding).unwrap();
+        let published = &service.envelopes.public_keys(idauth_gateway::now_ms())[0];
+        let key = EnvelopeKey::try_from(published).unwrap();
+        let binding = Binding::new(&txn, &timestamp);
+        let sealed = seal(key.key_id, &key.public, vec![finger], binding).unwrap();
         (Vec::new(), Some(sealed))
     } else {
         (vec![finger], None)
@@ -221,10 +221,7 @@ fn bench_verify(c: &mut Criterion) {
     let sealed = verify_request(&service, true);
     let now_ms = idauth_gateway::now_ms();
     let timestamp = sealed.timestamp.unwrap();
-    let binding = Binding {
-        txn: &sealed.txn,
-        timestamp: (timestamp.seconds, timestamp.nanos),
-    };
+    let binding = Binding::new(&sealed.txn, &timestamp);
     let envelope = sealed.envelope.clone().unwrap();
     parts.bench_function("envelope_open", |b| {
         b.iter(|| {

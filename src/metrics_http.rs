@@ -1,13 +1,20 @@
-//! The Prometheus endpoint: `GET /metrics` on `metrics_listen`, in the text
-//! exposition format, from the same figures `Operator.ShardStatus` summarises.
+//! The Prometheus endpoint: `GET /metrics` on `metrics_listen`, from the same figures
+//! `Operator.ShardStatus` summarises, encoded by the `prometheus-client` crate (text
+//! format 0.0.4). The figures are read once per scrape and handed to the encoder as a
+//! collector, so the counters on the hot path stay our own lock-free ones.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use anyhow::Context;
 use idauth_core::command::{ShardMetricsSnapshot, ShardReport};
 use idauth_gateway::service::PublicApi;
 use idauth_shard::Shard;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 
 /// Where the figures come from.
@@ -20,131 +27,248 @@ pub enum Source {
 }
 
 impl Source {
-    async fn render(&self) -> String {
-        let mut text = String::new();
+    /// The figures now.
+    async fn scrape(&self) -> Scrape {
         match self {
             Self::Gateway(api) => {
-                write_component(&mut text, "gateway", &api.metrics().snapshot());
                 let reports = api.gateway().status().await;
-                for (id, report) in &reports {
-                    gauge(
-                        &mut text,
-                        "idauth_shard_up",
-                        id,
-                        u64::from(report.is_some()),
-                    );
-                }
-                for report in reports.iter().filter_map(|(_, r)| r.as_ref()) {
-                    write_shard(&mut text, report);
+                Scrape {
+                    components: vec![("gateway".to_owned(), api.metrics().snapshot())],
+                    up: reports
+                        .iter()
+                        .map(|(id, report)| (id.clone(), report.is_some()))
+                        .collect(),
+                    shards: reports.into_iter().filter_map(|(_, r)| r).collect(),
                 }
             }
-            Self::Shard(shard) => write_shard(&mut text, &shard.report()),
+            Self::Shard(shard) => Scrape {
+                components: Vec::new(),
+                up: Vec::new(),
+                shards: vec![shard.report()],
+            },
         }
+    }
+
+    async fn render(&self) -> String {
+        self.scrape().await.render()
+    }
+}
+
+/// One scrape's figures: components that only count requests (the gateway), the
+/// shards' reports, and whether each shard answered.
+#[derive(Debug, Default)]
+struct Scrape {
+    components: Vec<(String, ShardMetricsSnapshot)>,
+    shards: Vec<ShardReport>,
+    up: Vec<(String, bool)>,
+}
+
+type Labels = Vec<(&'static str, String)>;
+
+fn component(id: &str) -> Labels {
+    vec![("component", id.to_owned())]
+}
+
+/// A histogram already bucketed by the service's own counters.
+#[derive(Debug)]
+struct Bucketed {
+    sum_seconds: f64,
+    count: u64,
+    /// (upper bound in seconds, count in this bucket alone), the last bound infinite.
+    buckets: Vec<(f64, u64)>,
+}
+
+impl EncodeMetric for Bucketed {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_histogram::<NoLabelSet>(self.sum_seconds, self.count, &self.buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
+impl Bucketed {
+    fn of(metrics: &ShardMetricsSnapshot) -> Self {
+        let latency = &metrics.verify_latency;
+        let buckets = latency
+            .counts
+            .iter()
+            .enumerate()
+            .map(|(i, &count)| {
+                let bound = latency
+                    .bounds_us
+                    .get(i)
+                    .map_or(f64::INFINITY, |&us| us as f64 / 1e6);
+                (bound, count)
+            })
+            .collect();
+        Self {
+            sum_seconds: latency.sum_us as f64 / 1e6,
+            count: latency.counts.iter().sum(),
+            buckets,
+        }
+    }
+}
+
+/// Writes one metric: its help and type once, then every labelled sample.
+fn family<M: EncodeMetric>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    metric_type: MetricType,
+    samples: impl IntoIterator<Item = (Labels, M)>,
+) -> Result<(), std::fmt::Error> {
+    let mut metric = encoder.encode_descriptor(name, help, None, metric_type)?;
+    for (labels, sample) in samples {
+        sample.encode(metric.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+fn counter(value: u64) -> ConstCounter<u64> {
+    ConstCounter::new(value)
+}
+
+fn gauge(value: u64) -> ConstGauge<i64> {
+    ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX))
+}
+
+impl Collector for Scrape {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let all: Vec<(&str, &ShardMetricsSnapshot)> = self
+            .components
+            .iter()
+            .map(|(id, metrics)| (id.as_str(), metrics))
+            .chain(
+                self.shards
+                    .iter()
+                    .map(|r| (r.shard_id.as_str(), &r.metrics)),
+            )
+            .collect();
+        family(
+            &mut encoder,
+            "idauth_verify_duration_seconds",
+            "Verify latency (gateway: arrival to answer; shard: decision and durable audit).",
+            MetricType::Histogram,
+            all.iter().map(|(id, m)| (component(id), Bucketed::of(m))),
+        )?;
+        let stages = || {
+            all.iter().flat_map(|(id, m)| {
+                m.stages.iter().map(|stage| {
+                    let mut labels = component(id);
+                    labels.push(("stage", stage.stage.clone()));
+                    (labels, stage)
+                })
+            })
+        };
+        family(
+            &mut encoder,
+            "idauth_stage_seconds",
+            "Time spent in each verify stage.",
+            MetricType::Counter,
+            stages().map(|(l, s)| (l, ConstCounter::new(s.total_ns as f64 / 1e9))),
+        )?;
+        family(
+            &mut encoder,
+            "idauth_stage_runs",
+            "Times each verify stage ran.",
+            MetricType::Counter,
+            stages().map(|(l, s)| (l, counter(s.count))),
+        )?;
+        family(
+            &mut encoder,
+            "idauth_requests",
+            "Requests by operation and outcome code (0 = success).",
+            MetricType::Counter,
+            all.iter().flat_map(|(id, m)| {
+                m.outcomes.iter().map(|outcome| {
+                    let mut labels = component(id);
+                    labels.push(("operation", outcome.operation.clone()));
+                    labels.push(("code", outcome.code.to_string()));
+                    (labels, counter(outcome.count))
+                })
+            }),
+        )?;
+        family(
+            &mut encoder,
+            "idauth_queue_depth",
+            "Requests waiting for a CPU worker.",
+            MetricType::Gauge,
+            all.iter()
+                .map(|(id, m)| (component(id), gauge(m.queue_depth))),
+        )?;
+        family(
+            &mut encoder,
+            "idauth_template_cache_hits",
+            "Enrolled-template lookups served from the cache.",
+            MetricType::Counter,
+            all.iter()
+                .map(|(id, m)| (component(id), counter(m.cache_hits))),
+        )?;
+        family(
+            &mut encoder,
+            "idauth_template_cache_misses",
+            "Enrolled-template lookups that built the template.",
+            MetricType::Counter,
+            all.iter()
+                .map(|(id, m)| (component(id), counter(m.cache_misses))),
+        )?;
+        let per_shard = |value: fn(&ShardReport) -> u64| {
+            self.shards
+                .iter()
+                .map(move |r| (component(&r.shard_id), gauge(value(r))))
+        };
+        family(
+            &mut encoder,
+            "idauth_residents",
+            "Records in the shard's store.",
+            MetricType::Gauge,
+            per_shard(|r| r.residents),
+        )?;
+        family(
+            &mut encoder,
+            "idauth_store_bytes",
+            "Bytes the shard's store occupies on disk (an even share of the engine when shards share one).",
+            MetricType::Gauge,
+            per_shard(|r| r.store_bytes),
+        )?;
+        family(
+            &mut encoder,
+            "idauth_template_cache_entries",
+            "Built templates in the shard's cache.",
+            MetricType::Gauge,
+            per_shard(|r| r.cache_entries),
+        )?;
+        family(
+            &mut encoder,
+            "idauth_process_resident_memory_bytes",
+            "Resident memory of the process serving the shard.",
+            MetricType::Gauge,
+            per_shard(|r| r.rss_bytes),
+        )?;
+        family(
+            &mut encoder,
+            "idauth_shard_up",
+            "Whether the shard answered the gateway's status call.",
+            MetricType::Gauge,
+            self.up
+                .iter()
+                .map(|(id, up)| (component(id), gauge(u64::from(*up)))),
+        )
+    }
+}
+
+impl Scrape {
+    fn render(self) -> String {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(self));
+        let mut text = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)
+            .expect("writing to a String cannot fail");
         text
     }
 }
-
-fn gauge(text: &mut String, name: &str, component: &str, value: u64) {
-    let _ = writeln!(text, "{name}{{component=\"{component}\"}} {value}");
-}
-
-fn write_shard(text: &mut String, report: &ShardReport) {
-    let id = &report.shard_id;
-    gauge(text, "idauth_residents", id, report.residents);
-    gauge(text, "idauth_store_bytes", id, report.store_bytes);
-    gauge(
-        text,
-        "idauth_template_cache_entries",
-        id,
-        report.cache_entries,
-    );
-    gauge(
-        text,
-        "idauth_process_resident_memory_bytes",
-        id,
-        report.rss_bytes,
-    );
-    write_component(text, id, &report.metrics);
-}
-
-fn write_component(text: &mut String, component: &str, metrics: &ShardMetricsSnapshot) {
-    let latency = &metrics.verify_latency;
-    let mut cumulative = 0;
-    for (i, count) in latency.counts.iter().enumerate() {
-        cumulative += count;
-        let le = latency
-            .bounds_us
-            .get(i)
-            .map_or("+Inf".to_owned(), |us| format!("{}", *us as f64 / 1e6));
-        let _ = writeln!(
-            text,
-            "idauth_verify_duration_seconds_bucket{{component=\"{component}\",le=\"{le}\"}} {cumulative}"
-        );
-    }
-    let _ = writeln!(
-        text,
-        "idauth_verify_duration_seconds_sum{{component=\"{component}\"}} {}\nidauth_verify_duration_seconds_count{{component=\"{component}\"}} {cumulative}",
-        latency.sum_us as f64 / 1e6
-    );
-    for stage in &metrics.stages {
-        let _ = writeln!(
-            text,
-            "idauth_stage_seconds_total{{component=\"{component}\",stage=\"{}\"}} {}\nidauth_stage_runs_total{{component=\"{component}\",stage=\"{}\"}} {}",
-            stage.stage,
-            stage.total_ns as f64 / 1e9,
-            stage.stage,
-            stage.count
-        );
-    }
-    for outcome in &metrics.outcomes {
-        let _ = writeln!(
-            text,
-            "idauth_requests_total{{component=\"{component}\",operation=\"{}\",code=\"{}\"}} {}",
-            outcome.operation, outcome.code, outcome.count
-        );
-    }
-    gauge(text, "idauth_queue_depth", component, metrics.queue_depth);
-    gauge(
-        text,
-        "idauth_template_cache_hits_total",
-        component,
-        metrics.cache_hits,
-    );
-    gauge(
-        text,
-        "idauth_template_cache_misses_total",
-        component,
-        metrics.cache_misses,
-    );
-}
-
-/// The HELP and TYPE lines, once per metric name, ahead of the samples.
-const PREAMBLE: &str = "\
-# HELP idauth_verify_duration_seconds Verify latency (gateway: arrival to answer; shard: decision and durable audit).
-# TYPE idauth_verify_duration_seconds histogram
-# HELP idauth_stage_seconds_total Time spent in each verify stage.
-# TYPE idauth_stage_seconds_total counter
-# HELP idauth_stage_runs_total Times each verify stage ran.
-# TYPE idauth_stage_runs_total counter
-# HELP idauth_requests_total Requests by operation and outcome code (0 = success).
-# TYPE idauth_requests_total counter
-# HELP idauth_queue_depth Requests waiting for a CPU worker.
-# TYPE idauth_queue_depth gauge
-# HELP idauth_template_cache_hits_total Enrolled-template lookups served from the cache.
-# TYPE idauth_template_cache_hits_total counter
-# HELP idauth_template_cache_misses_total Enrolled-template lookups that built the template.
-# TYPE idauth_template_cache_misses_total counter
-# HELP idauth_residents Records in the shard's store.
-# TYPE idauth_residents gauge
-# HELP idauth_store_bytes Bytes the shard's store occupies on disk (an even share of the engine when shards share one).
-# TYPE idauth_store_bytes gauge
-# HELP idauth_template_cache_entries Built templates in the shard's cache.
-# TYPE idauth_template_cache_entries gauge
-# HELP idauth_process_resident_memory_bytes Resident memory of the process serving the shard.
-# TYPE idauth_process_resident_memory_bytes gauge
-# HELP idauth_shard_up Whether the shard answered the gateway's status call.
-# TYPE idauth_shard_up gauge
-";
 
 /// Serves `/metrics` on `address` until the process ends.
 pub async fn serve(address: &str, source: Source) -> anyhow::Result<()> {
@@ -163,7 +287,7 @@ pub async fn serve(address: &str, source: Source) -> anyhow::Result<()> {
             async move {
                 (
                     [("content-type", "text/plain; version=0.0.4")],
-                    format!("{PREAMBLE}{}", source.render().await),
+                    source.render().await,
                 )
             }
         }),
@@ -203,17 +327,23 @@ mod tests {
             cache_hits: 9,
             cache_misses: 1,
         };
-        let mut text = String::new();
-        write_component(&mut text, "shard-1", &metrics);
+        let text = Scrape {
+            components: vec![("shard-1".to_owned(), metrics)],
+            ..Scrape::default()
+        }
+        .render();
         for line in [
             "idauth_verify_duration_seconds_bucket{component=\"shard-1\",le=\"0.001\"} 2",
             "idauth_verify_duration_seconds_bucket{component=\"shard-1\",le=\"0.01\"} 5",
             "idauth_verify_duration_seconds_bucket{component=\"shard-1\",le=\"+Inf\"} 6",
             "idauth_verify_duration_seconds_sum{component=\"shard-1\"} 0.04",
             "idauth_verify_duration_seconds_count{component=\"shard-1\"} 6",
-            "idauth_stage_seconds_total{component=\"shard-1\",stage=\"match\"} 2",
+            "idauth_stage_seconds_total{component=\"shard-1\",stage=\"match\"} 2.0",
             "idauth_requests_total{component=\"shard-1\",operation=\"verify\",code=\"100\"} 7",
             "idauth_queue_depth{component=\"shard-1\"} 3",
+            "idauth_template_cache_hits_total{component=\"shard-1\"} 9",
+            "# TYPE idauth_verify_duration_seconds histogram",
+            "# TYPE idauth_requests_total counter",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

@@ -67,17 +67,3 @@ pub fn to_shards(config: &Config) -> anyhow::Result<Option<ClientTlsConfig>> {
     }
     Ok(Some(tls))
 }
-
-/// A client's TLS settings: the CA to check the server against and, optionally, the
-/// client certificate and key that identify the caller.
-pub fn client(ca: &Path, certificate: Option<(&Path, &Path)>) -> anyhow::Result<ClientTlsConfig> {
-    let mut tls =
-        ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(ca, "server CA")?));
-    if let Some((cert, key)) = certificate {
-        tls = tls.identity(Identity::from_pem(
-            read(cert, "client certificate")?,
-            read(key, "client key")?,
-        ));
-    }
-    Ok(tls)
-}

@@ -6,25 +6,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use idauth_client::{Client, ClientError, ServiceKeys};
 use idauth_match::synthetic::SeededRng;
 use idauth_match::synthetic::population::Population;
-use idauth_proto::status::{code_of, from_status};
+use idauth_proto::status::code_of;
 use idauth_proto::v1;
-use idauth_proto::v1::auth_client::AuthClient;
-use idauth_proto::v1::enrolment_client::EnrolmentClient;
-use idauth_proto::v1::operator_client::OperatorClient;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::report::{Answer, Stats, shard_of};
 use super::workload::{self, Kind, Probe};
-use crate::client::Authenticated;
 
 /// What every request of a phase is drawn from.
 pub struct Target {
     /// The connection to the gateway.
-    pub connection: Authenticated,
-    /// The envelope key.
-    pub key: (u32, Vec<u8>),
+    pub client: Client,
+    /// The service's envelope and receipt keys.
+    pub keys: ServiceKeys,
     /// The population `idauth synth` enrolled.
     pub population: Population,
     /// Probes drawn from it before the run (building a synthetic finger costs more
@@ -88,11 +85,11 @@ fn kind_of(target: &Target, rng: &mut SeededRng) -> Kind {
     }
 }
 
-fn refused(status: &tonic::Status) -> Answer {
+fn refused(error: &ClientError) -> Answer {
     Answer {
         shard: None,
         matched: None,
-        error: Some(from_status(status).name()),
+        error: Some(error.code().map_or("INTERNAL", |code| code.name())),
     }
 }
 
@@ -104,7 +101,7 @@ async fn one(
     scheduled: Option<Instant>,
 ) -> (Kind, Duration, Answer) {
     let kind = kind_of(target, rng);
-    let connection = target.connection.clone();
+    let client = &target.client;
     let build_failed = |error: anyhow::Error| {
         tracing::warn!(%error, "request not built");
         Answer {
@@ -117,16 +114,13 @@ async fn one(
         Kind::Echo => {
             let payload = target.echo.clone().unwrap_or_default();
             let started = Instant::now();
-            let answer = match OperatorClient::new(connection)
-                .echo(v1::EchoMessage { payload })
-                .await
-            {
+            let answer = match client.echo(payload).await {
                 Ok(_) => Answer {
                     shard: None,
                     matched: None,
                     error: None,
                 },
-                Err(status) => refused(&status),
+                Err(error) => refused(&error),
             };
             (kind, started, answer)
         }
@@ -137,19 +131,19 @@ async fn one(
                 index,
                 10,
                 "bench",
-                &target.key,
+                &target.keys,
                 target.plain,
             ) {
                 Err(error) => (kind, Instant::now(), build_failed(error)),
                 Ok(request) => {
                     let started = Instant::now();
-                    let answer = match EnrolmentClient::new(connection).enrol(request).await {
+                    let answer = match client.enrol(request).await {
                         Ok(response) => Answer {
-                            shard: shard_of(&response.get_ref().reference),
+                            shard: shard_of(&response.reference),
                             matched: None,
                             error: None,
                         },
-                        Err(status) => refused(&status),
+                        Err(error) => refused(&error),
                     };
                     (kind, started, answer)
                 }
@@ -158,20 +152,17 @@ async fn one(
         Kind::Genuine | Kind::Impostor => {
             let (kind, probe) =
                 target.probes[(rng.next_u64() % target.probes.len() as u64) as usize].clone();
-            match workload::verify_request(probe, &target.key, target.plain) {
+            match workload::verify_request(probe, &target.keys, target.plain) {
                 Err(error) => (kind, Instant::now(), build_failed(error)),
                 Ok(request) => {
                     let started = Instant::now();
-                    let answer = match AuthClient::new(connection).verify(request).await {
-                        Ok(response) => {
-                            let response = response.into_inner();
-                            Answer {
-                                shard: shard_of(&response.reference),
-                                matched: Some(response.decision == i32::from(v1::Decision::Match)),
-                                error: response.error.as_ref().and_then(code_of).map(|c| c.name()),
-                            }
-                        }
-                        Err(status) => refused(&status),
+                    let answer = match client.verify(request).await {
+                        Ok(response) => Answer {
+                            shard: shard_of(&response.reference),
+                            matched: Some(response.decision == i32::from(v1::Decision::Match)),
+                            error: response.error.as_ref().and_then(code_of).map(|c| c.name()),
+                        },
+                        Err(error) => refused(&error),
                     };
                     (kind, started, answer)
                 }

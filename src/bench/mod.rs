@@ -14,15 +14,14 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use anyhow::Context;
+use idauth_client::Client;
 use idauth_match::synthetic::population::Population;
-use idauth_proto::status::from_status;
 use idauth_proto::v1;
-use idauth_proto::v1::operator_client::OperatorClient;
 use prost::Message;
 use serde_json::json;
 
 use crate::cli::BenchArgs;
-use crate::client::{Authenticated, ExitCode, connect, envelope_key, runtime};
+use crate::client::{ExitCode, connect, runtime};
 use load::{Plan, Target};
 
 /// Probes drawn before a run; each is sent many times, each time under a fresh txn
@@ -32,13 +31,9 @@ use report::Stats;
 
 /// The service's view after a run: ShardStatus as JSON (`null` when the credential
 /// may not ask for it).
-pub(super) async fn shard_status(connection: &Authenticated) -> serde_json::Value {
-    match OperatorClient::new(connection.clone())
-        .shard_status(v1::ShardStatusRequest {})
-        .await
-    {
+pub(super) async fn shard_status(client: &Client) -> serde_json::Value {
+    match client.shard_status().await {
         Ok(response) => {
-            let response = response.into_inner();
             let stage_means = |stages: &[v1::StageTime]| -> serde_json::Value {
                 stages
                     .iter()
@@ -69,10 +64,9 @@ pub(super) async fn shard_status(connection: &Authenticated) -> serde_json::Valu
                 .collect();
             json!({"shards": shards, "gateway_stages": stage_means(&response.gateway_stages)})
         }
-        Err(status) => {
+        Err(error) => {
             eprintln!(
-                "note: no shard status ({}): the credential needs the operator operation",
-                from_status(&status).name()
+                "note: no shard status ({error}): the credential needs the operator operation"
             );
             serde_json::Value::Null
         }
@@ -104,8 +98,8 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         requests: args.requests,
     };
     runtime()?.block_on(async {
-        let connection = connect(&args.client).await?;
-        let key = envelope_key(&connection).await?;
+        let client = connect(&args.client).await?;
+        let keys = client.service_keys().await?;
         let population = Population::new(args.seed);
         eprintln!("idauth bench: drawing {PROBE_POOL} probes from the population");
         let probes = load::probe_pool(
@@ -116,8 +110,8 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             PROBE_POOL,
         );
         let target = |echo: Option<Vec<u8>>, plain: bool| Target {
-            connection: connection.clone(),
-            key: key.clone(),
+            client: client.clone(),
+            keys: keys.clone(),
             population,
             probes: probes.clone(),
             enrol_fraction: args.enrol_percent / 100.0,
@@ -150,7 +144,7 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
                 .iter()
                 .take(64)
                 .map(|(_, probe)| {
-                    workload::verify_request(probe.clone(), &key, args.plain)
+                    workload::verify_request(probe.clone(), &keys, args.plain)
                         .map(|r| r.encoded_len())
                 })
                 .collect::<anyhow::Result<_>>()?;
@@ -160,10 +154,10 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
                 load::run(Arc::new(target(Some(payload), args.plain)), plan, "echo").await;
             phases.push(("echo", stats, elapsed));
         }
-        let before = shard_status(&connection).await;
+        let before = shard_status(&client).await;
         let (stats, elapsed) = load::run(Arc::new(target(None, args.plain)), plan, "bench").await;
         phases.push(("verify", stats, elapsed));
-        let after_verify = shard_status(&connection).await;
+        let after_verify = shard_status(&client).await;
         if args.compare_plain {
             let (stats, elapsed) = load::run(Arc::new(target(None, true)), plan, "plain").await;
             phases.push(("verify_plain", stats, elapsed));
@@ -183,7 +177,7 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
                 json!(rate(&report, "verify") / rate(&report, "verify_plain").max(1e-9));
         }
         report["split_us"] = split(&before, &after_verify);
-        report["service"] = shard_status(&connection).await;
+        report["service"] = shard_status(&client).await;
         write_json(args.out.as_deref(), &report)?;
         if let Some(path) = &args.plot {
             let named: Vec<(&str, &Stats)> = phases.iter().map(|(n, s, _)| (*n, s)).collect();

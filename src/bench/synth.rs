@@ -7,14 +7,12 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 use idauth_match::synthetic::population::Population;
-use idauth_proto::status::from_status;
-use idauth_proto::v1::enrolment_client::EnrolmentClient;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use super::{shard_status, workload, write_json};
 use crate::cli::SynthArgs;
-use crate::client::{ExitCode, connect, envelope_key, runtime};
+use crate::client::{ExitCode, connect, runtime};
 
 /// `idauth synth`: exit 0 when every resident is enrolled (or already was), 2 otherwise.
 pub fn synth(args: &SynthArgs) -> anyhow::Result<ExitCode> {
@@ -24,29 +22,28 @@ pub fn synth(args: &SynthArgs) -> anyhow::Result<ExitCode> {
     );
     let population = Population::new(args.seed);
     runtime()?.block_on(async {
-        let connection = connect(&args.client).await?;
-        let key = Arc::new(envelope_key(&connection).await?);
+        let client = connect(&args.client).await?;
+        let keys = Arc::new(client.service_keys().await?);
         let bar = ProgressBar::new(args.residents);
         bar.set_style(
             ProgressStyle::with_template("{bar:40} {pos}/{len} enrolled  {per_sec}  eta {eta}")
                 .expect("valid template"),
         );
         let started = Instant::now();
-        let client = EnrolmentClient::new(connection.clone());
         let fingers = args.fingers;
         let outcomes: Vec<Result<bool, &'static str>> = futures_util::stream::iter(args.start..args.start + args.residents)
             .map(|index| {
-                let (mut client, key, bar) = (client.clone(), Arc::clone(&key), bar.clone());
+                let (client, keys, bar) = (client.clone(), Arc::clone(&keys), bar.clone());
                 async move {
-                    let request = workload::enrol_request(&population, index, fingers, "synth", &key, false);
+                    let request = workload::enrol_request(&population, index, fingers, "synth", &keys, false);
                     let outcome = match request {
                         Err(error) => {
                             tracing::warn!(%error, "enrolment not built");
                             Err("CLIENT_BUILD_FAILED")
                         }
                         Ok(request) => match client.enrol(request).await {
-                            Ok(response) => Ok(response.get_ref().replayed),
-                            Err(status) => Err(from_status(&status).name()),
+                            Ok(response) => Ok(response.replayed),
+                            Err(error) => Err(error.code().map_or("INTERNAL", |code| code.name())),
                         },
                     };
                     bar.inc(1);
@@ -64,7 +61,7 @@ pub fn synth(args: &SynthArgs) -> anyhow::Result<ExitCode> {
         for error in outcomes.iter().filter_map(|o| o.err()) {
             *refused.entry(error).or_default() += 1;
         }
-        let status = shard_status(&connection).await;
+        let status = shard_status(&client).await;
         let shards = status["shards"].clone();
         let rss = shards.as_array().and_then(|s| s.iter().filter_map(|s| s["rss_bytes"].as_u64()).max());
         let (residents, bytes) = shards.as_array().map_or((0, 0), |shards| {

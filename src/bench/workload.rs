@@ -7,7 +7,7 @@ use idauth_proto::convert;
 use idauth_proto::v1;
 
 use crate::cli::IdTypeArg;
-use crate::client::{fresh_id, now, seal};
+use idauth_client::{ServiceKeys, fresh_id, now};
 
 /// The kinds of request, for per-operation figures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -89,10 +89,10 @@ pub fn probe(
     }
 }
 
-/// A verify request for `probe`, its fingers sealed to `key` unless `plain`.
+/// A verify request for `probe`, its fingers sealed to `keys` unless `plain`.
 pub fn verify_request(
     probe: Probe,
-    key: &(u32, Vec<u8>),
+    keys: &ServiceKeys,
     plain: bool,
 ) -> anyhow::Result<v1::VerifyRequest> {
     let txn = fresh_id("bench");
@@ -100,7 +100,7 @@ pub fn verify_request(
     let (fingers, envelope) = if plain {
         (probe.fingers, None)
     } else {
-        (Vec::new(), seal(key, probe.fingers, &txn, &timestamp)?)
+        (Vec::new(), keys.seal(probe.fingers, &txn, &timestamp)?)
     };
     Ok(v1::VerifyRequest {
         txn,
@@ -121,7 +121,7 @@ pub fn enrol_request(
     index: u64,
     fingers: usize,
     centre: &str,
-    key: &(u32, Vec<u8>),
+    keys: &ServiceKeys,
     plain: bool,
 ) -> anyhow::Result<v1::EnrolRequest> {
     let resident = population.resident(index);
@@ -133,7 +133,7 @@ pub fn enrol_request(
     let (fingers, envelope) = if plain {
         (records, None)
     } else {
-        (Vec::new(), seal(key, records, &request_id, &timestamp)?)
+        (Vec::new(), keys.seal(records, &request_id, &timestamp)?)
     };
     Ok(v1::EnrolRequest {
         context: Some(v1::EnrolmentContext {

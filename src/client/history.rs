@@ -1,19 +1,18 @@
 //! `idauth history`: a resident's authentication history, as a resident portal sees it.
 
 use idauth_proto::convert;
-use idauth_proto::status::{code_of, from_status};
+use idauth_proto::status::code_of;
 use idauth_proto::v1::AuthHistoryRequest;
-use idauth_proto::v1::resident_client::ResidentClient;
 use serde_json::json;
 
-use super::{ExitCode, connect, error_json, runtime};
+use super::{ExitCode, connect, error_json, refusal, runtime};
 use crate::cli::HistoryArgs;
 
 /// `idauth history`: exit 0 with the entries, 2 when refused.
 pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
     let resident = super::request::identifier_of(&args.id, args.id_type)?;
     runtime()?.block_on(async {
-        let mut client = ResidentClient::new(connect(&args.client).await?);
+        let client = connect(&args.client).await?;
         let mut entries = Vec::new();
         let mut page_token = args.page_token.clone();
         let (token, next) = loop {
@@ -24,9 +23,9 @@ pub fn history(args: &HistoryArgs) -> anyhow::Result<ExitCode> {
                 token: args.token.clone(),
             };
             let page = match client.auth_history(request).await {
-                Ok(response) => response.into_inner(),
-                Err(status) => {
-                    let error = error_json(from_status(&status));
+                Ok(page) => page,
+                Err(error) => {
+                    let error = error_json(refusal(error)?);
                     if args.client.json {
                         println!("{}", json!({ "entries": [], "error": error }));
                     } else {

@@ -9,17 +9,16 @@ use std::time::Instant;
 
 use anyhow::Context;
 use futures_util::StreamExt;
+use idauth_client::ServiceKeys;
 use idauth_core::{FingerPosition, IdentifierType, ResidentId};
 use idauth_match::eval::corpus::{Corpus, CorpusEntry};
 use idauth_match::format::parse;
 use idauth_proto::convert::resident_id_to_wire;
-use idauth_proto::status::from_status;
-use idauth_proto::v1::enrolment_client::EnrolmentClient;
 use idauth_proto::v1::{Demographics, EnrolRequest, EnrolmentContext};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use super::{ExitCode, connect, envelope_key, error_json, now, request, runtime, seal};
+use super::{ExitCode, connect, error_json, request, runtime};
 use crate::cli::ImportArgs;
 
 /// The resident id import gives a corpus finger.
@@ -55,11 +54,11 @@ pub fn import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
         args.impression
     );
     let runtime = runtime()?;
-    let connection = runtime.block_on(connect(&args.client))?;
-    let key = runtime.block_on(envelope_key(&connection))?;
+    let client = runtime.block_on(connect(&args.client))?;
+    let keys = runtime.block_on(client.service_keys())?;
     let requests = entries
         .iter()
-        .map(|entry| enrol_request(entry, declared, &args.centre, &key))
+        .map(|entry| enrol_request(entry, declared, &args.centre, &keys))
         .collect::<anyhow::Result<Vec<_>>>()?;
 
     let progress = ProgressBar::new(requests.len() as u64);
@@ -69,16 +68,17 @@ pub fn import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
     );
     let started = Instant::now();
     let outcomes: Vec<Outcome> = runtime.block_on(async {
-        let client = EnrolmentClient::new(connection);
         let outcomes = futures_util::stream::iter(requests)
             .map(|request| {
-                let mut client = client.clone();
+                let client = client.clone();
                 let progress = progress.clone();
                 async move {
                     let outcome = match client.enrol(request).await {
-                        Ok(response) if response.get_ref().replayed => Outcome::Replayed,
+                        Ok(response) if response.replayed => Outcome::Replayed,
                         Ok(_) => Outcome::Enrolled,
-                        Err(status) => Outcome::Refused(from_status(&status)),
+                        Err(error) => Outcome::Refused(
+                            error.code().unwrap_or(idauth_core::ErrorCode::Internal),
+                        ),
                     };
                     progress.inc(1);
                     outcome
@@ -149,7 +149,7 @@ fn enrol_request(
     entry: &CorpusEntry,
     declared: FingerPosition,
     centre: &str,
-    key: &(u32, Vec<u8>),
+    keys: &ServiceKeys,
 ) -> anyhow::Result<EnrolRequest> {
     let id = resident_id(&entry.set, &entry.finger);
     let resident = ResidentId::new(IdentifierType::NationalId, &id)
@@ -164,9 +164,9 @@ fn enrol_request(
         .unwrap_or(declared);
     let finger = request::finger(u32::from(position.code()), &entry.path)?;
     let request_id = format!("{}-{}-{}", entry.set, entry.finger, entry.impression);
-    let timestamp = now();
+    let timestamp = idauth_client::now();
     Ok(EnrolRequest {
-        envelope: seal(key, vec![finger], &request_id, &timestamp)?,
+        envelope: keys.seal(vec![finger], &request_id, &timestamp)?,
         context: Some(EnrolmentContext {
             centre_id: centre.to_owned(),
             request_id,

@@ -5,23 +5,12 @@ mod history;
 mod import;
 pub(crate) mod request;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use anyhow::Context;
+use idauth_client::{Client, ClientError, Credential, Tls};
 use idauth_core::ErrorCode;
-use idauth_gateway::envelope::Binding;
 use idauth_proto::convert;
-use idauth_proto::status::from_status;
-use idauth_proto::v1::auth_client::AuthClient;
-use idauth_proto::v1::enrolment_client::EnrolmentClient;
-use idauth_proto::v1::{
-    Decision, EnrolRequest, EnrolmentContext, ServiceKeysRequest, VerifyRequest,
-};
+use idauth_proto::v1::{Decision, EnrolRequest, EnrolmentContext, VerifyRequest};
 use serde_json::json;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 
 use crate::cli::{ClientArgs, EnrolArgs, NameMatchArg, VerifyArgs};
 use crate::config::{default_secrets_dir, dev_credential_path};
@@ -38,57 +27,15 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-pub(crate) fn now() -> prost_types::Timestamp {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default();
-    convert::timestamp(ms)
-}
-
-/// A fresh id for a request or a transaction: time and randomness, hex.
-pub(crate) fn fresh_id(prefix: &str) -> String {
-    let mut random = [0u8; 6];
-    // Uniqueness only: a failed random source still leaves the time part.
-    let _ = getrandom::fill(&mut random);
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or_default();
-    let tail: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{prefix}-{ms:x}-{tail}")
-}
-
-/// Adds the caller's API key, when it has one, to every call.
-#[derive(Clone)]
-pub(crate) struct Bearer(Option<MetadataValue<Ascii>>);
-
-impl Interceptor for Bearer {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(value) = &self.0 {
-            request
-                .metadata_mut()
-                .insert("authorization", value.clone());
-        }
-        Ok(request)
-    }
-}
-
-/// A connection that presents the caller's credential.
-pub(crate) type Authenticated = InterceptedService<Channel, Bearer>;
-
-/// The API key: `--api-key` / `IDAUTH_API_KEY`, else `--api-key-file`, else none when
-/// a client certificate identifies the caller, else the development credential of
-/// `idauth serve`.
-fn api_key(args: &ClientArgs) -> anyhow::Result<Option<String>> {
+/// The caller's credential: `--api-key` / `IDAUTH_API_KEY`, else `--api-key-file`,
+/// else the client certificate alone when one is given, else the development
+/// credential of `idauth serve`.
+fn credential(args: &ClientArgs) -> anyhow::Result<Credential> {
     if let Some(key) = &args.api_key {
-        return Ok(Some(key.trim().to_owned()));
+        return Ok(Credential::ApiKey(key.trim().to_owned()));
     }
     if args.api_key_file.is_none() && args.tls_cert.is_some() {
-        return Ok(None);
+        return Ok(Credential::Certificate);
     }
     let path = args
         .api_key_file
@@ -101,84 +48,48 @@ fn api_key(args: &ClientArgs) -> anyhow::Result<Option<String>> {
             path.display()
         )
     })?;
-    Ok(Some(key.trim().to_owned()))
+    Ok(Credential::ApiKey(key.trim().to_owned()))
+}
+
+fn read(path: &std::path::Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading the {what} {}", path.display()))
+}
+
+/// TLS from `--tls-ca`, presenting `--tls-cert` / `--tls-key` when given.
+fn tls(args: &ClientArgs) -> anyhow::Result<Option<Tls>> {
+    let Some(ca) = &args.tls_ca else {
+        return Ok(None);
+    };
+    let identity = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some((read(cert, "client certificate")?, read(key, "client key")?))
+        }
+        _ => None,
+    };
+    Ok(Some(Tls {
+        ca_pem: read(ca, "server CA")?,
+        identity,
+    }))
 }
 
 /// Connects to the gateway with the caller's credential (and, for `https://`, over
-/// TLS checked against `--tls-ca`, presenting `--tls-cert` when given).
-pub(crate) async fn connect(args: &ClientArgs) -> anyhow::Result<Authenticated> {
-    let bearer = match api_key(args)? {
-        Some(key) => Some(
-            format!("Bearer {key}")
-                .parse()
-                .context("the API key holds characters a header cannot carry")?,
-        ),
-        None => None,
-    };
-    let server = &args.server;
-    let mut endpoint = tonic::transport::Endpoint::from_shared(server.to_owned())
-        .with_context(|| format!("server address {server:?}"))?;
-    if let Some(ca) = &args.tls_ca {
-        let identity = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
-        endpoint = endpoint
-            .tls_config(crate::tls::client(ca, identity)?)
-            .context("TLS settings")?;
-    }
-    let channel = endpoint
-        .connect()
+/// TLS checked against `--tls-ca`).
+pub(crate) async fn connect(args: &ClientArgs) -> anyhow::Result<Client> {
+    let client = Client::connect(&args.server, &credential(args)?, tls(args)?.as_ref())
         .await
-        .with_context(|| format!("connecting to {server} (is `idauth serve` running?)"))?;
-    Ok(InterceptedService::new(channel, Bearer(bearer)))
+        .map_err(|error| match error {
+            ClientError::Connect { .. } => {
+                anyhow::Error::new(error).context("is `idauth serve` running?")
+            }
+            other => anyhow::Error::new(other),
+        })?;
+    Ok(client)
 }
 
-/// The service's current envelope key (key id, X25519 public key) and its receipt
-/// verification key.
-pub(crate) async fn service_keys(
-    connection: &Authenticated,
-) -> anyhow::Result<((u32, Vec<u8>), Vec<u8>)> {
-    let keys = AuthClient::new(connection.clone())
-        .service_keys(ServiceKeysRequest {})
-        .await
-        .map_err(|status| {
-            let code = from_status(&status);
-            anyhow::anyhow!(
-                "fetching the service keys: {} {}: {}",
-                code.number(),
-                code.name(),
-                code.action_hint()
-            )
-        })?
-        .into_inner();
-    let key = keys
-        .envelope_keys
-        .into_iter()
-        .next()
-        .context("the service published no envelope key")?;
-    Ok(((key.key_id, key.public_key), keys.receipt_public_key))
-}
-
-/// The service's current envelope key: (key id, X25519 public key).
-pub(crate) async fn envelope_key(connection: &Authenticated) -> anyhow::Result<(u32, Vec<u8>)> {
-    Ok(service_keys(connection).await?.0)
-}
-
-/// Encrypts fingers to the service key, bound to `txn` and `timestamp`.
-pub(crate) fn seal(
-    key: &(u32, Vec<u8>),
-    fingers: Vec<idauth_proto::v1::Finger>,
-    txn: &str,
-    timestamp: &prost_types::Timestamp,
-) -> anyhow::Result<Option<idauth_proto::v1::Envelope>> {
-    if fingers.is_empty() {
-        return Ok(None);
-    }
-    let binding = Binding {
-        txn,
-        timestamp: (timestamp.seconds, timestamp.nanos),
-    };
-    let envelope = idauth_gateway::envelope::seal(key.0, &key.1, fingers, binding)
-        .map_err(anyhow::Error::msg)?;
-    Ok(Some(envelope))
+/// The error code of a refused call; a call that failed before the service answered
+/// is an error of the command itself.
+pub(crate) fn refusal(error: ClientError) -> anyhow::Result<ErrorCode> {
+    error.code().ok_or_else(|| anyhow::Error::new(error))
 }
 
 /// The JSON form of an error code.
@@ -196,13 +107,16 @@ pub fn enrol(args: &EnrolArgs) -> anyhow::Result<ExitCode> {
     let resident = request::identifier(&args.resident)?;
     let fingers = request::fingers(&args.resident.fingers)?;
     let demographics = request::demographics(&args.demographics);
-    let request_id = args.request_id.clone().unwrap_or_else(|| fresh_id("enrol"));
+    let request_id = args
+        .request_id
+        .clone()
+        .unwrap_or_else(|| idauth_client::fresh_id("enrol"));
     runtime()?.block_on(async {
-        let connection = connect(&args.client).await?;
-        let (key, receipt_key) = service_keys(&connection).await?;
-        let timestamp = now();
+        let client = connect(&args.client).await?;
+        let keys = client.service_keys().await?;
+        let timestamp = idauth_client::now();
         let request = EnrolRequest {
-            envelope: seal(&key, fingers, &request_id, &timestamp)?,
+            envelope: keys.seal(fingers, &request_id, &timestamp)?,
             context: Some(EnrolmentContext {
                 centre_id: args.centre.clone(),
                 request_id: request_id.clone(),
@@ -213,10 +127,8 @@ pub fn enrol(args: &EnrolArgs) -> anyhow::Result<ExitCode> {
             fingers: Vec::new(),
             demographics: Some(demographics),
         };
-        let mut client = EnrolmentClient::new(connection);
         match client.enrol(request).await {
             Ok(response) => {
-                let response = response.into_inner();
                 if args.client.json {
                     println!(
                         "{}",
@@ -228,7 +140,7 @@ pub fn enrol(args: &EnrolArgs) -> anyhow::Result<ExitCode> {
                             "replayed": response.replayed,
                             "token": response.token,
                             "receipt": hex::encode(&response.receipt),
-                            "receipt_valid": idauth_gateway::receipt::check_enrol(&receipt_key, &response),
+                            "receipt_valid": keys.enrol_receipt(&response),
                         })
                     );
                 } else {
@@ -241,8 +153,8 @@ pub fn enrol(args: &EnrolArgs) -> anyhow::Result<ExitCode> {
                 }
                 Ok(0)
             }
-            Err(status) => {
-                let code = from_status(&status);
+            Err(error) => {
+                let code = refusal(error)?;
                 if args.client.json {
                     println!(
                         "{}",
@@ -266,13 +178,16 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
         NameMatchArg::Partial => idauth_core::NameMatch::Partial,
     };
     let query = request::query(&args.demographics, name_match);
-    let txn = args.txn.clone().unwrap_or_else(|| fresh_id("txn"));
+    let txn = args
+        .txn
+        .clone()
+        .unwrap_or_else(|| idauth_client::fresh_id("txn"));
     runtime()?.block_on(async {
-        let connection = connect(&args.client).await?;
-        let (key, receipt_key) = service_keys(&connection).await?;
-        let timestamp = now();
+        let client = connect(&args.client).await?;
+        let keys = client.service_keys().await?;
+        let timestamp = idauth_client::now();
         let request = VerifyRequest {
-            envelope: seal(&key, fingers, &txn, &timestamp)?,
+            envelope: keys.seal(fingers, &txn, &timestamp)?,
             txn: txn.clone(),
             timestamp: Some(timestamp),
             consent: true,
@@ -281,12 +196,10 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
             demographics: Some(query),
             device_id: "idauth-cli".into(),
         };
-        let mut client = AuthClient::new(connection);
         let (value, exit) = match client.verify(request).await {
             Ok(response) => {
-                let response = response.into_inner();
                 let matched = response.decision == i32::from(Decision::Match);
-                let receipt_valid = idauth_gateway::receipt::check(&receipt_key, &response);
+                let receipt_valid = keys.verify_receipt(&response);
                 let error = response
                     .error
                     .as_ref()
@@ -312,13 +225,13 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
                     if matched { 0 } else { 1 },
                 )
             }
-            Err(status) => (
+            Err(error) => (
                 json!({
                     "decision": "NO_MATCH",
                     "code": null,
                     "txn": txn,
                     "factors": [],
-                    "error": error_json(from_status(&status)),
+                    "error": error_json(refusal(error)?),
                 }),
                 2,
             ),

@@ -77,7 +77,12 @@ async fn enrol_update_and_deactivate_through_the_api() {
         .unwrap()
         .into_inner()
         .receipt_public_key;
-    assert!(idauth_gateway::receipt::check_enrol(&receipt_key, &first));
+    let bytes = idauth_client::receipt::write_bytes((&first).into());
+    assert!(idauth_client::receipt::is_signed(
+        &receipt_key,
+        &bytes,
+        &first.receipt
+    ));
     assert_eq!((first.version, first.replayed), (1, false));
     let again = enrolment.enrol(enrol).await.unwrap().into_inner();
     assert_eq!(

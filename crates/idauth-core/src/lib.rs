@@ -9,6 +9,7 @@ pub mod command;
 mod error;
 pub mod error_code;
 pub mod finger;
+pub mod metrics;
 pub mod minutiae;
 pub mod resident;
 pub mod template_format;

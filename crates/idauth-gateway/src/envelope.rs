@@ -1,94 +1,17 @@
-//! Encrypted probes: the service's X25519 keys, opening envelopes, and sealing them
-//! (for the client commands and tests).
-//!
-//! Sender: fresh ephemeral X25519 key, shared secret with the service key `key_id`,
-//! HKDF-SHA256 (salt = ephemeral public key || service public key, info = a fixed
-//! label) to a ChaCha20-Poly1305 key, random 12-byte nonce, ciphertext of an encoded
-//! `ProbeSet`. The associated data binds the envelope to its request: the key id, the
-//! txn (or enrolment request id) and the request timestamp, so an envelope lifted from
-//! one request fails to open in any other. Keys rotate with an overlap window: an old
-//! key keeps opening envelopes until its `not_after_ms`.
+//! The service's X25519 envelope keys: the key file, rotation with an overlap window
+//! (an old key keeps opening envelopes until its `not_after_ms`), and opening a
+//! probe's envelope into domain fingers. The envelope format itself is defined once,
+//! in [`idauth_client::envelope`], which agencies seal with.
 
 use std::collections::BTreeMap;
 
-use chacha20poly1305::aead::{Aead, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, KeyInit};
-use hkdf::Hkdf;
-use idauth_core::ErrorCode;
-use idauth_proto::v1;
-use prost::Message;
+use idauth_client::envelope::{self, Binding};
+use idauth_core::{ErrorCode, FingerSample};
+use idauth_proto::{convert, v1};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use x25519_dalek::{PublicKey, StaticSecret};
 
 use crate::error::GatewayError;
-
-const INFO: &[u8] = b"idauth probe envelope v1";
-
-/// What an envelope is bound to.
-#[derive(Debug, Clone, Copy)]
-pub struct Binding<'a> {
-    /// The txn (verify) or request id (enrolment).
-    pub txn: &'a str,
-    /// The request timestamp, Unix seconds and nanoseconds as sent.
-    pub timestamp: (i64, i32),
-}
-
-fn associated_data(key_id: u32, binding: Binding<'_>) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(48 + binding.txn.len());
-    aad.extend_from_slice(INFO);
-    aad.extend_from_slice(&key_id.to_le_bytes());
-    aad.extend_from_slice(&(binding.txn.len() as u64).to_le_bytes());
-    aad.extend_from_slice(binding.txn.as_bytes());
-    aad.extend_from_slice(&binding.timestamp.0.to_le_bytes());
-    aad.extend_from_slice(&binding.timestamp.1.to_le_bytes());
-    aad
-}
-
-fn cipher(shared: &[u8; 32], ephemeral: &PublicKey, service: &PublicKey) -> ChaCha20Poly1305 {
-    let mut salt = [0u8; 64];
-    salt[..32].copy_from_slice(ephemeral.as_bytes());
-    salt[32..].copy_from_slice(service.as_bytes());
-    let hkdf = Hkdf::<Sha256>::new(Some(&salt), shared);
-    let mut key = [0u8; 32];
-    hkdf.expand(INFO, &mut key)
-        .expect("32 bytes is a valid HKDF-SHA256 output length");
-    ChaCha20Poly1305::new(&key.into())
-}
-
-/// Encrypts `fingers` to the service key `(key_id, public_key)`.
-pub fn seal(
-    key_id: u32,
-    public_key: &[u8],
-    fingers: Vec<v1::Finger>,
-    binding: Binding<'_>,
-) -> Result<v1::Envelope, String> {
-    let service = PublicKey::from(
-        <[u8; 32]>::try_from(public_key).map_err(|_| "service public key must be 32 bytes")?,
-    );
-    let ephemeral = StaticSecret::random();
-    let ephemeral_public = PublicKey::from(&ephemeral);
-    let shared = ephemeral.diffie_hellman(&service);
-    let mut nonce = [0u8; 12];
-    getrandom::fill(&mut nonce).map_err(|e| format!("no system randomness: {e}"))?;
-    let plaintext = v1::ProbeSet { fingers }.encode_to_vec();
-    let aad = associated_data(key_id, binding);
-    let ciphertext = cipher(shared.as_bytes(), &ephemeral_public, &service)
-        .encrypt(
-            &nonce.into(),
-            Payload {
-                msg: &plaintext,
-                aad: &aad,
-            },
-        )
-        .map_err(|_| "encryption failed".to_owned())?;
-    Ok(v1::Envelope {
-        key_id,
-        ephemeral_public_key: ephemeral_public.as_bytes().to_vec(),
-        nonce: nonce.to_vec(),
-        ciphertext,
-    })
-}
 
 /// One service key as stored.
 #[derive(Serialize, Deserialize)]
@@ -188,56 +111,41 @@ impl EnvelopeKeys {
             .collect()
     }
 
-    /// Opens an envelope bound to `binding`; its fingers.
+    /// Opens an envelope bound to `binding`; its fingers, as domain values.
     pub fn open(
         &self,
-        envelope: &v1::Envelope,
+        sealed: &v1::Envelope,
         binding: Binding<'_>,
         now_ms: i64,
-    ) -> Result<Vec<v1::Finger>, GatewayError> {
-        let v1::Envelope {
-            key_id,
-            ephemeral_public_key,
-            nonce,
-            ciphertext,
-        } = envelope;
+    ) -> Result<Vec<FingerSample>, GatewayError> {
         let key = self
             .keys
             .iter()
-            .find(|k| k.id == *key_id)
+            .find(|k| k.id == sealed.key_id)
             .filter(|k| k.not_after_ms.is_none_or(|end| now_ms < end))
             .ok_or(refuse(
                 ErrorCode::EnvelopeKeyUnknown,
                 "envelope key unknown or retired",
             ))?;
-        let invalid = || refuse(ErrorCode::EnvelopeInvalid, "envelope does not open");
-        let ephemeral = PublicKey::from(
-            <[u8; 32]>::try_from(ephemeral_public_key.as_slice()).map_err(|_| invalid())?,
-        );
-        let nonce = <[u8; 12]>::try_from(nonce.as_slice()).map_err(|_| invalid())?;
-        let shared = key.secret.diffie_hellman(&ephemeral);
-        if !shared.was_contributory() {
-            return Err(invalid());
-        }
-        let aad = associated_data(*key_id, binding);
-        let plaintext = cipher(shared.as_bytes(), &ephemeral, &key.public)
-            .decrypt(
-                &nonce.into(),
-                Payload {
-                    msg: ciphertext,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| invalid())?;
-        let v1::ProbeSet { fingers } =
-            v1::ProbeSet::decode(plaintext.as_slice()).map_err(|_| invalid())?;
-        Ok(fingers)
+        let fingers = envelope::open(&key.secret, &key.public, sealed, binding)
+            .map_err(|_| refuse(ErrorCode::EnvelopeInvalid, "envelope does not open"))?;
+        Ok(convert::fingers(fingers)?)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn seal(
+        key_id: u32,
+        public: &[u8],
+        fingers: Vec<v1::Finger>,
+        binding: Binding<'_>,
+    ) -> Result<v1::Envelope, idauth_client::ClientError> {
+        let public = PublicKey::from(<[u8; 32]>::try_from(public).unwrap());
+        envelope::seal(key_id, &public, fingers, binding)
+    }
 
     fn finger() -> v1::Finger {
         v1::Finger {
@@ -256,7 +164,10 @@ mod tests {
             timestamp: (1_800_000_000, 5),
         };
         let envelope = seal(1, &public[0].public_key, vec![finger()], binding).unwrap();
-        assert_eq!(keys.open(&envelope, binding, 0).unwrap(), vec![finger()]);
+        assert_eq!(
+            keys.open(&envelope, binding, 0).unwrap(),
+            convert::fingers(vec![finger()]).unwrap()
+        );
 
         let other_txn = Binding {
             txn: "t-2",

@@ -1,67 +1,9 @@
-//! Receipts: an Ed25519 signature by the gateway over a verify response's fields, so
-//! that an agency can prove offline, to an auditor or in a dispute, what the service
-//! answered. The signed bytes are a fixed label followed by each field, length-prefixed:
-//! txn, decision, reference, token, timestamp (seconds, nanos), error code (0 = none),
-//! and each factor with its result.
+//! Signing receipts with the gateway's Ed25519 key. What a receipt signs is defined
+//! once, in [`idauth_client::receipt`], where agencies check it.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey};
+use idauth_client::receipt::{verify_bytes, write_bytes};
 use idauth_proto::v1;
-
-const LABEL: &[u8] = b"idauth verify receipt v1\0";
-
-fn put(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-    out.extend_from_slice(bytes);
-}
-
-/// The bytes a verify receipt signs.
-pub fn signed_bytes(response: &v1::VerifyResponse) -> Vec<u8> {
-    let v1::VerifyResponse {
-        txn,
-        decision,
-        reference,
-        factors,
-        error,
-        timestamp,
-        token,
-        receipt: _,
-    } = response;
-    let mut out = Vec::with_capacity(256);
-    out.extend_from_slice(LABEL);
-    put(&mut out, txn.as_bytes());
-    out.extend_from_slice(&decision.to_le_bytes());
-    put(&mut out, reference.as_bytes());
-    put(&mut out, token.as_bytes());
-    let (seconds, nanos) = timestamp.map_or((0, 0), |t| (t.seconds, t.nanos));
-    out.extend_from_slice(&seconds.to_le_bytes());
-    out.extend_from_slice(&nanos.to_le_bytes());
-    out.extend_from_slice(&error.as_ref().map_or(0, |e| e.code).to_le_bytes());
-    out.extend_from_slice(&(factors.len() as u64).to_le_bytes());
-    for factor in factors {
-        out.extend_from_slice(&factor.factor.to_le_bytes());
-        out.push(u8::from(factor.matched));
-    }
-    out
-}
-
-/// The bytes a write receipt (enrolment, update, lock) signs: a fixed label, then
-/// request id, reference, version, replayed and token.
-pub fn signed_write_bytes(
-    request_id: &str,
-    reference: &str,
-    version: u64,
-    replayed: bool,
-    token: &str,
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(160);
-    out.extend_from_slice(b"idauth write receipt v1\0");
-    put(&mut out, request_id.as_bytes());
-    put(&mut out, reference.as_bytes());
-    out.extend_from_slice(&version.to_le_bytes());
-    out.push(u8::from(replayed));
-    put(&mut out, token.as_bytes());
-    out
-}
 
 /// Signs receipts with the gateway's key.
 pub struct ReceiptSigner {
@@ -89,71 +31,36 @@ impl ReceiptSigner {
 
     /// Sets `response.receipt`.
     pub fn sign(&self, response: &mut v1::VerifyResponse) {
-        response.receipt = self.key.sign(&signed_bytes(response)).to_bytes().to_vec();
+        response.receipt = self.key.sign(&verify_bytes(response)).to_bytes().to_vec();
     }
 
     /// Sets the receipt of an enrolment response.
     pub fn sign_enrol(&self, response: &mut v1::EnrolResponse) {
-        let v1::EnrolResponse {
-            request_id,
-            reference,
-            version,
-            replayed,
-            token,
-            receipt: _,
-        } = &*response;
-        let bytes = signed_write_bytes(request_id, reference, *version, *replayed, token);
-        response.receipt = self.key.sign(&bytes).to_bytes().to_vec();
+        let signature = self.key.sign(&write_bytes((&*response).into()));
+        response.receipt = signature.to_bytes().to_vec();
     }
 
     /// Sets the receipt of an update, deactivation or lock response.
     pub fn sign_update(&self, response: &mut v1::UpdateResponse) {
-        let v1::UpdateResponse {
-            request_id,
-            reference,
-            version,
-            replayed,
-            token,
-            receipt: _,
-        } = &*response;
-        let bytes = signed_write_bytes(request_id, reference, *version, *replayed, token);
-        response.receipt = self.key.sign(&bytes).to_bytes().to_vec();
+        let signature = self.key.sign(&write_bytes((&*response).into()));
+        response.receipt = signature.to_bytes().to_vec();
     }
-}
-
-/// Whether an enrolment response's receipt is a valid signature by `public_key`.
-pub fn check_enrol(public_key: &[u8], response: &v1::EnrolResponse) -> bool {
-    let bytes = signed_write_bytes(
-        &response.request_id,
-        &response.reference,
-        response.version,
-        response.replayed,
-        &response.token,
-    );
-    check_bytes(public_key, &bytes, &response.receipt)
-}
-
-fn check_bytes(public_key: &[u8], bytes: &[u8], receipt: &[u8]) -> bool {
-    let Ok(key) = <[u8; 32]>::try_from(public_key) else {
-        return false;
-    };
-    let Ok(key) = VerifyingKey::from_bytes(&key) else {
-        return false;
-    };
-    let Ok(signature) = Signature::from_slice(receipt) else {
-        return false;
-    };
-    key.verify(bytes, &signature).is_ok()
-}
-
-/// Whether `response.receipt` is a valid signature by `public_key` over its fields.
-pub fn check(public_key: &[u8], response: &v1::VerifyResponse) -> bool {
-    check_bytes(public_key, &signed_bytes(response), &response.receipt)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use idauth_client::{EnvelopeKey, ServiceKeys};
+
+    fn keys(signer: &ReceiptSigner) -> ServiceKeys {
+        ServiceKeys {
+            envelope: EnvelopeKey {
+                key_id: 1,
+                public: x25519_dalek::PublicKey::from([9; 32]),
+            },
+            receipt_key: signer.public_key().to_vec(),
+        }
+    }
 
     #[test]
     fn a_receipt_checks_and_any_changed_field_breaks_it() {
@@ -175,19 +82,19 @@ mod tests {
             receipt: Vec::new(),
         };
         signer.sign(&mut response);
-        assert!(check(&signer.public_key(), &response));
+        assert!(keys(&signer).verify_receipt(&response));
         let mut changed = response.clone();
         changed.decision = v1::Decision::NoMatch.into();
-        assert!(!check(&signer.public_key(), &changed));
+        assert!(!keys(&signer).verify_receipt(&changed));
         let mut changed = response.clone();
         changed.factors[0].matched = false;
-        assert!(!check(&signer.public_key(), &changed));
+        assert!(!keys(&signer).verify_receipt(&changed));
         let other = ReceiptSigner::from_seed(&[5; 32]);
-        assert!(!check(&other.public_key(), &response));
+        assert!(!keys(&other).verify_receipt(&response));
     }
 
     #[test]
-    fn enrolment_receipts_check_and_break_on_change() {
+    fn write_receipts_check_and_break_on_change() {
         let signer = ReceiptSigner::from_seed(&[6; 32]);
         let mut response = v1::EnrolResponse {
             request_id: "r-1".into(),
@@ -198,8 +105,20 @@ mod tests {
             receipt: Vec::new(),
         };
         signer.sign_enrol(&mut response);
-        assert!(check_enrol(&signer.public_key(), &response));
+        assert!(keys(&signer).enrol_receipt(&response));
         response.version = 2;
-        assert!(!check_enrol(&signer.public_key(), &response));
+        assert!(!keys(&signer).enrol_receipt(&response));
+        let mut update = v1::UpdateResponse {
+            request_id: "r-2".into(),
+            reference: "shard-1-ef".into(),
+            version: 3,
+            replayed: true,
+            token: "tok".into(),
+            receipt: Vec::new(),
+        };
+        signer.sign_update(&mut update);
+        assert!(keys(&signer).update_receipt(&update));
+        update.replayed = false;
+        assert!(!keys(&signer).update_receipt(&update));
     }
 }

@@ -9,7 +9,6 @@ mod decide_tests;
 mod demographic;
 mod error;
 mod lockout;
-pub mod metrics;
 mod reference;
 pub mod server;
 mod shard;

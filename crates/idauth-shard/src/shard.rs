@@ -25,9 +25,9 @@ use tokio::sync::Semaphore;
 use crate::demographic::match_demographics;
 use crate::error::ShardError;
 use crate::lockout::{Failures, LockoutPolicy};
-use crate::metrics::{Metrics, Stage};
 use crate::reference::References;
 use crate::threshold::Threshold;
+use idauth_core::metrics::{Metrics, Stage};
 
 /// How a shard is opened.
 #[derive(Debug, Clone)]
@@ -543,7 +543,7 @@ impl Shard {
             kernel: idauth_match::Kernel::active().name().to_owned(),
             threshold: f64::from(self.threshold.score),
             cache_entries: self.templates.len() as u64,
-            rss_bytes: crate::metrics::process_rss_bytes(),
+            rss_bytes: process_rss_bytes(),
             metrics: self.metrics.snapshot(),
         }
     }
@@ -583,4 +583,16 @@ fn history_entry(entry: AuditEntry) -> HistoryEntry {
             .map(|number| ErrorCode::from_number(number).unwrap_or(ErrorCode::Internal)),
         reference,
     }
+}
+
+/// The resident set size of this process, bytes (from /proc; 0 where there is none).
+pub fn process_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib * 1024)
+        })
+        .unwrap_or(0)
 }

@@ -26,10 +26,6 @@ use idauth_shard::{CpuPermits, LockoutPolicy, ShardStorage, Threshold};
 use idauth_store::Durability;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 
 /// The binary under test.
 pub fn idauth() -> Command {
@@ -45,6 +41,7 @@ pub struct LoopbackCluster {
     pub api_key: String,
     /// The gateway's credential file.
     pub credentials: PathBuf,
+    guard: Arc<Guard>,
     stops: Vec<oneshot::Sender<()>>,
 }
 
@@ -59,9 +56,7 @@ impl LoopbackCluster {
         let issued = file
             .issue(&PEPPER, caller_id, CallerKind::Agency, policy, 0)
             .unwrap();
-        // The guard reloads on a new modification time; make sure it is new.
-        std::thread::sleep(Duration::from_millis(20));
-        file.save(&self.credentials).unwrap();
+        self.save(&file);
         issued.api_key
     }
 
@@ -69,8 +64,17 @@ impl LoopbackCluster {
     pub fn revoke(&self, caller_id: &str) {
         let mut file = CredentialFile::load(&self.credentials).unwrap();
         file.revoke(caller_id, 1).unwrap();
-        std::thread::sleep(Duration::from_millis(20));
+        self.save(&file);
+    }
+
+    /// Saves the credential file and waits until the running gateway has read it.
+    fn save(&self, file: &CredentialFile) {
+        let seen = self.guard.loads();
         file.save(&self.credentials).unwrap();
+        assert!(
+            self.guard.wait_for_load(seen, Duration::from_secs(10)),
+            "the gateway did not reload its credential file"
+        );
     }
 
     /// A connection presenting `api_key`.
@@ -100,36 +104,22 @@ pub fn full_policy() -> Policy {
     }
 }
 
-/// Adds an API key to every call.
-#[derive(Clone)]
-pub struct Bearer(MetadataValue<Ascii>);
-
-impl Interceptor for Bearer {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
-
 /// A channel whose calls carry an API key.
-pub type Authenticated = InterceptedService<Channel, Bearer>;
+pub type Authenticated = idauth_client::Authenticated;
 
 /// Connects to `url`, presenting `api_key` on every call.
 pub async fn connect(url: &str, api_key: &str) -> Authenticated {
-    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
-        .unwrap()
-        .connect()
+    let credential = idauth_client::Credential::ApiKey(api_key.to_owned());
+    idauth_client::Client::connect(url, &credential, None)
         .await
-        .unwrap();
-    InterceptedService::new(
-        channel,
-        Bearer(format!("Bearer {api_key}").parse().unwrap()),
-    )
+        .unwrap()
+        .channel()
+}
+
+/// Whether a verify answer carries a valid receipt by `receipt_key`.
+pub fn receipt_checks(receipt_key: &[u8], response: &v1::VerifyResponse) -> bool {
+    let bytes = idauth_client::receipt::verify_bytes(response);
+    idauth_client::receipt::is_signed(receipt_key, &bytes, &response.receipt)
 }
 
 impl Drop for LoopbackCluster {
@@ -207,7 +197,7 @@ pub async fn loopback_cluster_with(data: &Path, lockout: LockoutPolicy) -> Loopb
     let guard = Arc::new(Guard::new(credentials.clone(), PEPPER).unwrap());
     let envelopes = EnvelopeKeys::from_json(&EnvelopeKeys::generate_json().unwrap()).unwrap();
     let receipts = Arc::new(ReceiptSigner::from_seed(&[3; 32]));
-    let api = PublicApi::new(gateway, guard, Arc::new(envelopes), receipts);
+    let api = PublicApi::new(gateway, Arc::clone(&guard), Arc::new(envelopes), receipts);
     let (listener, addr) = listener().await;
     let (stop, stopped) = oneshot::channel::<()>();
     stops.push(stop);
@@ -218,6 +208,7 @@ pub async fn loopback_cluster_with(data: &Path, lockout: LockoutPolicy) -> Loopb
         url: format!("http://{addr}"),
         api_key,
         credentials,
+        guard,
         stops,
     }
 }
@@ -396,14 +387,11 @@ pub fn verify_request(probe: &Probe, txn: &str) -> v1::VerifyRequest {
 /// current key.
 pub fn sealed(mut request: v1::VerifyRequest, key: &v1::EnvelopeKey) -> v1::VerifyRequest {
     let timestamp = request.timestamp.unwrap();
-    let binding = idauth_gateway::envelope::Binding {
-        txn: &request.txn,
-        timestamp: (timestamp.seconds, timestamp.nanos),
-    };
+    let binding = idauth_client::envelope::Binding::new(&request.txn, &timestamp);
     let fingers = std::mem::take(&mut request.fingers);
-    request.envelope = Some(
-        idauth_gateway::envelope::seal(key.key_id, &key.public_key, fingers, binding).unwrap(),
-    );
+    let key = idauth_client::EnvelopeKey::try_from(key).unwrap();
+    request.envelope =
+        Some(idauth_client::envelope::seal(key.key_id, &key.public, fingers, binding).unwrap());
     request
 }
 
@@ -500,7 +488,7 @@ pub async fn check_decisions(url: &str, api_key: &str, probes: &[Probe]) -> (usi
             "batch answers out of order"
         );
         assert!(
-            idauth_gateway::receipt::check(&receipt_key, &response),
+            receipt_checks(&receipt_key, &response),
             "receipt does not check"
         );
         let want = expected(probe, &mut matcher);
@@ -524,7 +512,7 @@ pub async fn check_decisions(url: &str, api_key: &str, probes: &[Probe]) -> (usi
             .unwrap()
             .into_inner();
         assert_eq!(response.txn, format!("{prefix}-i{i}"));
-        assert!(idauth_gateway::receipt::check(&receipt_key, &response));
+        assert!(receipt_checks(&receipt_key, &response));
         assert_eq!(
             answer(&response),
             expected(probe, &mut matcher),

@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use dashmap::DashMap;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -86,47 +87,33 @@ struct Loaded {
     by_cert: HashMap<String, Arc<Credential>>,
 }
 
-/// Authenticates calls against the credential file.
+/// What the watcher thread and the calls share.
 #[derive(Debug)]
-pub struct Guard {
+struct Credentials {
     path: PathBuf,
-    pepper: [u8; 32],
     loaded: RwLock<Loaded>,
     limiters: DashMap<String, Arc<DefaultDirectRateLimiter>>,
+    loads: AtomicU64,
 }
 
-fn refuse(code: ErrorCode, reason: &'static str) -> GatewayError {
-    GatewayError::Invalid { code, reason }
-}
-
-impl Guard {
-    /// A guard over the credential file at `path`, whose key hashes use `pepper`.
-    pub fn new(path: PathBuf, pepper: [u8; 32]) -> std::io::Result<Self> {
-        let guard = Self {
-            path,
-            pepper,
-            loaded: RwLock::new(Loaded::default()),
-            limiters: DashMap::new(),
-        };
-        guard.reload_if_changed()?;
-        Ok(guard)
-    }
-
-    /// Re-reads the file when its modification time changed (one `stat` per call).
+impl Credentials {
+    /// Re-reads the file when its modification time changed.
     fn reload_if_changed(&self) -> std::io::Result<()> {
         let modified = std::fs::metadata(&self.path)
             .and_then(|m| m.modified())
             .ok();
-        if self
+        let current = self
             .loaded
             .read()
             .expect("credential lock poisoned")
-            .modified
-            == modified
-            && modified.is_some()
-        {
+            .modified;
+        if current == modified && modified.is_some() {
             return Ok(());
         }
+        self.reload(modified)
+    }
+
+    fn reload(&self, modified: Option<SystemTime>) -> std::io::Result<()> {
         let file = CredentialFile::load(&self.path)?;
         let mut next = Loaded {
             modified,
@@ -144,7 +131,105 @@ impl Guard {
         *self.loaded.write().expect("credential lock poisoned") = next;
         // Policies may have changed: quotas are rebuilt on next use.
         self.limiters.clear();
+        self.loads.fetch_add(1, Ordering::Release);
         Ok(())
+    }
+
+    /// Whether a file-system event concerns the credential file itself (the atomic
+    /// save writes a temporary file beside it, then renames it over).
+    fn concerns(&self, event: &notify::Event) -> bool {
+        !matches!(event.kind, notify::EventKind::Access(_))
+            && event
+                .paths
+                .iter()
+                .any(|p| p.file_name() == self.path.file_name())
+    }
+}
+
+/// Authenticates calls against the credential file. A watcher on the file's directory
+/// reloads it when it changes, so a call costs no file-system access; where no
+/// watcher can be set up, each call compares the file's modification time instead.
+#[derive(Debug)]
+pub struct Guard {
+    pepper: [u8; 32],
+    credentials: Arc<Credentials>,
+    /// `None`: no watcher (each call checks the modification time).
+    watcher: Option<notify::RecommendedWatcher>,
+}
+
+fn refuse(code: ErrorCode, reason: &'static str) -> GatewayError {
+    GatewayError::Invalid { code, reason }
+}
+
+fn watch(credentials: &Arc<Credentials>) -> notify::Result<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let shared = Arc::clone(credentials);
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        match event {
+            Ok(event) if shared.concerns(&event) => {
+                let modified = std::fs::metadata(&shared.path)
+                    .and_then(|m| m.modified())
+                    .ok();
+                // Reload even at an unchanged modification time: two saves can fall
+                // in one clock tick, and the event says the file changed.
+                if let Err(error) = shared.reload(modified) {
+                    tracing::error!(%error, "credential file unreadable; keeping the last good copy");
+                }
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "credential file watcher"),
+        }
+    })?;
+    let directory = credentials
+        .path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    watcher.watch(directory, notify::RecursiveMode::NonRecursive)?;
+    Ok(watcher)
+}
+
+impl Guard {
+    /// A guard over the credential file at `path`, whose key hashes use `pepper`.
+    pub fn new(path: PathBuf, pepper: [u8; 32]) -> std::io::Result<Self> {
+        let credentials = Arc::new(Credentials {
+            path,
+            loaded: RwLock::new(Loaded::default()),
+            limiters: DashMap::new(),
+            loads: AtomicU64::new(0),
+        });
+        credentials.reload_if_changed()?;
+        let watcher = match watch(&credentials) {
+            Ok(watcher) => Some(watcher),
+            Err(error) => {
+                tracing::warn!(%error, "no watcher on the credential file: each call checks its modification time");
+                None
+            }
+        };
+        Ok(Self {
+            pepper,
+            credentials,
+            watcher,
+        })
+    }
+
+    /// How many times the credential file has been read: tools and tests that change
+    /// the file wait with [`Guard::wait_for_load`] until the guard has seen it.
+    pub fn loads(&self) -> u64 {
+        self.credentials.loads.load(Ordering::Acquire)
+    }
+
+    /// Waits until the file has been read more than `seen` times, or `timeout`
+    /// passes; whether it was.
+    pub fn wait_for_load(&self, seen: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.loads() <= seen {
+            if self.watcher.is_none() || Instant::now() >= deadline {
+                return self.loads() > seen;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        true
     }
 
     /// Authenticates the call and checks that its policy allows `operation`.
@@ -164,31 +249,47 @@ impl Guard {
         Ok(caller)
     }
 
+    /// The credential `presented` names: a certificate bound to a credential decides;
+    /// an unbound one (any client of the CA) leaves the decision to the API key.
+    fn find(&self, presented: &Presented) -> Option<Arc<Credential>> {
+        let loaded = self
+            .credentials
+            .loaded
+            .read()
+            .expect("credential lock poisoned");
+        let by_cert = presented
+            .cert_sha256
+            .as_ref()
+            .and_then(|fingerprint| loaded.by_cert.get(fingerprint));
+        let by_key = || {
+            let api_key = presented.api_key.as_deref()?;
+            loaded.by_hash.get(&key_hash(&self.pepper, api_key))
+        };
+        by_cert.or_else(by_key).cloned()
+    }
+
     /// Authenticates the call (valid, unexpired, unrevoked credential within its
     /// quota), whatever the operation.
     pub fn authenticate(&self, presented: &Presented, now_ms: i64) -> Result<Caller, GatewayError> {
         if presented.api_key.is_none() && presented.cert_sha256.is_none() {
             return Err(refuse(ErrorCode::CredentialMissing, "no credential"));
         }
-        if let Err(error) = self.reload_if_changed() {
+        if self.watcher.is_none()
+            && let Err(error) = self.credentials.reload_if_changed()
+        {
             tracing::error!(%error, "credential file unreadable; keeping the last good copy");
         }
-        let credential = {
-            let loaded = self.loaded.read().expect("credential lock poisoned");
-            // A certificate bound to a credential decides; an unbound one (any client
-            // of the CA) leaves the decision to the API key.
-            let by_cert = presented
-                .cert_sha256
-                .as_ref()
-                .and_then(|fingerprint| loaded.by_cert.get(fingerprint));
-            let by_key = || {
-                let api_key = presented.api_key.as_deref()?;
-                loaded.by_hash.get(&key_hash(&self.pepper, api_key))
-            };
-            by_cert
-                .or_else(by_key)
-                .cloned()
-                .ok_or(refuse(ErrorCode::CredentialUnknown, "unknown credential"))?
+        let credential = match self.find(presented) {
+            Some(credential) => credential,
+            None => {
+                // A key issued a moment ago may not have reached the watcher yet: an
+                // unknown credential (only) is worth one look at the file.
+                if let Err(error) = self.credentials.reload_if_changed() {
+                    tracing::error!(%error, "credential file unreadable; keeping the last good copy");
+                }
+                self.find(presented)
+                    .ok_or(refuse(ErrorCode::CredentialUnknown, "unknown credential"))?
+            }
         };
         if credential.revoked_ms.is_some() {
             return Err(refuse(ErrorCode::CredentialRevoked, "credential revoked"));
@@ -201,6 +302,7 @@ impl Guard {
             return Err(refuse(ErrorCode::CredentialExpired, "credential expired"));
         }
         let limiter = self
+            .credentials
             .limiters
             .entry(credential.caller_id.clone())
             .or_insert_with(|| {
@@ -389,8 +491,12 @@ mod tests {
         assert_eq!(id(&metadata("")), Err(ErrorCode::CredentialMissing));
         let mut file = CredentialFile::load(&path).unwrap();
         file.revoke("agency-cert", 1).unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        let seen = guard.loads();
         file.save(&path).unwrap();
+        assert!(
+            guard.wait_for_load(seen, Duration::from_secs(5)),
+            "the watcher saw the new file"
+        );
         assert_eq!(
             id(&presenting(b"certificate one", None)),
             Err(ErrorCode::CredentialRevoked)

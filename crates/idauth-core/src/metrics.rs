@@ -1,4 +1,4 @@
-//! Operating figures of a shard (or of the gateway, which keeps the same kind):
+//! Operating figures of a shard or of the gateway (both keep the same kind):
 //! verify latency, time per stage, requests by operation and outcome, queue depth and
 //! template-cache hits. Lock-free counters on the hot
 //! path (one short lock for the outcome table); read as a [`MetricsSnapshot`] by
@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-use idauth_core::command::{LatencyBuckets, OutcomeCount, StageTime};
+use crate::command::{LatencyBuckets, OutcomeCount, StageTime};
 
 /// Upper bounds of the latency buckets, microseconds (the last bucket is unbounded).
 pub const BUCKET_BOUNDS_US: [u64; 14] = [
@@ -161,20 +161,8 @@ impl Metrics {
     }
 }
 
-/// The resident set size of this process, bytes (from /proc; 0 where there is none).
-pub fn process_rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-            Some(kib * 1024)
-        })
-        .unwrap_or(0)
-}
-
 /// A copy of a shard's counters.
-pub type MetricsSnapshot = idauth_core::command::ShardMetricsSnapshot;
+pub type MetricsSnapshot = crate::command::ShardMetricsSnapshot;
 
 #[cfg(test)]
 mod tests {

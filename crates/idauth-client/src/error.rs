@@ -1,0 +1,65 @@
+//! The SDK's one error type.
+
+use idauth_core::ErrorCode;
+
+/// Why a call did not get an answer from the service, or was refused by it.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server address is not a URI.
+    #[error("server address {server:?} is not valid: {source}")]
+    Address {
+        /// The address as given.
+        server: String,
+        /// What is wrong with it.
+        source: tonic::transport::Error,
+    },
+    /// The TLS settings were refused (a certificate or key that does not parse).
+    #[error("TLS settings: {0}")]
+    Tls(tonic::transport::Error),
+    /// No connection could be made.
+    #[error("connecting to {server}: {source}")]
+    Connect {
+        /// The address tried.
+        server: String,
+        /// The transport's reason.
+        source: tonic::transport::Error,
+    },
+    /// The API key holds characters an HTTP header cannot carry.
+    #[error("the API key holds characters a header cannot carry")]
+    ApiKey,
+    /// The service refused the call. A transport failure mid-call arrives here too,
+    /// as the code its gRPC status maps to (SHARD_UNAVAILABLE, DEADLINE_EXCEEDED,
+    /// INTERNAL).
+    #[error("{} {}: {}", code.number(), code.name(), code.action_hint())]
+    Refused {
+        /// The service's error code.
+        code: ErrorCode,
+        /// The status message the service sent with it.
+        message: String,
+    },
+    /// The service published no envelope key, or one that is not an X25519 key.
+    #[error("the service published no usable envelope key")]
+    NoEnvelopeKey,
+    /// The operating system's random source failed, so nothing can be sealed.
+    #[error("no system randomness: {0}")]
+    Randomness(getrandom::Error),
+}
+
+impl ClientError {
+    /// The service's error code, when the service refused the call.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Refused { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+impl From<tonic::Status> for ClientError {
+    fn from(status: tonic::Status) -> Self {
+        Self::Refused {
+            code: idauth_proto::status::from_status(&status),
+            message: status.message().to_owned(),
+        }
+    }
+}
