@@ -41,8 +41,8 @@ fn enrolment(n: u64) -> Change {
             .collect(),
         demographics: Demographics {
             name: format!("Resident {n}"),
-            date_of_birth: "1980-01-01".into(),
-            gender: "F".into(),
+            date_of_birth: idauth_core::DateOfBirth::new("1980-01-01").unwrap(),
+            gender: idauth_core::Gender::new("F").unwrap(),
             ..Demographics::default()
         },
     }

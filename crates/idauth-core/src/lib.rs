@@ -3,6 +3,7 @@
 //! This crate does no I/O. Everything here is plain data that the matcher, the store,
 //! the shards and the gateway agree on, so that a value means the same thing at every hop.
 
+pub mod attributes;
 pub mod call;
 pub mod checked;
 pub mod command;
@@ -14,6 +15,7 @@ pub mod minutiae;
 pub mod resident;
 pub mod template_format;
 
+pub use attributes::{DateOfBirth, Gender};
 pub use checked::{CheckedFinger, CheckedFingers, FingerUse, Txn};
 pub use error::CoreError;
 pub use error_code::{ErrorCode, ErrorFamily};

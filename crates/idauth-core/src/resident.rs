@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::attributes::{DateOfBirth, Gender};
 use crate::finger::FingerPosition;
 use crate::template_format::TemplateFormat;
 
@@ -143,9 +144,9 @@ pub struct Demographics {
     /// Full name as written on the resident's documents.
     pub name: String,
     /// YYYY-MM-DD.
-    pub date_of_birth: String,
+    pub date_of_birth: DateOfBirth,
     /// "M", "F" or "T".
-    pub gender: String,
+    pub gender: Gender,
     /// Postal address.
     pub address: Address,
 }
@@ -169,9 +170,9 @@ pub struct DemographicQuery {
     /// How to compare the name.
     pub name_match: NameMatch,
     /// Date of birth to compare.
-    pub date_of_birth: String,
+    pub date_of_birth: DateOfBirth,
     /// Gender to compare.
-    pub gender: String,
+    pub gender: Gender,
     /// Address fields to compare (each non-empty field must match).
     pub address: Address,
 }

@@ -130,43 +130,12 @@ fn check_text(text: &str) -> Result<(), GatewayError> {
     Ok(())
 }
 
-fn check_date(date: &str) -> Result<(), GatewayError> {
-    if date.is_empty() {
-        return Ok(());
-    }
-    let parts: Vec<&str> = date.split('-').collect();
-    let valid = matches!(parts.as_slice(), [y, m, d]
-        if y.len() == 4 && m.len() == 2 && d.len() == 2
-            && [y, m, d].iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()))
-            && (1..=12).contains(&m.parse::<u32>().unwrap_or(0))
-            && (1..=31).contains(&d.parse::<u32>().unwrap_or(0)));
-    if !valid {
-        return Err(refuse(
-            ErrorCode::InvalidDemographics,
-            "date of birth not YYYY-MM-DD",
-        ));
-    }
-    Ok(())
-}
-
-fn check_gender(gender: &str) -> Result<(), GatewayError> {
-    if !matches!(gender, "" | "M" | "F" | "T" | "m" | "f" | "t") {
-        return Err(refuse(
-            ErrorCode::InvalidDemographics,
-            "gender must be M, F or T",
-        ));
-    }
-    Ok(())
-}
-
 /// Enrolled demographics: a name is required, other fields optional but well formed.
 pub fn check_demographics(demographics: &Demographics) -> Result<(), GatewayError> {
     if demographics.name.trim().is_empty() {
         return Err(refuse(ErrorCode::InvalidDemographics, "name missing"));
     }
     check_text(&demographics.name)?;
-    check_date(&demographics.date_of_birth)?;
-    check_gender(&demographics.gender)?;
     demographics
         .address
         .fields()
@@ -177,8 +146,6 @@ pub fn check_demographics(demographics: &Demographics) -> Result<(), GatewayErro
 /// A demographic query: every set field well formed.
 pub fn check_query(query: &DemographicQuery) -> Result<(), GatewayError> {
     check_text(&query.name)?;
-    check_date(&query.date_of_birth)?;
-    check_gender(&query.gender)?;
     query
         .address
         .fields()
@@ -210,14 +177,5 @@ mod tests {
         for bad in [String::new(), "x".repeat(51), "tab\there".into()] {
             assert_eq!(check_txn(bad).unwrap_err().code(), ErrorCode::InvalidTxn);
         }
-    }
-
-    #[test]
-    fn dates_and_genders_are_checked() {
-        assert!(check_date("1990-02-28").is_ok());
-        for bad in ["1990-2-28", "1990-13-01", "19900228", "abcd-ef-gh"] {
-            assert!(check_date(bad).is_err(), "{bad}");
-        }
-        assert!(check_gender("X").is_err());
     }
 }

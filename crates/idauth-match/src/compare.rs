@@ -40,7 +40,7 @@ impl Matcher {
         let inside: u32 = cells_inside_radius().iter().map(|w| w.count_ones()).sum();
         let min_area = (params.min_matchable_fraction * inside as f32).ceil() as u32;
         Self {
-            relaxation: Relaxation::new(&params, kernel != Kernel::Scalar),
+            relaxation: Relaxation::new(&params, kernel.wide()),
             params,
             kernel,
             consolidation,

@@ -8,6 +8,7 @@
 
 use crate::compare::ScoredPair;
 use crate::fastmath::{atan2_upper, exp_clamped, wrap_angle};
+use crate::kernel::Wide;
 use crate::mcc::{FingerTemplate, MccParams};
 
 /// The relaxation step with its parameters and scratch buffers.
@@ -20,8 +21,8 @@ use crate::mcc::{FingerTemplate, MccParams};
 pub(crate) struct Relaxation {
     iterations: usize,
     weight: f32,
-    /// Whether the AVX2 builds of the compatibility rows and the support step run.
-    wide: bool,
+    /// Set when the AVX2 builds of the compatibility rows and the support step run.
+    wide: Option<Wide>,
     /// (mu, -tau) of the three compatibility sigmoids: distance, direction, radial.
     sigmoids: [(f32, f32); 3],
     chosen: Vec<ScoredPair>,
@@ -43,15 +44,15 @@ pub(crate) struct Relaxation {
 }
 
 impl Relaxation {
-    /// `allow_wide` is false when the scalar reference was asked for
+    /// `wide` is `None` when the scalar reference was asked for
     /// (`IDAUTH_KERNEL=scalar`): the whole comparison then runs the portable build.
     /// Both builds give the same values bit for bit (the same operations, and Rust
     /// never contracts them into fused multiply-adds).
-    pub(crate) fn new(params: &MccParams, allow_wide: bool) -> Self {
+    pub(crate) fn new(params: &MccParams, wide: Option<Wide>) -> Self {
         Self {
             iterations: params.relaxation_iterations,
             weight: params.relaxation_weight,
-            wide: allow_wide && wide_rows_available(),
+            wide,
             sigmoids: [
                 (params.rho_distance_mu, -params.rho_distance_tau),
                 (params.rho_direction_mu, -params.rho_direction_tau),
@@ -111,8 +112,8 @@ impl Relaxation {
                 n,
             };
             #[cfg(target_arch = "x86_64")]
-            if self.wide {
-                // SAFETY: `wide` is set only when the CPU has AVX2.
+            if self.wide.is_some() {
+                // SAFETY: the `Wide` token proves the CPU has AVX2.
                 unsafe { rows.support_avx2(&self.lambda, &mut self.support) };
             } else {
                 rows.support(&self.lambda, &mut self.support);
@@ -244,8 +245,8 @@ impl Relaxation {
             rotation_sin: &self.rotation_sin,
         };
         #[cfg(target_arch = "x86_64")]
-        if self.wide {
-            // SAFETY: `wide` is set only when the CPU has AVX2 (see `Relaxation::new`).
+        if self.wide.is_some() {
+            // SAFETY: the `Wide` token proves the CPU has AVX2.
             unsafe { fill_rows_avx2(&columns, n, self.sigmoids, &mut self.compatibility) };
             return;
         }
@@ -413,16 +414,5 @@ impl Rows<'_> {
     #[target_feature(enable = "avx2")]
     unsafe fn support_avx2(&self, lambda: &[f32], support: &mut [f32]) {
         self.support(lambda, support)
-    }
-}
-
-fn wide_rows_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
     }
 }

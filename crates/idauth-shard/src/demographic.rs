@@ -46,7 +46,7 @@ pub fn match_demographics(query: &DemographicQuery, enrolled: &Demographics) -> 
     if !query.gender.is_empty() {
         results.push(FactorResult {
             factor: Factor::Gender,
-            matched: query.gender.eq_ignore_ascii_case(&enrolled.gender),
+            matched: query.gender.same_as(&enrolled.gender),
         });
     }
     if !query.address.is_empty() {
@@ -73,8 +73,8 @@ mod tests {
     fn enrolled() -> Demographics {
         Demographics {
             name: "José Kumar  DA Silva".into(),
-            date_of_birth: "1984-03-09".into(),
-            gender: "M".into(),
+            date_of_birth: idauth_core::DateOfBirth::new("1984-03-09").unwrap(),
+            gender: idauth_core::Gender::new("M").unwrap(),
             address: Address {
                 locality: "Pune".into(),
                 postal_code: "411001".into(),
@@ -113,8 +113,8 @@ mod tests {
     #[test]
     fn every_queried_attribute_is_reported() {
         let query = DemographicQuery {
-            date_of_birth: "1984-03-09".into(),
-            gender: "m".into(),
+            date_of_birth: idauth_core::DateOfBirth::new("1984-03-09").unwrap(),
+            gender: idauth_core::Gender::new("m").unwrap(),
             address: Address {
                 locality: "PUNE".into(),
                 postal_code: "411002".into(),

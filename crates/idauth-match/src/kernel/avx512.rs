@@ -13,19 +13,25 @@ const ZMM_WORDS: usize = 8;
 /// Registers per cylinder.
 const ZMM_PER_CYLINDER: usize = CYLINDER_WORDS / ZMM_WORDS;
 
-/// Proof that the CPU supports AVX-512F and AVX-512 VPOPCNTDQ: only
-/// [`Avx512::new`] makes one.
+/// Proof that the CPU supports AVX-512F and AVX-512 VPOPCNTDQ (and AVX2, which every
+/// such CPU has): only [`Avx512::new`] makes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Avx512 {
-    _private: (),
+    avx2: super::avx2::Avx2,
 }
 
 impl Avx512 {
-    /// `Some` when the running CPU has AVX-512F and VPOPCNTDQ.
+    /// `Some` when the running CPU has AVX-512F, VPOPCNTDQ and AVX2.
     pub fn new() -> Option<Self> {
+        let avx2 = super::avx2::Avx2::new()?;
         (std::is_x86_feature_detected!("avx512f")
             && std::is_x86_feature_detected!("avx512vpopcntdq"))
-        .then_some(Self { _private: () })
+        .then_some(Self { avx2 })
+    }
+
+    /// The AVX2 proof this one includes.
+    pub fn avx2(self) -> super::avx2::Avx2 {
+        self.avx2
     }
 
     /// See [`super::Kernel::row`]; lengths are checked there.

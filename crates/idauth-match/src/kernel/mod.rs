@@ -48,6 +48,17 @@ pub enum Kernel {
     Avx512(avx512::Avx512),
 }
 
+/// Proof that the wide (AVX2) builds of the code around the kernel (cylinder
+/// building, the relaxation) may run: taken from the [`Kernel`] chosen at start-up by
+/// [`Kernel::wide`], so no call site detects CPU features again.
+#[cfg(target_arch = "x86_64")]
+pub type Wide = avx2::Avx2;
+
+/// Proof that the wide builds may run; on this architecture there are none.
+#[cfg(not(target_arch = "x86_64"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wide {}
+
 /// Environment variable that overrides kernel detection.
 pub const KERNEL_ENV: &str = "IDAUTH_KERNEL";
 
@@ -91,6 +102,18 @@ impl Kernel {
                 );
                 Self::detect()
             }
+        }
+    }
+
+    /// The wide-build token this kernel carries: `None` for the scalar reference, so
+    /// that `IDAUTH_KERNEL=scalar` runs the portable build of everything.
+    pub fn wide(self) -> Option<Wide> {
+        match self {
+            Kernel::Scalar => None,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2(token) => Some(token),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512(kernel) => Some(kernel.avx2()),
         }
     }
 

@@ -13,6 +13,7 @@ use super::params::{
     ANGULAR_CELLS, CYLINDER_WORDS, LAYER_CELLS, LAYER_WORDS, MccParams, SPATIAL_CELLS,
 };
 use crate::fastmath::exp_clamped;
+use crate::kernel::Wide;
 
 /// A minutia rescaled to 500 ppi, in a y-up frame, with its direction in radians.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -91,7 +92,7 @@ pub fn build_cylinder(
 
 /// [`build_cylinder`] for every point, in point order.
 ///
-/// With `wide` set and a CPU with AVX2, the same code compiled for AVX2 runs: its
+/// With the `wide` token (the CPU has AVX2), the same code compiled for AVX2 runs: its
 /// loops over a row of 16 cells then take two vectors instead of four. The operations
 /// are the same (Rust never contracts them into fused multiply-adds), so the bits are
 /// the same.
@@ -99,11 +100,11 @@ pub fn build_cylinders(
     points: &[Point],
     hull: &ConvexHull,
     params: &MccParams,
-    wide: bool,
+    wide: Option<Wide>,
 ) -> Vec<Option<BitCylinder>> {
     #[cfg(target_arch = "x86_64")]
-    if wide && std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked just above).
+    if wide.is_some() {
+        // SAFETY: the `Wide` token proves the CPU has AVX2.
         return unsafe { build_cylinders_avx2(points, hull, params) };
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -357,9 +358,12 @@ mod tests {
                 .map(|m| Point::new(f32::from(m.x), -f32::from(m.y), m.angle))
                 .collect();
             let hull = ConvexHull::new(&points.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>());
-            let portable = build_cylinders(&points, &hull, &params, false);
+            let portable = build_cylinders(&points, &hull, &params, None);
             assert!(portable.iter().any(Option::is_some));
-            assert_eq!(build_cylinders(&points, &hull, &params, true), portable);
+            for kernel in crate::kernel::Kernel::available() {
+                let built = build_cylinders(&points, &hull, &params, kernel.wide());
+                assert_eq!(built, portable, "{}", kernel.name());
+            }
         }
     }
 

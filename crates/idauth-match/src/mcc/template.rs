@@ -56,7 +56,7 @@ impl FingerTemplate {
         let hull = ConvexHull::new(&points.iter().map(|p| [p.x, p.y]).collect::<Vec<_>>());
         // The wide build gives the same bits; the scalar reference asked for with
         // IDAUTH_KERNEL=scalar runs the portable one, like the rest of the matcher.
-        let wide = Kernel::active() != Kernel::Scalar;
+        let wide = Kernel::active().wide();
         let mut built: Vec<(Point, super::BitCylinder)> =
             build_cylinders(points, &hull, params, wide)
                 .into_iter()

@@ -91,13 +91,14 @@ impl Population {
         };
         let demographics = Demographics {
             name,
-            date_of_birth: format!(
+            date_of_birth: idauth_core::DateOfBirth::new(format!(
                 "{}-{:02}-{:02}",
                 1940 + pick(&mut rng, 68),
                 1 + pick(&mut rng, 12),
                 1 + pick(&mut rng, 28)
-            ),
-            gender: gender.into(),
+            ))
+            .expect("years 1940-2007, months 1-12, days 1-28 make valid dates"),
+            gender: idauth_core::Gender::new(gender).expect("T, F and M are genders"),
             address: Address {
                 line: format!("{} {line}", 1 + pick(&mut rng, 300)),
                 locality: locality.into(),

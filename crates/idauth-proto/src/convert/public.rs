@@ -44,7 +44,7 @@ pub fn enrol_call(request: v1::EnrolRequest) -> Result<EnrolmentCall> {
         resident: resident_id(resident)?,
         action: EnrolmentAction::Enrol {
             fingers: fingers(wire_fingers)?,
-            demographics: demographics(wire_demographics),
+            demographics: demographics(wire_demographics)?,
         },
     })
 }
@@ -78,7 +78,7 @@ pub fn update_demographics_call(request: v1::UpdateDemographicsRequest) -> Resul
         context: enrolment_context(context)?,
         resident: resident_id(resident)?,
         action: EnrolmentAction::UpdateDemographics {
-            demographics: demographics(wire_demographics),
+            demographics: demographics(wire_demographics)?,
         },
     })
 }

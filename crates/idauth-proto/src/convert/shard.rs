@@ -163,7 +163,7 @@ pub fn write_request(message: ShardWrite) -> Result<WriteRequest> {
             record_keys,
             WriteCommand::Enrol {
                 fingers: shard_values::checked_fingers(wire_fingers, FingerUse::Enrolment)?,
-                demographics: shard_values::demographics(wire_demographics),
+                demographics: shard_values::demographics(wire_demographics)?,
             },
         ),
         ShardWrite::UpdateBiometrics(internal::UpdateBiometricsCommand {
@@ -189,7 +189,7 @@ pub fn write_request(message: ShardWrite) -> Result<WriteRequest> {
             key,
             record_keys,
             WriteCommand::UpdateDemographics {
-                demographics: shard_values::demographics(wire_demographics),
+                demographics: shard_values::demographics(wire_demographics)?,
             },
         ),
         ShardWrite::Deactivate(internal::DeactivateCommand {

@@ -54,8 +54,8 @@ fn sample_write() -> WriteRequest {
             ),
             demographics: Demographics {
                 name: "A B".into(),
-                date_of_birth: "1990-01-02".into(),
-                gender: "F".into(),
+                date_of_birth: idauth_core::DateOfBirth::new("1990-01-02").unwrap(),
+                gender: idauth_core::Gender::new("F").unwrap(),
                 address: Address {
                     locality: "Pune".into(),
                     ..Address::default()

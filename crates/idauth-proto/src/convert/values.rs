@@ -10,8 +10,9 @@ macro_rules! value_conversions {
         use idauth_core::checked::check_finger_set;
         use idauth_core::command::{LatencyBuckets, OutcomeCount, ShardMetricsSnapshot, StageTime};
         use idauth_core::{
-            Address, CheckedFingers, DemographicQuery, Demographics, ErrorCode, Factor,
-            FactorResult, FingerPosition, FingerSample, FingerUse, NameMatch, TemplateFormat,
+            Address, CheckedFingers, DateOfBirth, DemographicQuery, Demographics, ErrorCode,
+            Factor, FactorResult, FingerPosition, FingerSample, FingerUse, Gender, NameMatch,
+            TemplateFormat,
         };
 
         use super::super::{Result, core_invalid, invalid};
@@ -127,20 +128,21 @@ macro_rules! value_conversions {
             }
         }
 
-        /// Demographics from the wire; a missing message is all fields empty.
-        pub fn demographics(demographics: Option<wire::Demographics>) -> Demographics {
+        /// Demographics from the wire (date of birth and gender checked); a missing
+        /// message is all fields empty.
+        pub fn demographics(demographics: Option<wire::Demographics>) -> Result<Demographics> {
             let wire::Demographics {
                 name,
                 date_of_birth,
                 gender,
                 address: wire_address,
             } = demographics.unwrap_or_default();
-            Demographics {
+            Ok(Demographics {
                 name,
-                date_of_birth,
-                gender,
+                date_of_birth: DateOfBirth::new(date_of_birth).map_err(core_invalid)?,
+                gender: Gender::new(gender).map_err(core_invalid)?,
                 address: address(wire_address),
-            }
+            })
         }
 
         /// The wire form of demographics.
@@ -153,8 +155,8 @@ macro_rules! value_conversions {
             } = demographics;
             wire::Demographics {
                 name: name.clone(),
-                date_of_birth: date_of_birth.clone(),
-                gender: gender.clone(),
+                date_of_birth: date_of_birth.as_str().to_owned(),
+                gender: gender.as_str().to_owned(),
                 address: Some(address_to_wire(address)),
             }
         }
@@ -178,8 +180,8 @@ macro_rules! value_conversions {
             Ok(DemographicQuery {
                 name,
                 name_match,
-                date_of_birth,
-                gender,
+                date_of_birth: DateOfBirth::new(date_of_birth).map_err(core_invalid)?,
+                gender: Gender::new(gender).map_err(core_invalid)?,
                 address: address(wire_address),
             })
         }
@@ -200,8 +202,8 @@ macro_rules! value_conversions {
             wire::DemographicQuery {
                 name: name.clone(),
                 name_match: name_match.into(),
-                date_of_birth: date_of_birth.clone(),
-                gender: gender.clone(),
+                date_of_birth: date_of_birth.as_str().to_owned(),
+                gender: gender.as_str().to_owned(),
                 address: Some(address_to_wire(address)),
             }
         }
