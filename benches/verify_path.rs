@@ -131,7 +131,7 @@ fn service() -> Service {
                 }),
                 resident: identifier(&resident.id),
                 fingers,
-                demographics: Some(convert::demographics_to_wire(&resident.demographics)),
+                demographics: Some((&resident.demographics).into()),
                 envelope: None,
             };
             api.enrol(with_key(request, &api_key)).await.unwrap();

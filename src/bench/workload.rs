@@ -3,7 +3,6 @@
 
 use idauth_match::synthetic::SeededRng;
 use idauth_match::synthetic::population::{Population, SyntheticResident};
-use idauth_proto::convert;
 use idauth_proto::v1;
 
 use crate::cli::IdTypeArg;
@@ -144,7 +143,7 @@ pub fn enrol_request(
         }),
         resident: Some(identifier(&resident)),
         fingers,
-        demographics: Some(convert::demographics_to_wire(&resident.demographics)),
+        demographics: Some((&resident.demographics).into()),
         envelope,
     })
 }

@@ -59,7 +59,7 @@ fn entry_json(entry: &idauth_proto::v1::HistoryEntry) -> serde_json::Value {
     let factors: Vec<serde_json::Value> = entry
         .factors
         .iter()
-        .filter_map(convert::factor_result)
+        .filter_map(|f| idauth_core::FactorResult::try_from(f).ok())
         .map(|f| json!({"factor": f.factor.name(), "matched": f.matched}))
         .collect();
     let time_ms = convert::timestamp_ms(entry.time).unwrap_or_default();

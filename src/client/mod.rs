@@ -8,7 +8,6 @@ pub(crate) mod request;
 use anyhow::Context;
 use idauth_client::{Client, ClientError, Credential, Tls};
 use idauth_core::ErrorCode;
-use idauth_proto::convert;
 use idauth_proto::v1::{Decision, EnrolRequest, EnrolmentContext, VerifyRequest};
 use serde_json::json;
 
@@ -208,7 +207,7 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<ExitCode> {
                 let factors: Vec<serde_json::Value> = response
                     .factors
                     .iter()
-                    .filter_map(convert::factor_result)
+                    .filter_map(|f| idauth_core::FactorResult::try_from(f).ok())
                     .map(|f| json!({"factor": f.factor.name(), "matched": f.matched}))
                     .collect();
                 (

@@ -6,7 +6,6 @@ use idauth_core::ErrorCode;
 use prost::Message;
 use tonic::{Code, Status};
 
-use crate::convert::shard_values;
 use crate::{internal, v1};
 
 /// The gRPC status code for an error code. Exhaustive on purpose: a new catalogue
@@ -52,7 +51,15 @@ pub fn grpc_code(code: ErrorCode) -> Code {
     }
 }
 
-pub use crate::convert::public_values::{code_of, error_message};
+/// The `idauth.v1.Error` detail of a code.
+pub fn error_message(code: ErrorCode) -> v1::Error {
+    code.into()
+}
+
+/// The code an `idauth.v1.Error` names, if it is in this build's catalogue.
+pub fn code_of(error: &v1::Error) -> Option<ErrorCode> {
+    ErrorCode::try_from(error).ok()
+}
 
 /// A failed public call: the mapped status code, a fixed message (the catalogue name,
 /// never request data) and the error as an `idauth.v1.Error` detail.
@@ -62,7 +69,7 @@ pub fn to_status(code: ErrorCode) -> Status {
 
 /// A failed shard-API call, like [`to_status`] with the shard API's own `Error`.
 pub fn to_shard_status(code: ErrorCode) -> Status {
-    with_detail(code, shard_values::error_message(code).encode_to_vec())
+    with_detail(code, internal::Error::from(code).encode_to_vec())
 }
 
 fn with_detail(code: ErrorCode, detail: Vec<u8>) -> Status {
@@ -83,7 +90,7 @@ pub fn from_status(status: &Status) -> ErrorCode {
 /// The error code a shard-API call's status carries, like [`from_status`].
 pub fn from_shard_status(status: &Status) -> ErrorCode {
     let detail = internal::Error::decode(status.details()).ok();
-    classify(status, detail.as_ref().and_then(shard_values::code_of))
+    classify(status, detail.and_then(|e| ErrorCode::try_from(&e).ok()))
 }
 
 fn classify(status: &Status, detail: Option<ErrorCode>) -> ErrorCode {

@@ -376,7 +376,7 @@ pub fn verify_request(probe: &Probe, txn: &str) -> v1::VerifyRequest {
         timestamp: Some(now()),
         consent: true,
         resident: Some(convert::resident_id_to_wire(&id)),
-        fingers: vec![convert::finger_to_wire(&sample(&probe.entry))],
+        fingers: vec![v1::Finger::from(&sample(&probe.entry))],
         demographics: None,
         device_id: "test".into(),
         envelope: None,

@@ -41,7 +41,7 @@ impl Operator for PublicApi {
                 .snapshot()
                 .stages
                 .iter()
-                .map(convert::stage_time_to_wire)
+                .map(idauth_proto::v1::StageTime::from)
                 .collect();
             Ok(ShardStatusResponse {
                 shards,

@@ -1,5 +1,6 @@
 //! Conversions of the history query: public request and response, shard query and page.
 
+use idauth_core::FactorResult;
 use idauth_core::command::{HistoryEntry, HistoryPage, HistoryQuery};
 
 use super::*;
@@ -60,9 +61,9 @@ fn public_entry(entry: &HistoryEntry) -> v1::HistoryEntry {
         caller_id: caller_id.clone(),
         token: token.clone(),
         operation: operation.clone(),
-        factors: factors.iter().map(factor_result_to_wire).collect(),
+        factors: factors.iter().map(v1::FactorResult::from).collect(),
         matched: decision.unwrap_or(false),
-        error: error.map(error_message),
+        error: error.map(v1::Error::from),
         reference: reference.clone(),
     }
 }
@@ -137,12 +138,9 @@ fn shard_entry_to_wire(entry: &HistoryEntry) -> internal::HistoryEntry {
         caller_id: caller_id.clone(),
         token: token.clone(),
         operation: operation.clone(),
-        factors: factors
-            .iter()
-            .map(shard_values::factor_result_to_wire)
-            .collect(),
+        factors: factors.iter().map(internal::FactorResult::from).collect(),
         decision: *decision,
-        error: error.map(shard_values::error_message),
+        error: error.map(internal::Error::from),
         reference: reference.clone(),
     }
 }
@@ -179,12 +177,12 @@ fn shard_entry(entry: internal::HistoryEntry) -> HistoryEntry {
         operation,
         factors: factors
             .iter()
-            .filter_map(shard_values::factor_result)
+            .filter_map(|f| FactorResult::try_from(f).ok())
             .collect(),
         decision,
         error: error
             .as_ref()
-            .map(|e| shard_values::code_of(e).unwrap_or(ErrorCode::Internal)),
+            .map(|e| ErrorCode::try_from(e).unwrap_or(ErrorCode::Internal)),
         reference,
     }
 }

@@ -24,7 +24,7 @@ pub fn status_report_to_wire(report: &ShardReport) -> internal::StatusReport {
         threshold: *threshold,
         cache_entries: *cache_entries,
         rss_bytes: *rss_bytes,
-        metrics: Some(shard_values::metrics_to_wire(metrics)),
+        metrics: Some(metrics.into()),
     }
 }
 
@@ -48,7 +48,7 @@ pub fn status_report(report: internal::StatusReport) -> ShardReport {
         threshold,
         cache_entries,
         rss_bytes,
-        metrics: shard_values::metrics(wire_metrics),
+        metrics: wire_metrics.unwrap_or_default().into(),
     }
 }
 
@@ -83,7 +83,7 @@ pub fn shard_state(report: Option<&ShardReport>, shard_id: &str) -> v1::ShardSta
                 } else {
                     metrics.cache_hits as f64 / lookups as f64
                 },
-                metrics: Some(metrics_to_wire(metrics)),
+                metrics: Some(metrics.into()),
             }
         }
         None => v1::ShardState {

@@ -1,7 +1,19 @@
 //! Every conversion between wire messages and domain types, in one place.
 //!
 //! Messages are destructured without `..`, so a field added to a proto fails to compile
-//! here until it is handled. Inbound conversions check shape only (types, enums,
+//! here until it is handled.
+//!
+//! One naming rule: a single value (a finger, demographics, a factor, an error, stage
+//! times, a shard's figures) converts through `From` (always succeeds) or `TryFrom`
+//! (the message may not make a domain value), in both directions and for both APIs
+//! ([`values`]). What needs more than one message to build (a request with its
+//! envelope taken out, an answer with its txn, token and clock, a shard's state with
+//! its id) is a function named for what it makes: `verify_call`, `enrol_call`, ...
+//! from the wire, `<what>_to_wire` or the answer's own name (`verify_response`) to it.
+//! Two values are functions by the same rule: the resident identifier
+//! (`resident_id` takes the optional field, whose absence is its own error) and
+//! timestamps (neither `prost_types::Timestamp` nor milliseconds is ours to implement
+//! `From` for). Inbound conversions check shape only (types, enums,
 //! required fields); limits and policy belong to the gateway's validation.
 
 use idauth_core::call::{

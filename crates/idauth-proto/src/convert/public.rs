@@ -1,5 +1,7 @@
 //! The public API's requests and responses.
 
+use idauth_core::DemographicQuery;
+
 use super::*;
 
 /// An envelope must be opened (its fingers moved into `fingers`) by the gateway before
@@ -44,7 +46,7 @@ pub fn enrol_call(request: v1::EnrolRequest) -> Result<EnrolmentCall> {
         resident: resident_id(resident)?,
         action: EnrolmentAction::Enrol {
             fingers: fingers(wire_fingers)?,
-            demographics: demographics(wire_demographics)?,
+            demographics: wire_demographics.unwrap_or_default().try_into()?,
         },
     })
 }
@@ -78,7 +80,7 @@ pub fn update_demographics_call(request: v1::UpdateDemographicsRequest) -> Resul
         context: enrolment_context(context)?,
         resident: resident_id(resident)?,
         action: EnrolmentAction::UpdateDemographics {
-            demographics: demographics(wire_demographics)?,
+            demographics: wire_demographics.unwrap_or_default().try_into()?,
         },
     })
 }
@@ -140,7 +142,7 @@ pub fn verify_call(
         Ok((
             resident_id(resident)?,
             fingers(wire_fingers)?,
-            demographic_query(wire_query)?,
+            DemographicQuery::try_from(wire_query.unwrap_or_default())?,
         ))
     })();
     match parts {
@@ -179,8 +181,8 @@ pub fn verify_response(
         txn,
         decision: decision.into(),
         reference: reference.clone(),
-        factors: factors.iter().map(factor_result_to_wire).collect(),
-        error: error.map(error_message),
+        factors: factors.iter().map(v1::FactorResult::from).collect(),
+        error: error.map(v1::Error::from),
         timestamp: Some(timestamp(now_ms)),
         token,
         // Signed by the gateway once the response is complete.

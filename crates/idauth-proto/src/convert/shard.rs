@@ -1,5 +1,7 @@
 //! The shard API's commands and outcomes.
 
+use idauth_core::FactorResult;
+
 use super::*;
 
 fn write_context_to_wire(context: &WriteContext) -> internal::WriteContext {
@@ -100,21 +102,15 @@ pub fn shard_write(request: &WriteRequest) -> ShardWrite {
         } => ShardWrite::Enrol(internal::EnrolCommand {
             context,
             key,
-            fingers: fingers
-                .samples()
-                .map(shard_values::finger_to_wire)
-                .collect(),
-            demographics: Some(shard_values::demographics_to_wire(demographics)),
+            fingers: fingers.samples().map(internal::Finger::from).collect(),
+            demographics: Some(demographics.into()),
             record_keys,
         }),
         WriteCommand::UpdateBiometrics { fingers } => {
             ShardWrite::UpdateBiometrics(internal::UpdateBiometricsCommand {
                 context,
                 key,
-                fingers: fingers
-                    .samples()
-                    .map(shard_values::finger_to_wire)
-                    .collect(),
+                fingers: fingers.samples().map(internal::Finger::from).collect(),
                 record_keys,
             })
         }
@@ -122,7 +118,7 @@ pub fn shard_write(request: &WriteRequest) -> ShardWrite {
             ShardWrite::UpdateDemographics(internal::UpdateDemographicsCommand {
                 context,
                 key,
-                demographics: Some(shard_values::demographics_to_wire(demographics)),
+                demographics: Some(demographics.into()),
                 record_keys,
             })
         }
@@ -163,7 +159,7 @@ pub fn write_request(message: ShardWrite) -> Result<WriteRequest> {
             record_keys,
             WriteCommand::Enrol {
                 fingers: shard_values::checked_fingers(wire_fingers, FingerUse::Enrolment)?,
-                demographics: shard_values::demographics(wire_demographics)?,
+                demographics: wire_demographics.unwrap_or_default().try_into()?,
             },
         ),
         ShardWrite::UpdateBiometrics(internal::UpdateBiometricsCommand {
@@ -189,7 +185,7 @@ pub fn write_request(message: ShardWrite) -> Result<WriteRequest> {
             key,
             record_keys,
             WriteCommand::UpdateDemographics {
-                demographics: shard_values::demographics(wire_demographics)?,
+                demographics: wire_demographics.unwrap_or_default().try_into()?,
             },
         ),
         ShardWrite::Deactivate(internal::DeactivateCommand {
@@ -264,11 +260,8 @@ pub fn verify_command(request: &VerifyRequest) -> internal::VerifyCommand {
     } = request;
     internal::VerifyCommand {
         key: key.0.to_vec(),
-        fingers: fingers
-            .samples()
-            .map(shard_values::finger_to_wire)
-            .collect(),
-        demographics: Some(shard_values::demographic_query_to_wire(demographics)),
+        fingers: fingers.samples().map(internal::Finger::from).collect(),
+        demographics: Some(demographics.into()),
         caller_id: caller_id.clone(),
         txn: txn.as_str().to_owned(),
         timestamp_ms: *timestamp_ms,
@@ -297,7 +290,7 @@ pub fn verify_request(command: internal::VerifyCommand) -> Result<VerifyRequest>
         key: storage_key(&key)?,
         keys: record_keys(wire_keys)?,
         fingers: shard_values::checked_fingers(wire_fingers, FingerUse::Probe)?,
-        demographics: shard_values::demographic_query(demographics)?,
+        demographics: demographics.unwrap_or_default().try_into()?,
     })
 }
 
@@ -312,11 +305,8 @@ pub fn verify_outcome_to_wire(outcome: &VerifyOutcome) -> internal::VerifyOutcom
     internal::VerifyOutcome {
         matched: *matched,
         reference: reference.clone(),
-        factors: factors
-            .iter()
-            .map(shard_values::factor_result_to_wire)
-            .collect(),
-        error: error.map(shard_values::error_message),
+        factors: factors.iter().map(internal::FactorResult::from).collect(),
+        error: error.map(internal::Error::from),
     }
 }
 
@@ -333,11 +323,11 @@ pub fn verify_outcome(outcome: internal::VerifyOutcome) -> VerifyOutcome {
         reference,
         factors: factors
             .iter()
-            .filter_map(shard_values::factor_result)
+            .filter_map(|f| FactorResult::try_from(f).ok())
             .collect(),
         // An error code this gateway's catalogue lacks still means "no match".
         error: error
             .as_ref()
-            .map(|e| shard_values::code_of(e).unwrap_or(ErrorCode::Internal)),
+            .map(|e| ErrorCode::try_from(e).unwrap_or(ErrorCode::Internal)),
     }
 }

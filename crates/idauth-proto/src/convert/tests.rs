@@ -132,14 +132,14 @@ fn timestamps_round_trip_including_before_1970() {
 fn bad_shapes_name_their_code() {
     let err = resident_id(None).unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidIdentifier);
-    let err = finger(v1::Finger {
+    let err = FingerSample::try_from(v1::Finger {
         position: 11,
         format: 1,
         template: vec![],
     })
     .unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidFingerPosition);
-    let err = finger(v1::Finger {
+    let err = FingerSample::try_from(v1::Finger {
         position: 1,
         format: 0,
         template: vec![],
@@ -150,7 +150,7 @@ fn bad_shapes_name_their_code() {
 
 #[test]
 fn a_shard_command_with_a_bad_record_or_set_is_refused_with_its_code() {
-    let good = finger_to_wire(checked(FingerPosition::RightIndex, 1).sample());
+    let good = v1::Finger::from(checked(FingerPosition::RightIndex, 1).sample());
     let garbage = v1::Finger {
         template: vec![0; 40],
         ..good.clone()
