@@ -63,45 +63,31 @@ pub struct WriteAnswer<'a> {
     pub token: &'a str,
 }
 
-impl<'a> From<&'a v1::EnrolResponse> for WriteAnswer<'a> {
-    fn from(response: &'a v1::EnrolResponse) -> Self {
-        let v1::EnrolResponse {
-            request_id,
-            reference,
-            version,
-            replayed,
-            token,
-            receipt: _,
-        } = response;
-        Self {
-            request_id,
-            reference,
-            version: *version,
-            replayed: *replayed,
-            token,
-        }
-    }
+macro_rules! write_answer {
+    ($($response:path),*) => {
+        $(impl<'a> From<&'a $response> for WriteAnswer<'a> {
+            fn from(response: &'a $response) -> Self {
+                let $response {
+                    request_id,
+                    reference,
+                    version,
+                    replayed,
+                    token,
+                    receipt: _,
+                } = response;
+                Self {
+                    request_id,
+                    reference,
+                    version: *version,
+                    replayed: *replayed,
+                    token,
+                }
+            }
+        })*
+    };
 }
 
-impl<'a> From<&'a v1::UpdateResponse> for WriteAnswer<'a> {
-    fn from(response: &'a v1::UpdateResponse) -> Self {
-        let v1::UpdateResponse {
-            request_id,
-            reference,
-            version,
-            replayed,
-            token,
-            receipt: _,
-        } = response;
-        Self {
-            request_id,
-            reference,
-            version: *version,
-            replayed: *replayed,
-            token,
-        }
-    }
-}
+write_answer!(v1::EnrolResponse, v1::UpdateResponse);
 
 /// The bytes a write receipt signs.
 pub fn write_bytes(answer: WriteAnswer<'_>) -> Vec<u8> {

@@ -131,21 +131,50 @@ impl PublicApi {
         response
     }
 
-    /// The fingers of an enrolment-side request: its envelope opened, or those sent in
-    /// clear (which the caller's policy must allow). `None`: keep the clear ones.
-    fn enrolment_fingers(
+    /// The call of a write that carries fingers: its envelope opened, or the fingers
+    /// sent in clear (which the caller's policy must allow), then `to_call`.
+    fn call_with_fingers<M: WithFingers>(
         &self,
         caller: &Caller,
-        context: Option<&v1::EnrolmentContext>,
-        clear: &[v1::Finger],
-        envelope: Option<v1::Envelope>,
-    ) -> Result<Option<Vec<FingerSample>>, GatewayError> {
-        let (request_id, timestamp) = context.map_or(("", None), |c| {
+        mut request: M,
+        to_call: fn(M) -> Result<EnrolmentCall, ConvertError>,
+    ) -> Result<EnrolmentCall, GatewayError> {
+        let envelope = request.take_envelope();
+        let (request_id, timestamp) = request.context().map_or(("", None), |c| {
             (c.request_id.as_str(), c.timestamp.as_ref())
         });
-        self.open_probe(caller, clear, envelope, binding(request_id, timestamp))
+        let opened = self.open_probe(
+            caller,
+            request.clear_fingers(),
+            envelope,
+            binding(request_id, timestamp),
+        )?;
+        Ok(with_fingers(to_call(request)?, opened))
     }
 }
+
+/// A write request that carries fingers, in clear or in an envelope.
+trait WithFingers: WithContext {
+    /// Takes the envelope out, so that the conversion sees only clear fingers.
+    fn take_envelope(&mut self) -> Option<v1::Envelope>;
+    /// The fingers sent in clear.
+    fn clear_fingers(&self) -> &[v1::Finger];
+}
+
+macro_rules! with_fingers {
+    ($($message:ty),*) => {
+        $(impl WithFingers for $message {
+            fn take_envelope(&mut self) -> Option<v1::Envelope> {
+                self.envelope.take()
+            }
+            fn clear_fingers(&self) -> &[v1::Finger] {
+                &self.fingers
+            }
+        })*
+    };
+}
+
+with_fingers!(EnrolRequest, UpdateBiometricsRequest);
 
 /// Puts opened fingers in place of the (empty) clear ones.
 fn with_fingers(mut call: EnrolmentCall, opened: Option<Vec<FingerSample>>) -> EnrolmentCall {
@@ -169,15 +198,8 @@ impl Enrolment for PublicApi {
         request: Request<EnrolRequest>,
     ) -> Result<Response<EnrolResponse>, Status> {
         let written = self
-            .write(ENROL, request, |api, caller, mut request| {
-                let envelope = request.envelope.take();
-                let opened = api.enrolment_fingers(
-                    caller,
-                    request.context.as_ref(),
-                    &request.fingers,
-                    envelope,
-                )?;
-                Ok(with_fingers(convert::enrol_call(request)?, opened))
+            .write(ENROL, request, |api, caller, request| {
+                api.call_with_fingers(caller, request, convert::enrol_call)
             })
             .await?;
         let Written {
@@ -202,18 +224,8 @@ impl Enrolment for PublicApi {
         request: Request<UpdateBiometricsRequest>,
     ) -> Result<Response<UpdateResponse>, Status> {
         let written = self
-            .write(UPDATE_BIOMETRICS, request, |api, caller, mut request| {
-                let envelope = request.envelope.take();
-                let opened = api.enrolment_fingers(
-                    caller,
-                    request.context.as_ref(),
-                    &request.fingers,
-                    envelope,
-                )?;
-                Ok(with_fingers(
-                    convert::update_biometrics_call(request)?,
-                    opened,
-                ))
+            .write(UPDATE_BIOMETRICS, request, |api, caller, request| {
+                api.call_with_fingers(caller, request, convert::update_biometrics_call)
             })
             .await?;
         Ok(Response::new(self.update_response(written)))
