@@ -93,6 +93,10 @@ pub struct Config {
     pub shard_tls_ca: Option<PathBuf>,
     /// Address of the Prometheus endpoint (`GET /metrics`); none when empty.
     pub metrics_listen: String,
+    /// Lets `idauth shard` serve its API on a non-loopback address without client
+    /// certificates, where anyone who reaches the port can read and write records.
+    /// Off by default: such a shard refuses to start. Only for an isolated network.
+    pub shard_api_insecure: bool,
 }
 
 impl Default for Config {
@@ -124,6 +128,7 @@ impl Default for Config {
             tls_client_ca: None,
             shard_tls_ca: None,
             metrics_listen: String::new(),
+            shard_api_insecure: false,
         }
     }
 }

@@ -64,8 +64,8 @@ pub fn run(command: &KeysCommand) -> anyhow::Result<()> {
                     );
                 } else {
                     println!(
-                        "issued a certificate credential for {} (SHA-256 {fingerprint})",
-                        credential.caller_id
+                        "issued a certificate credential for {} (SHA-256 {fingerprint}, quota {} requests/s)",
+                        credential.caller_id, credential.policy.quota_per_second
                     );
                 }
                 return Ok(());
@@ -81,7 +81,16 @@ pub fn run(command: &KeysCommand) -> anyhow::Result<()> {
                     json!({"caller": issued.credential.caller_id, "api_key": issued.api_key, "policy": issued.credential.policy})
                 );
             } else {
-                println!("issued a credential for {}", issued.credential.caller_id);
+                let quota = issued.credential.policy.quota_per_second;
+                println!(
+                    "issued a credential for {} (quota {quota} requests/s{})",
+                    issued.credential.caller_id,
+                    if args.quota == crate::cli::DEFAULT_QUOTA {
+                        ", the default: --quota sets it"
+                    } else {
+                        ""
+                    }
+                );
                 println!("API key (shown once, store it now): {}", issued.api_key);
             }
             Ok(())
@@ -137,27 +146,51 @@ pub fn run(command: &KeysCommand) -> anyhow::Result<()> {
     }
 }
 
-/// On first start of `idauth serve`: a development credential allowed everything,
-/// its key written (owner-only) next to the other secrets for the client commands.
+/// On start of `idauth serve`: a development credential allowed everything, its key
+/// kept (owner-only) next to the other secrets for the client commands. A key already
+/// there that this data directory does not know (a new or emptied data directory) is
+/// registered with it, so the client commands keep working; one this data directory
+/// revoked stays revoked, and serve says how to get a new one.
 pub fn ensure_dev_credential(config: &Config) -> anyhow::Result<()> {
     let key_path = dev_credential_path(&config.secrets_dir());
-    if key_path.exists() {
-        return Ok(());
-    }
+    let kept = match std::fs::read_to_string(&key_path) {
+        Ok(key) => Some(key.trim().to_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", key_path.display())),
+    };
     let pepper = pepper(config)?;
     let path = config.credentials_path();
     let mut file =
         CredentialFile::load(&path).with_context(|| format!("reading {}", path.display()))?;
+    if let Some(key) = &kept {
+        match file.holder_of(&pepper, key) {
+            Some(holder) if holder.revoked_ms.is_none() => return Ok(()),
+            Some(holder) => {
+                eprintln!(
+                    "idauth: the development credential in {} ({}) is revoked in this data \
+                     directory; client commands using it will be refused. Delete that file \
+                     and restart serve to get a new one.",
+                    key_path.display(),
+                    holder.caller_id
+                );
+                return Ok(());
+            }
+            None => {}
+        }
+    }
     // A dev credential whose key file is gone can never be used again: retire it.
     let mut n = 1;
-    while file
+    while let Some(old) = file
         .credentials
         .iter()
-        .any(|c| c.caller_id == format!("dev-{n}"))
+        .find(|c| c.caller_id == format!("dev-{n}"))
     {
-        let _ = file.revoke(&format!("dev-{n}"), now_ms());
+        if old.revoked_ms.is_none() && kept.is_none() {
+            let _ = file.revoke(&format!("dev-{n}"), now_ms());
+        }
         n += 1;
     }
+    let caller_id = format!("dev-{n}");
     let policy = Policy {
         operations: vec![
             Operation::Enrol,
@@ -171,22 +204,28 @@ pub fn ensure_dev_credential(config: &Config) -> anyhow::Result<()> {
         // Development only: lets grpcurl experiments send fingers in clear.
         plain_probes: true,
     };
-    let issued = file
-        .issue(
-            &pepper,
-            &format!("dev-{n}"),
-            CallerKind::Development,
-            policy,
-            now_ms(),
-        )
-        .map_err(anyhow::Error::msg)?;
+    let kind = CallerKind::Development;
+    let issued = match kept {
+        Some(key) => file.register(&pepper, &caller_id, kind, policy, key, now_ms()),
+        None => file.issue(&pepper, &caller_id, kind, policy, now_ms()),
+    }
+    .map_err(anyhow::Error::msg)?;
     file.save(&path)
         .with_context(|| format!("writing {}", path.display()))?;
-    secrets::write_private(&key_path, &issued.api_key)?;
-    eprintln!(
-        "idauth: development credential dev-{n} written to {} (client commands use it by default)",
-        key_path.display()
-    );
+    if key_path.exists() {
+        eprintln!(
+            "idauth: development credential {caller_id}: the key in {} is now registered \
+             with the data directory {} (client commands use it by default)",
+            key_path.display(),
+            config.data_dir.display()
+        );
+    } else {
+        secrets::write_private(&key_path, &issued.api_key)?;
+        eprintln!(
+            "idauth: development credential {caller_id} written to {} (client commands use it by default)",
+            key_path.display()
+        );
+    }
     Ok(())
 }
 

@@ -216,6 +216,9 @@ pub fn shard(args: &ShardArgs) -> anyhow::Result<()> {
     if let Some(id) = &args.id {
         flags.insert("shard_id".into(), id.clone().into());
     }
+    if args.insecure_shard_api {
+        flags.insert("shard_api_insecure".into(), true.into());
+    }
     let config = Config::load(args.server.config.as_deref(), flags)?;
     runtime()?.block_on(async {
         let storage = ShardStorage::Own {
@@ -231,19 +234,13 @@ pub fn shard(args: &ShardArgs) -> anyhow::Result<()> {
                     config.data_dir.display()
                 )
             })?;
+        check_shard_exposure(&config)?;
         let listener = bind(&config.listen).await?;
         metrics(&config, Source::Shard(Arc::clone(&shard))).await?;
         let service = ShardService::new(shard).into_server(TRANSPORT_MESSAGE_LIMIT);
         let mut server = tonic::transport::Server::builder();
         if let Some(tls) = crate::tls::server(&config, ClientCerts::Required)? {
             server = server.tls_config(tls)?;
-        }
-        if config.tls_client_ca.is_none() {
-            tracing::warn!(
-                "the shard API is served without client certificates: anyone who reaches \
-                 this port can call it; set tls_cert, tls_key and tls_client_ca, or bind it \
-                 to a network only gateways reach"
-            );
         }
         server
             .add_service(service)
@@ -254,6 +251,41 @@ pub fn shard(args: &ShardArgs) -> anyhow::Result<()> {
             .await?;
         Ok(())
     })
+}
+
+/// A shard without client certificates answers whoever reaches its port: allowed on
+/// loopback (one machine, the tests), refused elsewhere unless `shard_api_insecure`
+/// says the operator means it.
+fn check_shard_exposure(config: &Config) -> anyhow::Result<()> {
+    if config.tls_client_ca.is_some() {
+        return Ok(());
+    }
+    let addresses: Vec<std::net::SocketAddr> =
+        std::net::ToSocketAddrs::to_socket_addrs(config.listen.as_str())
+            .with_context(|| format!("resolving the listen address {}", config.listen))?
+            .collect();
+    let exposed = addresses.is_empty() || addresses.iter().any(|a| !a.ip().is_loopback());
+    if !exposed {
+        tracing::warn!(
+            "the shard API is served without client certificates, on loopback only: any \
+             process on this machine can call it"
+        );
+        return Ok(());
+    }
+    if !config.shard_api_insecure {
+        anyhow::bail!(
+            "refusing to serve the shard API on {} without client certificates: anyone who \
+             reaches the port could read and change residents' records. Set tls_cert, \
+             tls_key and tls_client_ca (mutual TLS with the gateways), listen on a loopback \
+             address, or pass --insecure-shard-api on an isolated network",
+            config.listen
+        );
+    }
+    tracing::warn!(
+        "the shard API is served without client certificates on a non-loopback address \
+         (--insecure-shard-api): anyone who reaches this port can call it"
+    );
+    Ok(())
 }
 
 /// `idauth gateway`: the public API in front of remote shards.

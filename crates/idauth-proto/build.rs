@@ -1,5 +1,6 @@
 //! Compiles `proto/` with protox (pure Rust: no protoc on the machine) and generates the
-//! tonic services; the descriptor set is kept for gRPC server reflection.
+//! tonic services; the descriptor sets (all files, and the public API's alone) are kept
+//! for gRPC server reflection.
 
 use std::path::PathBuf;
 
@@ -23,6 +24,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(
         out.join("idauth_descriptor.bin"),
         descriptors.encode_to_vec(),
+    )?;
+    // What the public port's reflection describes: the shard API is not served there.
+    let mut public = descriptors.clone();
+    public
+        .file
+        .retain(|file| !file.package().starts_with("idauth.internal."));
+    std::fs::write(
+        out.join("idauth_public_descriptor.bin"),
+        public.encode_to_vec(),
     )?;
     tonic_prost_build::configure().compile_fds(descriptors)?;
     Ok(())

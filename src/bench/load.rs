@@ -14,7 +14,7 @@ use idauth_proto::v1;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::report::{Answer, Stats, shard_of};
-use super::workload::{self, Kind, Probe};
+use super::workload::{self, Fingers, Kind, Probe};
 
 /// What every request of a phase is drawn from.
 pub struct Target {
@@ -54,7 +54,7 @@ pub struct Plan {
 pub fn probe_pool(
     population: &Population,
     residents: u64,
-    fingers: usize,
+    fingers: Fingers,
     impostor_fraction: f64,
     count: usize,
 ) -> Vec<(Kind, Probe)> {

@@ -20,6 +20,7 @@ use idauth_proto::v1;
 use prost::Message;
 use serde_json::json;
 
+use self::workload::Fingers;
 use crate::cli::BenchArgs;
 use crate::client::{ExitCode, connect, runtime};
 use load::{Plan, Target};
@@ -91,6 +92,10 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         "--residents: how many `idauth synth` enrolled"
     );
     anyhow::ensure!((1..=2).contains(&args.fingers), "--fingers must be 1 or 2");
+    anyhow::ensure!(
+        (args.fingers..=10).contains(&args.enrolled_fingers),
+        "--enrolled-fingers must be 1 to 10 and at least --fingers (probes use only enrolled fingers)"
+    );
     let plan = Plan {
         concurrency: args.concurrency,
         rate: args.rate,
@@ -105,7 +110,10 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         let probes = load::probe_pool(
             &population,
             args.residents,
-            args.fingers,
+            Fingers {
+                probe: args.fingers,
+                enrolled: args.enrolled_fingers,
+            },
             args.impostor_percent / 100.0,
             PROBE_POOL,
         );
@@ -125,7 +133,7 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         let mut phases: Vec<(&str, Stats, Duration)> = Vec::new();
         let mut report = json!({
             "mode": if args.rate.is_some() { "open" } else { "closed" },
-            "concurrency": args.concurrency, "rate": args.rate, "fingers": args.fingers,
+            "concurrency": args.concurrency, "rate": args.rate, "fingers": args.fingers, "enrolled_fingers": args.enrolled_fingers,
             "encrypted": !args.plain, "enrol_percent": args.enrol_percent,
             "impostor_percent": args.impostor_percent, "residents": args.residents,
         });

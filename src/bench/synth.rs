@@ -84,15 +84,51 @@ pub fn synth(args: &SynthArgs) -> anyhow::Result<ExitCode> {
             println!("{summary}");
         } else {
             println!(
-                "enrolled {enrolled} residents ({fingers} fingers each) in {:.1} s ({:.0}/s); {replayed} already enrolled, {} refused",
+                "enrolled {enrolled} residents ({fingers} fingers each) in {:.1} s ({:.0}/s); {replayed} already enrolled, {}",
                 elapsed.as_secs_f64(),
                 enrolled as f64 / elapsed.as_secs_f64(),
-                refused.values().sum::<u64>()
+                refusals(&refused)
             );
+            if refused.contains_key("QUOTA_EXCEEDED") {
+                println!(
+                    "the credential's request quota is below this enrolment rate: issue one with a higher --quota, or lower --concurrency"
+                );
+            }
             if residents > 0 {
                 println!("service: {residents} residents, {bytes} bytes on disk ({:.0} per resident)", bytes as f64 / residents as f64);
             }
         }
         Ok(if refused.is_empty() { 0 } else { 2 })
     })
+}
+
+/// "3 refused (QUOTA_EXCEEDED 2, SHARD_UNAVAILABLE 1)", or "none refused".
+fn refusals(refused: &BTreeMap<&str, u64>) -> String {
+    if refused.is_empty() {
+        return "none refused".into();
+    }
+    let by_code: Vec<String> = refused
+        .iter()
+        .map(|(code, n)| format!("{code} {n}"))
+        .collect();
+    format!(
+        "{} refused ({})",
+        refused.values().sum::<u64>(),
+        by_code.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_counted_by_code() {
+        assert_eq!(refusals(&BTreeMap::new()), "none refused");
+        let refused = BTreeMap::from([("QUOTA_EXCEEDED", 2), ("SHARD_UNAVAILABLE", 1)]);
+        assert_eq!(
+            refusals(&refused),
+            "3 refused (QUOTA_EXCEEDED 2, SHARD_UNAVAILABLE 1)"
+        );
+    }
 }

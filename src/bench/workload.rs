@@ -57,12 +57,22 @@ pub fn wire_finger(finger: usize, template: Vec<u8>) -> v1::Finger {
     }
 }
 
-/// A genuine (or, with `impostor`, someone else's) probe of `fingers` fingers against
-/// a random resident below `residents`.
+/// How many fingers a probe carries, and how many each resident enrolled (positions
+/// `0..enrolled`, as `idauth synth --fingers` enrols them).
+#[derive(Debug, Clone, Copy)]
+pub struct Fingers {
+    /// Fingers per probe.
+    pub probe: usize,
+    /// Fingers enrolled per resident, at least `probe`.
+    pub enrolled: usize,
+}
+
+/// A genuine (or, with `impostor`, someone else's) probe of `fingers.probe` enrolled
+/// fingers against a random resident below `residents`.
 pub fn probe(
     population: &Population,
     residents: u64,
-    fingers: usize,
+    fingers: Fingers,
     impostor: bool,
     rng: &mut SeededRng,
 ) -> Probe {
@@ -74,11 +84,11 @@ pub fn probe(
     } else {
         claimed.clone()
     };
-    let first = (rng.next_u64() % 10) as usize;
+    let first = (rng.next_u64() % fingers.enrolled as u64) as usize;
     let attempt = rng.next_u64();
-    let fingers = (0..fingers)
+    let fingers = (0..fingers.probe)
         .map(|k| {
-            let finger = (first + k) % 10;
+            let finger = (first + k) % fingers.enrolled;
             wire_finger(finger, source.probe_record(finger, attempt))
         })
         .collect();

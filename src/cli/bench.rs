@@ -65,6 +65,10 @@ pub struct BenchArgs {
     /// Fingers per verify probe (1 or 2), positions known.
     #[arg(long, default_value_t = 1)]
     pub fingers: usize,
+    /// Fingers each resident enrolled (`idauth synth --fingers`, 1 to 10): probes use
+    /// only those, the first `--enrolled-fingers` positions.
+    #[arg(long, default_value_t = 10)]
+    pub enrolled_fingers: usize,
     /// Send fingers in clear instead of encrypted (the caller's policy must allow it).
     #[arg(long)]
     pub plain: bool,

@@ -7,6 +7,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod bench;
 pub use bench::{BenchArgs, SynthArgs};
 
+/// The request quota of `keys issue` without `--quota`, per second.
+pub const DEFAULT_QUOTA: u32 = 100;
+
 /// idauth: national biometric identity authentication.
 #[derive(Debug, Parser)]
 #[command(name = "idauth", version, about)]
@@ -102,8 +105,9 @@ pub struct KeysIssueArgs {
     /// gender, address.
     #[arg(long, value_delimiter = ',', default_value = "fingerprint")]
     pub factors: Vec<FactorArg>,
-    /// Requests per second.
-    #[arg(long, default_value_t = 100)]
+    /// Requests per second this caller may send, all operations together; more are
+    /// refused with QUOTA_EXCEEDED. Raise it for load tests (`synth`, `bench`).
+    #[arg(long, default_value_t = DEFAULT_QUOTA)]
     pub quota: u32,
     /// Days until the credential expires; none by default.
     #[arg(long)]
@@ -242,6 +246,10 @@ pub struct ShardArgs {
     /// This shard's id; its store is `<data_dir>/<id>`.
     #[arg(long)]
     pub id: Option<String>,
+    /// Serve the shard API on a non-loopback address without client certificates
+    /// (anyone who reaches the port can call it); refused without this flag.
+    #[arg(long)]
+    pub insecure_shard_api: bool,
 }
 
 /// Arguments of `idauth gateway`.

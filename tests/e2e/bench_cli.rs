@@ -174,3 +174,84 @@ fn synth_bench_and_metrics_work_end_to_end() {
         .sum();
     assert_eq!(residents, 24);
 }
+
+#[test]
+fn bench_probes_only_the_fingers_synth_enrolled() {
+    let dir = scratch();
+    let data = dir.path().join("data");
+    let secrets = dir.path().join("secrets");
+    let server = spawn(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--secrets-dir",
+            secrets.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    let url = format!("http://{}", server.addr);
+    let key = secrets.join("dev-credential.key");
+    let client = [
+        "--json",
+        "--server",
+        &url,
+        "--api-key-file",
+        key.to_str().unwrap(),
+    ];
+    let mut synth = vec![
+        "synth",
+        "--residents",
+        "12",
+        "--seed",
+        "5",
+        "--fingers",
+        "2",
+    ];
+    synth.extend(client);
+    assert_eq!(run_json(&synth)["enrolled"], 12);
+    let mut bench = vec![
+        "bench",
+        "--residents",
+        "12",
+        "--seed",
+        "5",
+        "--requests",
+        "80",
+        "--concurrency",
+        "4",
+        "--enrolled-fingers",
+        "2",
+    ];
+    bench.extend(client);
+    let report = run_json(&bench);
+    let verify = &report["verify"];
+    assert_eq!(
+        verify["errors"].get("FINGER_NOT_ENROLLED"),
+        None,
+        "{report}"
+    );
+    assert_eq!(verify["decisions"]["match"], 80, "{report}");
+    // More probe fingers than enrolled ones is refused before anything is sent.
+    let output = idauth()
+        .args([
+            "bench",
+            "--residents",
+            "12",
+            "--fingers",
+            "2",
+            "--enrolled-fingers",
+            "1",
+        ])
+        .args(client)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--enrolled-fingers"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

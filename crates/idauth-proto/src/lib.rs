@@ -32,8 +32,13 @@ pub use idauth::v1;
 pub mod convert;
 pub mod status;
 
-/// The encoded descriptor set of every idauth proto, for gRPC server reflection.
+/// The encoded descriptor set of every idauth proto, the shard API's included.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("idauth_descriptor");
+
+/// The encoded descriptor set of the public API alone, for the public port's server
+/// reflection (the shard API is not served there).
+pub const PUBLIC_FILE_DESCRIPTOR_SET: &[u8] =
+    tonic::include_file_descriptor_set!("idauth_public_descriptor");
 
 #[cfg(test)]
 mod tests {

@@ -87,10 +87,21 @@ pub fn from_status(status: &Status) -> ErrorCode {
     classify(status, detail.as_ref().and_then(code_of))
 }
 
-/// The error code a shard-API call's status carries, like [`from_status`].
+/// The error code a shard-API call's status carries. Every answer a shard's handlers
+/// give carries an `idauth.internal.v1.Error`; a status without one was made by the
+/// transport (the shard process died mid-call, reset the stream, was never reached),
+/// so the caller is told SHARD_UNAVAILABLE, which says retry, whatever gRPC code the
+/// broken connection surfaced as (UNKNOWN, INTERNAL, CANCELLED...). Only the
+/// transport's own deadline stays DEADLINE_EXCEEDED.
 pub fn from_shard_status(status: &Status) -> ErrorCode {
     let detail = internal::Error::decode(status.details()).ok();
-    classify(status, detail.and_then(|e| ErrorCode::try_from(&e).ok()))
+    if let Some(code) = detail.and_then(|e| ErrorCode::try_from(&e).ok()) {
+        return code;
+    }
+    match status.code() {
+        Code::DeadlineExceeded => ErrorCode::DeadlineExceeded,
+        _ => ErrorCode::ShardUnavailable,
+    }
 }
 
 fn classify(status: &Status, detail: Option<ErrorCode>) -> ErrorCode {
@@ -120,6 +131,30 @@ mod tests {
             assert_eq!(status.code(), grpc_code(code));
             assert_eq!(from_shard_status(&status), code);
         }
+    }
+
+    #[test]
+    fn a_shard_call_broken_by_the_transport_is_unavailable() {
+        for status in [
+            Status::unknown("transport error"),
+            Status::internal("h2 protocol error: error reading a body from connection"),
+            Status::cancelled("operation was canceled"),
+            Status::unavailable("connection refused"),
+        ] {
+            assert_eq!(
+                from_shard_status(&status),
+                ErrorCode::ShardUnavailable,
+                "{status:?}"
+            );
+        }
+        assert_eq!(
+            from_shard_status(&Status::deadline_exceeded("timeout expired")),
+            ErrorCode::DeadlineExceeded
+        );
+        assert_eq!(
+            from_shard_status(&to_shard_status(ErrorCode::Internal)),
+            ErrorCode::Internal
+        );
     }
 
     #[test]

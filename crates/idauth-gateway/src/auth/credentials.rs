@@ -158,10 +158,33 @@ impl CredentialFile {
         policy: Policy,
         now_ms: i64,
     ) -> Result<IssuedKey, String> {
-        self.check_new(caller_id)?;
         let mut secret = [0u8; 32];
         getrandom::fill(&mut secret).map_err(|e| format!("no system randomness: {e}"))?;
         let api_key = format!("idk_{}", hex::encode(secret));
+        self.register(pepper, caller_id, kind, policy, api_key, now_ms)
+    }
+
+    /// The credential an API key belongs to, revoked or not.
+    pub fn holder_of(&self, pepper: &[u8; 32], api_key: &str) -> Option<&Credential> {
+        let hash = key_hash(pepper, api_key);
+        self.credentials.iter().find(|c| c.key_hash == hash)
+    }
+
+    /// Records an API key that already exists (the development key kept in the
+    /// secrets directory, met by a new data directory) for a new caller id.
+    pub fn register(
+        &mut self,
+        pepper: &[u8; 32],
+        caller_id: &str,
+        kind: CallerKind,
+        policy: Policy,
+        api_key: String,
+        now_ms: i64,
+    ) -> Result<IssuedKey, String> {
+        self.check_new(caller_id)?;
+        if self.holder_of(pepper, &api_key).is_some() {
+            return Err("this API key already belongs to a caller".into());
+        }
         let credential = Credential {
             caller_id: caller_id.to_owned(),
             kind,

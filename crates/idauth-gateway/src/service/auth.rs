@@ -15,6 +15,7 @@ use prost::Message;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::admission::{Admitted, Counted, Rpc};
+use super::caller_faults::caller_fault;
 use super::{PublicApi, binding};
 use crate::auth::{Operation, Presented};
 use crate::error::GatewayError;
@@ -157,7 +158,7 @@ impl Auth for PublicApi {
                 async move {
                     match item {
                         Ok(request) => Ok(api.verify_in_band(&presented, request).await),
-                        Err(status) => Err(status),
+                        Err(status) => Err(caller_fault(&status).map_or(status, to_status)),
                     }
                 }
             })

@@ -4,6 +4,7 @@
 
 mod admission;
 mod auth;
+pub mod caller_faults;
 mod enrolment;
 mod operator;
 mod resident;
@@ -22,6 +23,7 @@ use idauth_proto::v1::resident_server::ResidentServer;
 use tokio::net::TcpListener;
 use tonic::transport::ServerTlsConfig;
 
+use self::caller_faults::CallerFaults;
 use crate::auth::{Caller, Guard};
 use crate::envelope::EnvelopeKeys;
 use crate::error::GatewayError;
@@ -29,8 +31,9 @@ use crate::gateway::{Gateway, now_ms};
 use crate::receipt::ReceiptSigner;
 
 /// Largest message tonic itself decodes. Requests between the gateway's own limit and
-/// this one are refused with MESSAGE_TOO_LARGE and its detail; beyond it, tonic
-/// refuses with RESOURCE_EXHAUSTED before the gateway sees the request.
+/// this one are refused by the gateway with MESSAGE_TOO_LARGE; beyond it tonic refuses
+/// them before the gateway sees them, and [`caller_faults`] gives that refusal the
+/// same MESSAGE_TOO_LARGE.
 pub const TRANSPORT_MESSAGE_LIMIT: usize = 4 * 1024 * 1024;
 
 /// The public services over one gateway.
@@ -141,7 +144,7 @@ pub async fn serve(
         .set_serving::<ResidentServer<PublicApi>>()
         .await;
     let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(idauth_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(idauth_proto::PUBLIC_FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .expect("the compiled descriptor sets are valid");
@@ -152,14 +155,18 @@ pub async fn serve(
     server
         .add_service(health)
         .add_service(reflection)
-        .add_service(
+        .add_service(CallerFaults(
             EnrolmentServer::new(api.clone()).max_decoding_message_size(TRANSPORT_MESSAGE_LIMIT),
-        )
-        .add_service(
+        ))
+        .add_service(CallerFaults(
             AuthServer::new(api.clone()).max_decoding_message_size(TRANSPORT_MESSAGE_LIMIT),
-        )
-        .add_service(ResidentServer::new(api.clone()))
-        .add_service(OperatorServer::new(api).max_decoding_message_size(TRANSPORT_MESSAGE_LIMIT))
+        ))
+        .add_service(CallerFaults(
+            ResidentServer::new(api.clone()).max_decoding_message_size(TRANSPORT_MESSAGE_LIMIT),
+        ))
+        .add_service(CallerFaults(
+            OperatorServer::new(api).max_decoding_message_size(TRANSPORT_MESSAGE_LIMIT),
+        ))
         .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await
 }
