@@ -58,6 +58,9 @@ pub struct Config {
     pub write_budget_ms: u64,
     /// Largest request accepted, bytes.
     pub max_request_bytes: usize,
+    /// Requests the gateway holds in flight before it refuses more with OVERLOADED
+    /// (each caller at most its fair share); 0 = 48 per CPU core.
+    pub max_in_flight: usize,
     /// How old a request timestamp may be, seconds.
     pub timestamp_past_s: u64,
     /// How far ahead of the service clock a request timestamp may be, seconds.
@@ -113,6 +116,7 @@ impl Default for Config {
             verify_budget_ms: 200,
             write_budget_ms: 5_000,
             max_request_bytes: Limits::default().max_request_bytes,
+            max_in_flight: 0,
             timestamp_past_s: 24 * 3600,
             timestamp_future_s: 300,
             target_fmr: 0.001,

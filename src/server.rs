@@ -135,12 +135,11 @@ fn public_api(config: &Config, gateway: Arc<Gateway>) -> anyhow::Result<PublicAp
         "receipt signing key",
     )?;
     let receipts = Arc::new(ReceiptSigner::from_seed(&seed));
-    Ok(PublicApi::new(
-        gateway,
-        guard(config)?,
-        envelope_keys(config)?,
-        receipts,
-    ))
+    let api = PublicApi::new(gateway, guard(config)?, envelope_keys(config)?, receipts);
+    Ok(match config.max_in_flight {
+        0 => api,
+        limit => api.with_in_flight_limit(limit),
+    })
 }
 
 /// The guard over the credential file.

@@ -90,6 +90,7 @@ fn refused(error: &ClientError) -> Answer {
         shard: None,
         matched: None,
         error: Some(error.code().map_or("INTERNAL", |code| code.name())),
+        retry_hinted: error.retry_after().is_some(),
     }
 }
 
@@ -108,6 +109,7 @@ async fn one(
             shard: None,
             matched: None,
             error: Some("CLIENT_BUILD_FAILED"),
+            retry_hinted: false,
         }
     };
     let (kind, started, answer) = match kind {
@@ -119,6 +121,7 @@ async fn one(
                     shard: None,
                     matched: None,
                     error: None,
+                    retry_hinted: false,
                 },
                 Err(error) => refused(&error),
             };
@@ -142,6 +145,7 @@ async fn one(
                             shard: shard_of(&response.reference),
                             matched: None,
                             error: None,
+                            retry_hinted: false,
                         },
                         Err(error) => refused(&error),
                     };
@@ -161,6 +165,7 @@ async fn one(
                             shard: shard_of(&response.reference),
                             matched: Some(response.decision == i32::from(v1::Decision::Match)),
                             error: response.error.as_ref().and_then(code_of).map(|c| c.name()),
+                            retry_hinted: false,
                         },
                         Err(error) => refused(&error),
                     };

@@ -25,9 +25,15 @@ pub struct Stats {
     errors: BTreeMap<String, u64>,
     matched: u64,
     not_matched: u64,
+    /// Latency of the requests the service answered with a decision (admitted and
+    /// done), apart from refusals, which are quick and would flatter the figures.
+    decided: Histogram<u64>,
+    /// Refusals that told the caller when to retry.
+    retry_hinted: u64,
 }
 
 /// How one request ended.
+#[derive(Debug, Default)]
 pub struct Answer {
     /// The shard that decided (from the reference code), if one did.
     pub shard: Option<String>,
@@ -35,6 +41,8 @@ pub struct Answer {
     pub matched: Option<bool>,
     /// The error code name, if any.
     pub error: Option<&'static str>,
+    /// Whether a refusal carried a retry delay.
+    pub retry_hinted: bool,
 }
 
 impl Default for Stats {
@@ -46,6 +54,8 @@ impl Default for Stats {
             errors: BTreeMap::new(),
             matched: 0,
             not_matched: 0,
+            decided: histogram(),
+            retry_hinted: 0,
         }
     }
 }
@@ -77,6 +87,12 @@ impl Stats {
             Some(true) => self.matched += 1,
             Some(false) => self.not_matched += 1,
             None => {}
+        }
+        if answer.matched.is_some() {
+            self.decided.saturating_record(micros);
+        }
+        if answer.retry_hinted {
+            self.retry_hinted += 1;
         }
         if let Some(error) = answer.error {
             *self.errors.entry(error.to_owned()).or_default() += 1;
@@ -124,6 +140,9 @@ impl Stats {
             .into();
         value["errors"] = json!(self.errors);
         value["decisions"] = json!({"match": self.matched, "no_match": self.not_matched});
+        // Goodput: requests answered with a decision, per second; their latency alone.
+        value["decided"] = summary(&self.decided);
+        value["refusals_with_retry_hint"] = json!(self.retry_hinted);
         value
     }
 
@@ -207,6 +226,7 @@ mod tests {
                     shard: Some(format!("shard-{}", ms % 2)),
                     matched: Some(ms % 10 != 0),
                     error: (ms % 10 == 0).then_some("BIOMETRIC_MISMATCH"),
+                    retry_hinted: false,
                 },
             );
         }

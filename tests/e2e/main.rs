@@ -15,6 +15,7 @@ mod health_reflection;
 mod lifecycle;
 mod mtls;
 mod no_open_door;
+mod overload;
 mod raw_bytes;
 mod resident_controls;
 mod service_loopback;

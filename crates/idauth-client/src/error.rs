@@ -36,6 +36,9 @@ pub enum ClientError {
         code: ErrorCode,
         /// The status message the service sent with it.
         message: String,
+        /// How long the service asked the caller to wait before retrying
+        /// (`grpc-retry-pushback-ms`, sent with OVERLOADED).
+        retry_after: Option<std::time::Duration>,
     },
     /// The service published no envelope key, or one that is not an X25519 key.
     #[error("the service published no usable envelope key")]
@@ -53,13 +56,27 @@ impl ClientError {
             _ => None,
         }
     }
+
+    /// The retry delay the service asked for, when it gave one.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Refused { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
 }
 
 impl From<tonic::Status> for ClientError {
     fn from(status: tonic::Status) -> Self {
+        let retry_after = status
+            .metadata()
+            .get(idauth_proto::status::RETRY_PUSHBACK)
+            .and_then(|value| value.to_str().ok()?.parse().ok())
+            .map(std::time::Duration::from_millis);
         Self::Refused {
             code: idauth_proto::status::from_status(&status),
             message: status.message().to_owned(),
+            retry_after,
         }
     }
 }

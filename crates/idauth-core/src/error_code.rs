@@ -120,6 +120,7 @@ catalogue! {
     Internal = 702, "INTERNAL", Server, "retry later and report the reference code if it persists", "The service failed unexpectedly.";
     StorageFailure = 703, "STORAGE_FAILURE", Server, "retry later; nothing was stored", "The shard could not read or durably write its store.";
     RecordUndecryptable = 704, "RECORD_UNDECRYPTABLE", Server, "report the reference code to the operator: the master key this record was sealed with is not configured", "A stored record cannot be opened with the configured master keys.";
+    Overloaded = 705, "OVERLOADED", Server, "retry after the delay in the answer's grpc-retry-pushback-ms (nothing was done); the service is over capacity", "The service refused the request at once because it could not answer it within its budget; nothing was done.";
 }
 
 impl ErrorCode {

@@ -2,7 +2,7 @@
 //! trait so that routing, deadlines and error mapping do not care which.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use idauth_core::ErrorCode;
 use idauth_core::command::{
@@ -66,11 +66,17 @@ impl ShardClient for LocalShard {
     async fn verify(
         &self,
         request: VerifyRequest,
-        _deadline: Duration,
+        deadline: Duration,
     ) -> Result<VerifyOutcome, ErrorCode> {
-        self.0.verify(request).await.map_err(|error| {
-            tracing::info!(shard = %self.0.id(), code = error.code().number(), %error, "verify refused");
-            error.code()
+        let deadline = Instant::now() + deadline;
+        self.0.verify(request, Some(deadline)).await.map_err(|error| {
+            let code = error.code();
+            if code == ErrorCode::Overloaded {
+                tracing::debug!(shard = %self.0.id(), code = code.number(), "verify shed");
+            } else {
+                tracing::info!(shard = %self.0.id(), code = code.number(), %error, "verify refused");
+            }
+            code
         })
     }
 

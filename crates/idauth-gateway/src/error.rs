@@ -25,6 +25,13 @@ pub enum GatewayError {
         /// What it said.
         code: ErrorCode,
     },
+    /// The gateway already holds as many requests as it can answer in time (or this
+    /// caller its fair share of them): refused before any work.
+    #[error("over capacity: {in_flight} requests in flight")]
+    Overloaded {
+        /// Requests in flight when this one was refused.
+        in_flight: usize,
+    },
     /// The shard did not answer within the latency budget.
     #[error("shard {shard} did not answer within the budget")]
     Deadline {
@@ -41,6 +48,7 @@ impl GatewayError {
             Self::Template(error) => error.code(),
             Self::Shard { code, .. } => *code,
             Self::Deadline { .. } => ErrorCode::DeadlineExceeded,
+            Self::Overloaded { .. } => ErrorCode::Overloaded,
         }
     }
 }

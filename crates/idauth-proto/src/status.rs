@@ -47,7 +47,7 @@ pub fn grpc_code(code: ErrorCode) -> Code {
         | ErrorCode::FactorNotAllowed
         | ErrorCode::PlainProbeNotAllowed => Code::PermissionDenied,
         ErrorCode::EnvelopeInvalid | ErrorCode::EnvelopeKeyUnknown => Code::InvalidArgument,
-        ErrorCode::QuotaExceeded => Code::ResourceExhausted,
+        ErrorCode::QuotaExceeded | ErrorCode::Overloaded => Code::ResourceExhausted,
     }
 }
 
@@ -72,11 +72,23 @@ pub fn to_shard_status(code: ErrorCode) -> Status {
     with_detail(code, internal::Error::from(code).encode_to_vec())
 }
 
+/// How long a caller refused with OVERLOADED is told to wait before retrying
+/// (`grpc-retry-pushback-ms`, which gRPC clients with retry policies honour).
+pub const OVERLOAD_PUSHBACK_MS: u64 = 100;
+
+/// The metadata key of the retry hint.
+pub const RETRY_PUSHBACK: &str = "grpc-retry-pushback-ms";
+
 fn with_detail(code: ErrorCode, detail: Vec<u8>) -> Status {
-    Status::with_details(
+    let mut metadata = tonic::metadata::MetadataMap::new();
+    if code == ErrorCode::Overloaded {
+        metadata.insert(RETRY_PUSHBACK, OVERLOAD_PUSHBACK_MS.into());
+    }
+    Status::with_details_and_metadata(
         grpc_code(code),
         format!("{} {}: {}", code.number(), code.name(), code.action_hint()),
         detail.into(),
+        metadata,
     )
 }
 
@@ -111,7 +123,9 @@ fn classify(status: &Status, detail: Option<ErrorCode>) -> ErrorCode {
     match status.code() {
         Code::DeadlineExceeded | Code::Cancelled => ErrorCode::DeadlineExceeded,
         Code::Unavailable => ErrorCode::ShardUnavailable,
-        Code::ResourceExhausted => ErrorCode::MessageTooLarge,
+        // A bare RESOURCE_EXHAUSTED comes from a transport limit, not from a message
+        // this service judged too large (that one carries its detail).
+        Code::ResourceExhausted => ErrorCode::Overloaded,
         Code::InvalidArgument => ErrorCode::BadRequest,
         _ => ErrorCode::Internal,
     }
@@ -168,8 +182,29 @@ mod tests {
             ErrorCode::DeadlineExceeded
         );
         assert_eq!(
-            from_status(&Status::resource_exhausted("too big")),
-            ErrorCode::MessageTooLarge
+            from_status(&Status::resource_exhausted("too many streams")),
+            ErrorCode::Overloaded
+        );
+    }
+
+    #[test]
+    fn an_overload_refusal_carries_the_retry_hint() {
+        let status = to_status(ErrorCode::Overloaded);
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(
+            status
+                .metadata()
+                .get(RETRY_PUSHBACK)
+                .unwrap()
+                .to_str()
+                .unwrap(),
+            OVERLOAD_PUSHBACK_MS.to_string()
+        );
+        assert!(
+            to_status(ErrorCode::QuotaExceeded)
+                .metadata()
+                .get(RETRY_PUSHBACK)
+                .is_none()
         );
     }
 }

@@ -2,6 +2,7 @@
 //! each row is one state of the resident or the request and the answer it must get.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use idauth_core::command::{
     VerifyOutcome, VerifyRequest, WriteCommand, WriteContext, WriteRequest,
@@ -16,6 +17,7 @@ use idauth_match::sample::check_finger;
 use idauth_match::synthetic::population::{Population, SyntheticResident};
 use idauth_store::Durability;
 
+use crate::shard::Waiting;
 use crate::{CpuPermits, LockoutPolicy, Shard, ShardOptions, ShardStorage, Threshold};
 
 const FAILURES_BEFORE_LOCKOUT: usize = 3;
@@ -275,4 +277,56 @@ async fn a_deactivated_resident_is_refused_before_any_factor() {
     let outcome = fixture.decide(&fixture.genuine("t-1")).unwrap();
     assert_eq!(refused(&outcome), Some(ErrorCode::ResidentDeactivated));
     assert!(outcome.factors.is_empty());
+}
+
+#[tokio::test]
+async fn a_verify_that_cannot_finish_in_time_is_refused_unrun() {
+    let fixture = Fixture::new().await;
+    let far = Some(Instant::now() + Duration::from_secs(60));
+    let shard = &fixture.shard;
+    assert!(
+        shard
+            .verify(fixture.genuine("t-1"), far)
+            .await
+            .unwrap()
+            .matched
+    );
+    // The mean task time is known now: a deadline it cannot meet is refused at once.
+    let error = shard
+        .verify(fixture.genuine("t-2"), Some(Instant::now()))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), ErrorCode::Overloaded);
+    // Nothing was done: the same txn is still fresh, and it matches.
+    assert!(
+        shard
+            .verify(fixture.genuine("t-2"), far)
+            .await
+            .unwrap()
+            .matched
+    );
+}
+
+#[test]
+fn the_queue_estimate_counts_waiting_tasks_per_worker() {
+    let permits = CpuPermits::new(2);
+    let metrics = idauth_core::metrics::Metrics::default();
+    let now = Instant::now();
+    assert_eq!(permits.expected_finish(now), now, "nothing measured yet");
+    permits.task_took(Duration::from_millis(10));
+    assert_eq!(
+        permits.expected_finish(now),
+        now + Duration::from_millis(10)
+    );
+    let waiting: Vec<_> = (0..4).map(|_| Waiting::new(&permits, &metrics)).collect();
+    // Four waiting on two workers: two rounds of 10 ms, then this task's own.
+    assert_eq!(
+        permits.expected_finish(now),
+        now + Duration::from_millis(30)
+    );
+    drop(waiting);
+    assert_eq!(
+        permits.expected_finish(now),
+        now + Duration::from_millis(10)
+    );
 }

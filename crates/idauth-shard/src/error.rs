@@ -19,6 +19,12 @@ pub enum ShardError {
     /// A request reached the shard in a shape the gateway should have refused.
     #[error("request refused: {0}")]
     Refused(ErrorCode),
+    /// No worker could finish the work within its deadline: refused before queueing.
+    #[error("over capacity: the work could not finish within its deadline")]
+    Overloaded,
+    /// The work's deadline passed while it waited for a worker: dropped unrun.
+    #[error("deadline passed while queued")]
+    Late,
     /// A worker task failed.
     #[error("worker failed: {0}")]
     Worker(String),
@@ -35,6 +41,8 @@ impl ShardError {
             Self::Store(error) => error.code(),
             Self::DamagedRecord(_) => ErrorCode::StorageFailure,
             Self::Refused(code) => *code,
+            Self::Overloaded => ErrorCode::Overloaded,
+            Self::Late => ErrorCode::DeadlineExceeded,
             Self::Worker(_) | Self::Randomness(_) => ErrorCode::Internal,
         }
     }

@@ -3,6 +3,7 @@
 //! gateway calls in-process; every error leaves as a status with an `idauth.v1.Error`.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use idauth_proto::convert::{self, ShardWrite};
 use idauth_proto::internal::shard_server::{Shard as ShardApi, ShardServer};
@@ -91,13 +92,19 @@ impl ShardApi for ShardService {
         &self,
         request: Request<VerifyCommand>,
     ) -> Result<Response<VerifyOutcome>, Status> {
+        let deadline = deadline_of(request.metadata(), Instant::now());
         let request =
             convert::verify_request(request.into_inner()).map_err(|e| to_shard_status(e.code()))?;
-        match self.shard.verify(request).await {
+        match self.shard.verify(request, deadline).await {
             Ok(outcome) => Ok(Response::new(convert::verify_outcome_to_wire(&outcome))),
             Err(error) => {
-                tracing::info!(shard = %self.shard.id(), code = error.code().number(), %error, "verify refused");
-                Err(to_shard_status(error.code()))
+                let code = error.code();
+                if code == idauth_core::ErrorCode::Overloaded {
+                    tracing::debug!(shard = %self.shard.id(), code = code.number(), "verify shed");
+                } else {
+                    tracing::info!(shard = %self.shard.id(), code = code.number(), %error, "verify refused");
+                }
+                Err(to_shard_status(code))
             }
         }
     }
@@ -124,5 +131,49 @@ impl ShardApi for ShardService {
                 Err(to_shard_status(error.code()))
             }
         }
+    }
+}
+
+/// The caller's deadline, from the `grpc-timeout` header the gateway sends (an integer
+/// of at most 8 digits and a unit: H, M, S, m, u or n).
+fn deadline_of(metadata: &tonic::metadata::MetadataMap, now: Instant) -> Option<Instant> {
+    let value = metadata.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    let amount: u64 = digits.parse().ok()?;
+    let timeout = match unit {
+        "H" => Duration::from_secs(amount * 3600),
+        "M" => Duration::from_secs(amount * 60),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    };
+    now.checked_add(timeout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grpc_timeout_header_gives_the_deadline() {
+        let now = Instant::now();
+        let with = |value: &str| {
+            let mut metadata = tonic::metadata::MetadataMap::new();
+            metadata.insert("grpc-timeout", value.parse().unwrap());
+            deadline_of(&metadata, now)
+        };
+        assert_eq!(with("199m"), Some(now + Duration::from_millis(199)));
+        assert_eq!(with("5S"), Some(now + Duration::from_secs(5)));
+        assert_eq!(with("1500u"), Some(now + Duration::from_micros(1500)));
+        assert_eq!(with("2H"), Some(now + Duration::from_secs(7200)));
+        for bad in ["", "m", "123456789m", "10x", "-5m"] {
+            assert_eq!(with(bad), None, "{bad:?}");
+        }
+        assert_eq!(deadline_of(&tonic::metadata::MetadataMap::new(), now), None);
     }
 }

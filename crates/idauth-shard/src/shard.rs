@@ -3,7 +3,8 @@
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use idauth_core::command::{
     HistoryEntry, HistoryPage, HistoryQuery, ShardReport, VerifyOutcome, VerifyRequest,
@@ -73,18 +74,77 @@ pub enum ShardStorage {
 /// kernel's time-slicing between them shows up as tail latency (a verify preempted
 /// halfway waits out other tasks' slices). With one set, surplus work queues in
 /// arrival order (tokio's semaphore is fair) and each task runs to the end.
+///
+/// They also bound the queue by time: a task whose deadline would pass before a
+/// worker could finish it (tasks waiting x mean task time / workers, plus its own) is
+/// refused at once with OVERLOADED rather than left to time out in the queue, so that
+/// past capacity the workers spend their time on answers that still arrive in time.
 #[derive(Debug, Clone)]
-pub struct CpuPermits(Arc<Semaphore>);
+pub struct CpuPermits(Arc<Permits>);
+
+#[derive(Debug)]
+struct Permits {
+    semaphore: Arc<Semaphore>,
+    workers: u64,
+    waiting: AtomicU64,
+    /// Moving average of a task's time on a worker, microseconds (0 until measured).
+    task_us: AtomicU64,
+}
 
 impl CpuPermits {
     /// `workers` tasks at a time (at least one).
     pub fn new(workers: usize) -> Self {
-        Self(Arc::new(Semaphore::new(workers.max(1))))
+        let workers = workers.max(1);
+        Self(Arc::new(Permits {
+            semaphore: Arc::new(Semaphore::new(workers)),
+            workers: workers as u64,
+            waiting: AtomicU64::new(0),
+            task_us: AtomicU64::new(0),
+        }))
     }
 
     /// One permit per core of this machine.
     pub fn per_core() -> Self {
         Self::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
+
+    /// When a task queued now would be done, by the current queue and task time.
+    pub(crate) fn expected_finish(&self, now: Instant) -> Instant {
+        let task = self.0.task_us.load(Ordering::Relaxed);
+        let waiting = self.0.waiting.load(Ordering::Relaxed);
+        now + Duration::from_micros(waiting * task / self.0.workers + task)
+    }
+
+    pub(crate) fn task_took(&self, took: Duration) {
+        let sample = took.as_micros().min(u128::from(u32::MAX)) as u64;
+        let _ = self
+            .0
+            .task_us
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |mean| {
+                Some(if mean == 0 {
+                    sample
+                } else {
+                    (mean * 7 + sample) / 8
+                })
+            });
+    }
+}
+
+/// Counts a task as waiting for as long as it is (also when its caller gives up).
+pub(crate) struct Waiting<'a>(&'a CpuPermits, &'a Metrics);
+
+impl<'a> Waiting<'a> {
+    pub(crate) fn new(permits: &'a CpuPermits, metrics: &'a Metrics) -> Self {
+        permits.0.waiting.fetch_add(1, Ordering::Relaxed);
+        metrics.waiting(1);
+        Self(permits, metrics)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.0.waiting.fetch_sub(1, Ordering::Relaxed);
+        self.1.waiting(-1);
     }
 }
 
@@ -170,22 +230,39 @@ impl Shard {
         &self.threshold
     }
 
-    /// Runs CPU-heavy work on the blocking pool, once a CPU permit is free.
+    /// Runs CPU-heavy work on the blocking pool, once a CPU permit is free. With a
+    /// `deadline`, work that could not finish by it is refused at once (OVERLOADED),
+    /// and work whose deadline passed while it queued is dropped before it runs.
     async fn on_cpu<T: Send + 'static>(
         self: &Arc<Self>,
+        deadline: Option<Instant>,
         work: impl FnOnce(&Shard) -> T + Send + 'static,
     ) -> Result<T, ShardError> {
         let queued = Instant::now();
-        self.metrics.waiting(1);
-        let permit = self.cpu.0.acquire().await;
-        self.metrics.waiting(-1);
-        let _permit = permit.map_err(|_| ShardError::Worker("shard is closing".into()))?;
+        if deadline.is_some_and(|deadline| self.cpu.expected_finish(queued) > deadline) {
+            return Err(ShardError::Overloaded);
+        }
+        let waiting = Waiting::new(&self.cpu, &self.metrics);
+        let permit = Arc::clone(&self.cpu.0.semaphore).acquire_owned().await;
+        drop(waiting);
+        let permit = permit.map_err(|_| ShardError::Worker("shard is closing".into()))?;
         self.metrics.stage_took(Stage::Queue, queued.elapsed());
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return Err(ShardError::Late);
+        }
         let shard = Arc::clone(self);
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(|| work(&shard)))
-            .await
-            .map_err(|error| ShardError::Worker(error.to_string()))
+        // The permit goes with the work: a caller that stops waiting (its deadline,
+        // a dropped connection) must not free a worker that is still busy.
+        tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let answer = span.in_scope(|| work(&shard));
+            shard.cpu.task_took(started.elapsed());
+            drop(permit);
+            answer
+        })
+        .await
+        .map_err(|error| ShardError::Worker(error.to_string()))
     }
 
     /// Applies a write and acknowledges it once durable.
@@ -203,7 +280,7 @@ impl Shard {
             ..AuditRecord::default()
         };
         let operation = request.command.operation();
-        let result = self.on_cpu(move |shard| shard.apply(&request)).await;
+        let result = self.on_cpu(None, move |shard| shard.apply(&request)).await;
         let (applied, templates) = match result.and_then(|inner| inner) {
             Ok(done) => done,
             Err(error) => {
@@ -304,6 +381,7 @@ impl Shard {
     pub async fn verify(
         self: &Arc<Self>,
         request: VerifyRequest,
+        deadline: Option<Instant>,
     ) -> Result<VerifyOutcome, ShardError> {
         let audit = AuditRecord {
             time_ms: now_ms(),
@@ -314,9 +392,17 @@ impl Shard {
             ..AuditRecord::default()
         };
         let started = Instant::now();
-        let result = self.on_cpu(move |shard| shard.decide(&request)).await;
+        let result = self
+            .on_cpu(deadline, move |shard| shard.decide(&request))
+            .await;
         let outcome = match result.and_then(|inner| inner) {
             Ok(outcome) => outcome,
+            Err(error @ (ShardError::Overloaded | ShardError::Late)) => {
+                // Shed before any work on the resident's record: nothing to audit, and
+                // past capacity the refusal must cost next to nothing.
+                self.metrics.outcome("verify", error.code().number());
+                return Err(error);
+            }
             Err(error) => {
                 self.metrics.outcome("verify", error.code().number());
                 self.audit_failure(audit, &error).await;
@@ -360,7 +446,7 @@ impl Shard {
         let (key, before, only_token) = (query.key, query.before, query.only_token);
         let limit = query.limit.clamp(1, MAX_HISTORY_PAGE) as usize;
         let read = self
-            .on_cpu(move |shard| -> Result<_, ShardError> {
+            .on_cpu(None, move |shard| -> Result<_, ShardError> {
                 if !shard.store.contains(&key)? {
                     return Err(ShardError::Refused(ErrorCode::ResidentUnknown));
                 }

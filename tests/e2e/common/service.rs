@@ -230,8 +230,14 @@ impl Drop for Running {
 
 /// Starts `idauth <args>` and waits for its "listening on" line.
 pub fn spawn(args: &[&str], dir: &Path) -> Running {
+    spawn_with(args, dir, &[])
+}
+
+/// [`spawn`] with extra environment variables (`IDAUTH_*` settings).
+pub fn spawn_with(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Running {
     let mut child = idauth()
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .env("IDAUTH_LOG", "warn")
         // The decision checks send many mismatching probes per resident.

@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::time::Instant;
 
+use idauth_core::ErrorCode;
 use idauth_proto::v1;
 use tracing::Instrument;
 
@@ -104,6 +105,11 @@ impl PublicApi {
             if rpc.size_limited {
                 crate::validate::check_size(encoded_len, self.gateway.limits())?;
             }
+            // Operator calls are not shed: they are how an overload is diagnosed.
+            let _slot = match rpc.needs {
+                Some(Operation::Operator) | None => None,
+                Some(_) => Some(self.in_flight.enter(caller.id())?),
+            };
             handle(Admitted { caller, started }).await
         }
         .instrument(span.clone())
@@ -113,7 +119,13 @@ impl PublicApi {
             Err(error) => {
                 let code = error.code().number();
                 self.metrics.outcome(rpc.name, code);
-                span.in_scope(|| tracing::info!(code, %error, "request refused"));
+                // Past capacity a line per shed request would itself be load: those
+                // are counted (requests_total by code) and logged at debug only.
+                if error.code() == ErrorCode::Overloaded {
+                    span.in_scope(|| tracing::debug!(code, %error, "request shed"));
+                } else {
+                    span.in_scope(|| tracing::info!(code, %error, "request refused"));
+                }
             }
         }
         result

@@ -6,6 +6,7 @@ mod admission;
 mod auth;
 pub mod caller_faults;
 mod enrolment;
+pub mod in_flight;
 mod operator;
 mod resident;
 
@@ -24,6 +25,7 @@ use tokio::net::TcpListener;
 use tonic::transport::ServerTlsConfig;
 
 use self::caller_faults::CallerFaults;
+use self::in_flight::InFlight;
 use crate::auth::{Caller, Guard};
 use crate::envelope::EnvelopeKeys;
 use crate::error::GatewayError;
@@ -44,6 +46,7 @@ pub struct PublicApi {
     envelopes: Arc<EnvelopeKeys>,
     receipts: Arc<ReceiptSigner>,
     metrics: Arc<Metrics>,
+    in_flight: Arc<InFlight>,
 }
 
 impl PublicApi {
@@ -61,7 +64,15 @@ impl PublicApi {
             envelopes,
             receipts,
             metrics: Arc::new(Metrics::default()),
+            in_flight: Arc::new(InFlight::per_core()),
         }
+    }
+
+    /// The same services admitting at most `limit` requests in flight (see
+    /// [`in_flight`]); the default is [`in_flight::IN_FLIGHT_PER_CORE`] per core.
+    pub fn with_in_flight_limit(mut self, limit: usize) -> Self {
+        self.in_flight = Arc::new(InFlight::new(limit));
+        self
     }
 
     /// The gateway's own figures (envelope opening, requests by outcome, verifies).
