@@ -324,7 +324,15 @@ fn the_queue_estimate_counts_waiting_tasks_per_worker() {
         permits.expected_finish(now),
         now + Duration::from_millis(30)
     );
+    assert!(permits.cannot_finish(now, now + Duration::from_millis(29)));
+    assert!(!permits.cannot_finish(now, now + Duration::from_millis(31)));
     drop(waiting);
+    // A queue shorter than the workers is tried whatever the estimate, unless the
+    // deadline has already passed.
+    let one = Waiting::new(&permits, &metrics);
+    assert!(!permits.cannot_finish(now, now + Duration::from_millis(1)));
+    assert!(permits.cannot_finish(now, now));
+    drop(one);
     assert_eq!(
         permits.expected_finish(now),
         now + Duration::from_millis(10)

@@ -115,6 +115,15 @@ impl CpuPermits {
         now + Duration::from_micros(waiting * task / self.0.workers + task)
     }
 
+    /// Whether a task queued `now` cannot be done by `deadline`. A queue shorter than
+    /// the workers is always tried: the estimate is a moving average, and on a busy
+    /// machine a few slow tasks would otherwise refuse work a free worker can do.
+    pub(crate) fn cannot_finish(&self, now: Instant, deadline: Instant) -> bool {
+        now >= deadline
+            || (self.0.waiting.load(Ordering::Relaxed) >= self.0.workers
+                && self.expected_finish(now) > deadline)
+    }
+
     pub(crate) fn task_took(&self, took: Duration) {
         let sample = took.as_micros().min(u128::from(u32::MAX)) as u64;
         let _ = self
@@ -239,7 +248,7 @@ impl Shard {
         work: impl FnOnce(&Shard) -> T + Send + 'static,
     ) -> Result<T, ShardError> {
         let queued = Instant::now();
-        if deadline.is_some_and(|deadline| self.cpu.expected_finish(queued) > deadline) {
+        if deadline.is_some_and(|deadline| self.cpu.cannot_finish(queued, deadline)) {
             return Err(ShardError::Overloaded);
         }
         let waiting = Waiting::new(&self.cpu, &self.metrics);
