@@ -5,7 +5,7 @@
 
 use std::io::{Read, Write};
 
-use crate::common::service::{idauth, scratch, spawn};
+use crate::common::service::{idauth, scratch, serve_over, spawn};
 
 fn run_json(args: &[&str]) -> serde_json::Value {
     let output = idauth().args(args).output().unwrap();
@@ -180,18 +180,7 @@ fn bench_probes_only_the_fingers_synth_enrolled() {
     let dir = scratch();
     let data = dir.path().join("data");
     let secrets = dir.path().join("secrets");
-    let server = spawn(
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--secrets-dir",
-            secrets.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
+    let server = serve_over(dir.path(), &data, &secrets, &[]);
     let url = format!("http://{}", server.addr);
     let key = secrets.join("dev-credential.key");
     let client = [

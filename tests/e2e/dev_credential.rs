@@ -4,21 +4,10 @@
 
 use std::path::Path;
 
-use crate::common::service::{idauth, scratch, spawn};
+use crate::common::service::{idauth, scratch, serve_over};
 
 fn serve(dir: &Path, data: &Path, secrets: &Path) -> crate::common::service::Running {
-    spawn(
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--secrets-dir",
-            secrets.to_str().unwrap(),
-        ],
-        dir,
-    )
+    serve_over(dir, data, secrets, &[])
 }
 
 fn enrol(url: &str, key_file: &Path, id: &str) -> (bool, String) {

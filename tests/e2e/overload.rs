@@ -5,24 +5,17 @@
 use idauth_proto::v1;
 use idauth_proto::v1::auth_client::AuthClient;
 
-use crate::common::service::{connect, fresh_txn, now, scratch, spawn_with};
+use crate::common::service::{connect, fresh_txn, now, scratch, serve_over};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_past_the_bound_is_refused_at_once_with_a_retry_hint() {
     let dir = scratch();
     let data = dir.path().join("data");
     let secrets = dir.path().join("secrets");
-    let server = spawn_with(
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--secrets-dir",
-            secrets.to_str().unwrap(),
-        ],
+    let server = serve_over(
         dir.path(),
+        &data,
+        &secrets,
         &[("IDAUTH_MAX_IN_FLIGHT", "2")],
     );
     let url = format!("http://{}", server.addr);

@@ -257,6 +257,22 @@ pub fn spawn_with(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Running {
     Running { child, addr }
 }
 
+/// `idauth serve` on a free loopback port over `data` and `secrets`, with `env` added;
+/// started in `dir`.
+pub fn serve_over(dir: &Path, data: &Path, secrets: &Path, env: &[(&str, &str)]) -> Running {
+    let (data, secrets) = (data.to_str().unwrap(), secrets.to_str().unwrap());
+    let args = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data,
+        "--secrets-dir",
+        secrets,
+    ];
+    spawn_with(&args, dir, env)
+}
+
 /// Runs `idauth import` of impression 1 against `url`; returns its JSON summary.
 pub fn import(url: &str, api_key: &str, corpus: &Path, sets: &[&str]) -> serde_json::Value {
     let mut command = idauth();
