@@ -167,6 +167,19 @@ fn synth_bench_and_metrics_work_end_to_end() {
             "missing {expected:?} in\n{metrics}"
         );
     }
+    // The endpoint is unauthenticated: no identifier, name, key or token in it.
+    let population = idauth_match::synthetic::population::Population::new(3);
+    let api_key = std::fs::read_to_string(&key).unwrap();
+    for i in 0..24 {
+        let resident = population.resident(i);
+        for secret in [&resident.id, &resident.demographics.name] {
+            assert!(
+                !metrics.contains(secret.as_str()),
+                "/metrics shows a resident's value"
+            );
+        }
+    }
+    assert!(!metrics.contains(api_key.trim()) && !metrics.contains("idk_"));
     let residents: u64 = metrics
         .lines()
         .filter(|l| l.starts_with("idauth_residents{"))

@@ -1,6 +1,6 @@
 //! Bytes that are not a valid request, sent straight to the public methods (no generated
 //! client in the way): garbage, a truncated varint, a length past the end, seeded
-//! random bytes, a message over the transport limit. Each is the caller's fault, so
+//! random bytes, a string that is not UTF-8, a message over the transport limit. Each is the caller's fault, so
 //! each must be answered INVALID_ARGUMENT with BAD_REQUEST (or RESOURCE_EXHAUSTED with
 //! MESSAGE_TOO_LARGE), never INTERNAL, and the service must go on serving.
 
@@ -132,6 +132,19 @@ async fn bytes_that_are_not_a_request_are_the_callers_fault() {
             "VerifyBatch with {what}: {status:?}"
         );
     }
+
+    // A string field (VerifyRequest.txn) holding bytes that are not UTF-8.
+    let status = unary(
+        &channel,
+        "/idauth.v1.Auth/Verify",
+        vec![0x0a, 0x02, 0xff, 0xfe],
+    )
+    .await;
+    assert_eq!(
+        (status.code(), from_status(&status).name()),
+        (Code::InvalidArgument, "BAD_REQUEST"),
+        "Verify with a txn that is not UTF-8: {status:?}"
+    );
 
     // 10 MB, over tonic's own limit: field 1 holding 10 MB.
     let mut huge = vec![0x0a];
