@@ -1,13 +1,11 @@
 //! grpcurl-style discovery works with no proto files: server reflection lists the
 //! idauth services, and gRPC health checking reports them serving.
 
+use crate::common::reflection::reflect;
 use crate::common::service::{loopback_cluster, scratch};
-use tokio_stream::StreamExt;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_reflection::pb::v1::ServerReflectionRequest;
-use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
@@ -21,18 +19,8 @@ async fn reflection_lists_the_services_and_health_reports_serving() {
         .await
         .unwrap();
 
-    let mut reflection = ServerReflectionClient::new(channel.clone());
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut answers = reflection
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .unwrap()
-        .into_inner();
-    let answer = answers.next().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+    let answer = reflect(&channel, MessageRequest::ListServices(String::new())).await;
+    let MessageResponse::ListServicesResponse(list) = answer else {
         panic!("unexpected reflection answer {answer:?}");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();

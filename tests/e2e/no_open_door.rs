@@ -5,16 +5,14 @@
 //! checking and reflection are the stated exceptions.
 
 use prost::Message;
-use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
-use tonic_reflection::pb::v1::ServerReflectionRequest;
-use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
+use crate::common::reflection::reflect;
 use crate::common::service::{loopback_cluster, scratch};
 use crate::raw_bytes::Raw;
 
@@ -24,26 +22,6 @@ const OPEN: [&str; 3] = [
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
 ];
-
-async fn reflect(channel: &Channel, request: MessageRequest) -> MessageResponse {
-    let mut reflection = ServerReflectionClient::new(channel.clone());
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(request),
-    };
-    let mut answers = reflection
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .unwrap()
-        .into_inner();
-    answers
-        .next()
-        .await
-        .unwrap()
-        .unwrap()
-        .message_response
-        .unwrap()
-}
 
 /// Every (service, method, client streaming) the server lists.
 async fn methods(channel: &Channel) -> Vec<(String, String, bool)> {

@@ -5,7 +5,7 @@
 use idauth_proto::v1;
 use idauth_proto::v1::auth_client::AuthClient;
 
-use crate::common::service::{connect, fresh_txn, now, scratch, serve_over};
+use crate::common::service::{connect, fresh_txn, now, scratch, serve_over, walkthrough_finger};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_past_the_bound_is_refused_at_once_with_a_retry_hint() {
@@ -21,16 +21,6 @@ async fn a_burst_past_the_bound_is_refused_at_once_with_a_retry_hint() {
     let url = format!("http://{}", server.addr);
     let key = std::fs::read_to_string(secrets.join("dev-credential.key")).unwrap();
     let key = key.trim().to_owned();
-    let finger = |name: &str| v1::Finger {
-        position: 2,
-        format: v1::TemplateFormat::Iso1979422005.into(),
-        template: std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("testdata/fingers")
-                .join(name),
-        )
-        .unwrap(),
-    };
     let id = Some(idauth_proto::convert::resident_id_to_wire(
         &idauth_core::ResidentId::new(idauth_core::IdentifierType::NationalId, "4242").unwrap(),
     ));
@@ -44,7 +34,7 @@ async fn a_burst_past_the_bound_is_refused_at_once_with_a_retry_hint() {
                 consent: true,
             }),
             resident: id.clone(),
-            fingers: vec![finger("asha-1.iso")],
+            fingers: vec![walkthrough_finger("asha-1.iso")],
             demographics: Some(v1::Demographics {
                 name: "Asha".into(),
                 ..v1::Demographics::default()
@@ -62,7 +52,7 @@ async fn a_burst_past_the_bound_is_refused_at_once_with_a_retry_hint() {
             timestamp: Some(now()),
             consent: true,
             resident: id.clone(),
-            fingers: vec![finger("asha-2.iso")],
+            fingers: vec![walkthrough_finger("asha-2.iso")],
             demographics: None,
             device_id: "t".into(),
             envelope: None,

@@ -6,4 +6,5 @@
 )]
 
 pub mod corpus;
+pub mod reflection;
 pub mod service;

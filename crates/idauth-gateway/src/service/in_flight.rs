@@ -8,6 +8,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
 
 use crate::error::GatewayError;
 
@@ -17,6 +18,8 @@ pub struct InFlight {
     limit: usize,
     total: AtomicUsize,
     by_caller: DashMap<String, usize>,
+    /// Callers in `by_caller` (kept apart: `DashMap::len` locks every shard).
+    active: AtomicUsize,
 }
 
 /// The in-flight requests a gateway holds per CPU core by default: at the ~800
@@ -31,6 +34,7 @@ impl InFlight {
             limit: limit.max(1),
             total: AtomicUsize::new(0),
             by_caller: DashMap::new(),
+            active: AtomicUsize::new(0),
         }
     }
 
@@ -50,34 +54,25 @@ impl InFlight {
         let overloaded = || GatewayError::Overloaded {
             in_flight: self.total.load(Ordering::Relaxed),
         };
-        // Counted before taking this caller's entry: `len` reads every shard of the
-        // map, the entry holds one of them.
-        let others = self.by_caller.len();
-        let mut mine = self.by_caller.entry(caller.to_owned()).or_insert(0);
-        // Callers with requests in flight, this one included.
-        let active = if *mine == 0 {
-            others + 1
-        } else {
-            others.max(1)
-        };
-        if *mine >= (self.limit / active).max(1) {
-            let idle = *mine == 0;
-            drop(mine);
-            if idle {
-                self.by_caller.remove_if(caller, |_, n| *n == 0);
-            }
+        let mine = self.by_caller.get(caller).map_or(0, |n| *n);
+        // Callers with requests in flight, this one included. Checked before counting
+        // in, so concurrent entrants may overshoot a share by their number: the bound
+        // on the total is exact.
+        let active = self.active.load(Ordering::Relaxed) + usize::from(mine == 0);
+        if mine >= (self.limit / active.max(1)).max(1) {
             return Err(overloaded());
         }
         if self.total.fetch_add(1, Ordering::AcqRel) >= self.limit {
             self.total.fetch_sub(1, Ordering::AcqRel);
-            let idle = *mine == 0;
-            drop(mine);
-            if idle {
-                self.by_caller.remove_if(caller, |_, n| *n == 0);
-            }
             return Err(overloaded());
         }
-        *mine += 1;
+        match self.by_caller.entry(caller.to_owned()) {
+            Entry::Occupied(mut held) => *held.get_mut() += 1,
+            Entry::Vacant(first) => {
+                first.insert(1);
+                self.active.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         Ok(Slot {
             gate: self,
             caller: caller.to_owned(),
@@ -95,10 +90,13 @@ pub struct Slot<'a> {
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         self.gate.total.fetch_sub(1, Ordering::AcqRel);
-        if let Some(mut n) = self.gate.by_caller.get_mut(&self.caller) {
+        let last = self.gate.by_caller.remove_if_mut(&self.caller, |_, n| {
             *n -= 1;
+            *n == 0
+        });
+        if last.is_some() {
+            self.gate.active.fetch_sub(1, Ordering::Relaxed);
         }
-        self.gate.by_caller.remove_if(&self.caller, |_, n| *n == 0);
     }
 }
 
@@ -116,7 +114,9 @@ mod tests {
         ));
         drop(held);
         assert!(gate.enter("a").is_ok());
+        drop(gate.enter("a").unwrap());
         assert!(gate.by_caller.is_empty(), "idle callers are forgotten");
+        assert_eq!(gate.active.load(Ordering::Relaxed), 0);
     }
 
     #[test]
