@@ -143,10 +143,25 @@ impl Config {
         file: Option<&Path>,
         flags: serde_json::Map<String, serde_json::Value>,
     ) -> anyhow::Result<Self> {
+        let Some(file) = file else {
+            return Self::from_layers(None, flags);
+        };
+        anyhow::ensure!(file.is_file(), "config file {} not found", file.display());
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading config file {}", file.display()))?;
+        Self::from_layers(Some(&text), flags)
+            .with_context(|| format!("in config file {}", file.display()))
+    }
+
+    /// The layers over the defaults: a config file's text, the environment, the flags.
+    /// The fuzz target `config` feeds it arbitrary text.
+    pub fn from_layers(
+        toml: Option<&str>,
+        flags: serde_json::Map<String, serde_json::Value>,
+    ) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
-        if let Some(file) = file {
-            anyhow::ensure!(file.is_file(), "config file {} not found", file.display());
-            figment = figment.merge(Toml::file_exact(file));
+        if let Some(toml) = toml {
+            figment = figment.merge(Toml::string(toml));
         }
         let env =
             Env::prefixed("IDAUTH_").filter(|key| !NOT_CONFIG.iter().any(|skip| key == *skip));

@@ -8,6 +8,7 @@ mod audit_cli;
 mod bad_input;
 mod bench_cli;
 mod callers;
+mod crash_harness;
 mod dev_credential;
 mod envelopes;
 mod eval_cli;

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use idauth_core::call::{AuthHistoryCall, EnrolmentAction, EnrolmentCall, VerifyCall};
+use idauth_core::call::{AuthHistoryCall, EnrolmentCall, VerifyCall};
 use idauth_core::command::{
-    HistoryPage, HistoryQuery, ShardReport, VerifyOutcome, VerifyRequest, WriteCommand,
-    WriteContext, WriteOutcome, WriteRequest,
+    HistoryPage, HistoryQuery, ShardReport, VerifyOutcome, VerifyRequest, WriteContext,
+    WriteOutcome, WriteRequest,
 };
-use idauth_core::{CheckedFingers, ErrorCode, FingerUse, StorageKey};
+use idauth_core::{ErrorCode, StorageKey};
 use idauth_shard::MAX_HISTORY_PAGE;
 
 use crate::client::ShardClient;
@@ -97,34 +97,7 @@ impl Gateway {
             resident,
             action,
         } = call;
-        validate::check_context_ids(&context.centre_id, &context.request_id)?;
-        validate::check_consent(context.consent)?;
-        validate::check_timestamp(context.timestamp_ms, now_ms(), &self.limits)?;
-        let command = match action {
-            EnrolmentAction::Enrol {
-                fingers,
-                demographics,
-            } => {
-                let fingers = validate::check_fingers(fingers, FingerUse::Enrolment)?;
-                validate::check_demographics(&demographics)?;
-                WriteCommand::Enrol {
-                    fingers,
-                    demographics,
-                }
-            }
-            EnrolmentAction::UpdateBiometrics { fingers } => WriteCommand::UpdateBiometrics {
-                fingers: validate::check_fingers(fingers, FingerUse::Enrolment)?,
-            },
-            EnrolmentAction::UpdateDemographics { demographics } => {
-                validate::check_demographics(&demographics)?;
-                WriteCommand::UpdateDemographics { demographics }
-            }
-            EnrolmentAction::Deactivate => WriteCommand::Deactivate,
-            EnrolmentAction::LockBiometrics => WriteCommand::LockBiometrics,
-            EnrolmentAction::UnlockBiometrics { until_ms } => {
-                WriteCommand::UnlockBiometrics { until_ms }
-            }
-        };
+        let command = validate::check_write(&context, action, now_ms(), &self.limits)?;
         let key = self.secret.storage_key(&resident);
         let token = self.secret.agency_token(caller_id, &key);
         let request = WriteRequest {
@@ -164,21 +137,15 @@ impl Gateway {
             demographics,
             device_id: _,
         } = call;
-        let txn = validate::check_txn(txn)?;
-        validate::check_consent(consent)?;
-        validate::check_timestamp(timestamp_ms, now_ms(), &self.limits)?;
-        let fingers = if fingers.is_empty() {
-            CheckedFingers::no_probe()
-        } else {
-            validate::check_fingers(fingers, FingerUse::Probe)?
-        };
-        validate::check_query(&demographics)?;
-        if fingers.is_empty() && demographics.is_empty() {
-            return Err(GatewayError::Invalid {
-                code: ErrorCode::NoFingers,
-                reason: "no finger and no demographic attribute to verify",
-            });
-        }
+        let (txn, fingers) = validate::check_verify(
+            txn,
+            timestamp_ms,
+            consent,
+            fingers,
+            &demographics,
+            now_ms(),
+            &self.limits,
+        )?;
         let key = self.secret.storage_key(&resident);
         let token = self.secret.agency_token(caller_id, &key);
         let shard = self.route(&key);

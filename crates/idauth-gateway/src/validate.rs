@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
+use idauth_core::call::{EnrolmentAction, EnrolmentContext};
 use idauth_core::checked::{check_finger_set, printable};
+use idauth_core::command::WriteCommand;
 use idauth_core::{
     CheckedFingers, DemographicQuery, Demographics, ErrorCode, FingerSample, FingerUse, Txn,
 };
@@ -151,6 +153,73 @@ pub fn check_query(query: &DemographicQuery) -> Result<(), GatewayError> {
         .fields()
         .iter()
         .try_for_each(|f| check_text(f))
+}
+
+/// Every rule of an enrolment-side write, before it is routed: the command the owning
+/// shard applies. Pure (the clock is `now_ms`), so the fuzz targets run it too.
+pub fn check_write(
+    context: &EnrolmentContext,
+    action: EnrolmentAction,
+    now_ms: i64,
+    limits: &Limits,
+) -> Result<WriteCommand, GatewayError> {
+    check_context_ids(&context.centre_id, &context.request_id)?;
+    check_consent(context.consent)?;
+    check_timestamp(context.timestamp_ms, now_ms, limits)?;
+    Ok(match action {
+        EnrolmentAction::Enrol {
+            fingers,
+            demographics,
+        } => {
+            let fingers = check_fingers(fingers, FingerUse::Enrolment)?;
+            check_demographics(&demographics)?;
+            WriteCommand::Enrol {
+                fingers,
+                demographics,
+            }
+        }
+        EnrolmentAction::UpdateBiometrics { fingers } => WriteCommand::UpdateBiometrics {
+            fingers: check_fingers(fingers, FingerUse::Enrolment)?,
+        },
+        EnrolmentAction::UpdateDemographics { demographics } => {
+            check_demographics(&demographics)?;
+            WriteCommand::UpdateDemographics { demographics }
+        }
+        EnrolmentAction::Deactivate => WriteCommand::Deactivate,
+        EnrolmentAction::LockBiometrics => WriteCommand::LockBiometrics,
+        EnrolmentAction::UnlockBiometrics { until_ms } => {
+            WriteCommand::UnlockBiometrics { until_ms }
+        }
+    })
+}
+
+/// Every rule of a verify before it is routed: its checked txn and probe. Pure, like
+/// [`check_write`].
+pub fn check_verify(
+    txn: String,
+    timestamp_ms: Option<i64>,
+    consent: bool,
+    fingers: Vec<FingerSample>,
+    demographics: &DemographicQuery,
+    now_ms: i64,
+    limits: &Limits,
+) -> Result<(Txn, CheckedFingers), GatewayError> {
+    let txn = check_txn(txn)?;
+    check_consent(consent)?;
+    check_timestamp(timestamp_ms, now_ms, limits)?;
+    let fingers = if fingers.is_empty() {
+        CheckedFingers::no_probe()
+    } else {
+        check_fingers(fingers, FingerUse::Probe)?
+    };
+    check_query(demographics)?;
+    if fingers.is_empty() && demographics.is_empty() {
+        return Err(refuse(
+            ErrorCode::NoFingers,
+            "no finger and no demographic attribute to verify",
+        ));
+    }
+    Ok((txn, fingers))
 }
 
 #[cfg(test)]

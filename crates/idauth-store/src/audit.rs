@@ -76,8 +76,8 @@ pub struct AuditRecord {
     pub subject: Option<StorageKey>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct Head {
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Head {
     next_seq: u64,
     last_hash: [u8; 32],
 }

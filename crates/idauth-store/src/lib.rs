@@ -13,6 +13,9 @@ mod cache;
 mod commit;
 mod engine;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod record;
 mod seal;
 mod store;

@@ -76,8 +76,8 @@ pub struct Applied {
 }
 
 /// The idempotency entry of one (centre, request id).
-#[derive(Debug, Serialize, Deserialize)]
-struct RequestEntry {
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RequestEntry {
     /// Hash of the storage key and the change, to tell a resend from a reuse.
     fingerprint: [u8; 32],
     reference: String,
