@@ -237,11 +237,14 @@ pub fn shard(args: &ShardArgs) -> anyhow::Result<()> {
         let listener = bind(&config.listen).await?;
         metrics(&config, Source::Shard(Arc::clone(&shard))).await?;
         let service = ShardService::new(shard).into_server(TRANSPORT_MESSAGE_LIMIT);
+        // Gateways probe it every few milliseconds to fail calls fast while it is hung.
+        let (_health_reporter, health) = tonic_health::server::health_reporter();
         let mut server = tonic::transport::Server::builder();
         if let Some(tls) = crate::tls::server(&config, ClientCerts::Required)? {
             server = server.tls_config(tls)?;
         }
         server
+            .add_service(health)
             .add_service(service)
             .serve_with_incoming_shutdown(
                 idauth_gateway::service::incoming(listener),

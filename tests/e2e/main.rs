@@ -13,6 +13,7 @@ mod dev_credential;
 mod envelopes;
 mod eval_cli;
 mod health_reflection;
+mod hung_shard;
 mod lifecycle;
 mod mtls;
 mod no_open_door;

@@ -15,7 +15,7 @@ use crate::common::service::{
 };
 
 /// Issues a credential allowed everything with `idauth keys issue`; returns its key.
-fn issue_key(dir: &Path) -> String {
+pub(crate) fn issue_key(dir: &Path) -> String {
     let output = crate::common::service::idauth()
         .args(["keys", "issue", "--caller", "tester", "--kind", "operator"])
         .args([
@@ -39,7 +39,7 @@ fn issue_key(dir: &Path) -> String {
 }
 
 /// Starts four shard processes and a gateway over them, all on free loopback ports.
-fn cluster(dir: &Path) -> (Vec<Running>, Running) {
+pub(crate) fn cluster(dir: &Path) -> (Vec<Running>, Running) {
     let data = dir.join("data");
     let data = data.to_str().unwrap();
     let secrets = dir.join("secrets");
@@ -79,7 +79,7 @@ fn cluster(dir: &Path) -> (Vec<Running>, Running) {
     (shards, gateway)
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -16,6 +16,8 @@ use idauth_proto::status::from_shard_status;
 use idauth_shard::Shard;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
+use crate::shard_health::ShardHealth;
+
 /// One shard, however it is reached. Errors are catalogue codes: the shard's own
 /// refusals, or SHARD_UNAVAILABLE / DEADLINE_EXCEEDED for transport failures.
 #[async_trait::async_trait]
@@ -101,16 +103,19 @@ impl ShardClient for LocalShard {
 }
 
 /// A shard in another process, over the shard gRPC API. The channel connects lazily
-/// and reconnects by itself, so a shard that restarts is picked up again.
+/// and reconnects by itself, so a shard that restarts is picked up again; its health
+/// is watched, so calls fail fast while it does not answer ([`ShardHealth`]).
 #[derive(Debug, Clone)]
 pub struct RemoteShard {
     address: String,
     client: ShardGrpcClient<Channel>,
+    health: Arc<ShardHealth>,
 }
 
 impl RemoteShard {
     /// A client for the shard at `address` (e.g. `http://10.0.0.5:50061`, or
-    /// `https://...` with `tls`).
+    /// `https://...` with `tls`). Call it within a Tokio runtime: it starts the
+    /// shard's health watch.
     pub fn new(
         address: &str,
         max_message_bytes: usize,
@@ -123,13 +128,31 @@ impl RemoteShard {
             endpoint = endpoint.tls_config(tls)?;
         }
         let channel = endpoint.connect_lazy();
+        let health = ShardHealth::watch(address, channel.clone());
         let client = ShardGrpcClient::new(channel)
             .max_decoding_message_size(max_message_bytes)
             .max_encoding_message_size(max_message_bytes);
         Ok(Self {
             address: address.to_owned(),
             client,
+            health,
         })
+    }
+
+    /// `call`, unless the shard is down: then SHARD_UNAVAILABLE at once, and for a call
+    /// already waiting, as soon as the shard is taken as down.
+    async fn guarded<T>(
+        &self,
+        call: impl Future<Output = Result<T, ErrorCode>>,
+    ) -> Result<T, ErrorCode> {
+        if !self.health.is_up() {
+            return Err(ErrorCode::ShardUnavailable);
+        }
+        tokio::select! {
+            biased;
+            answer = call => answer,
+            () = self.health.down() => Err(ErrorCode::ShardUnavailable),
+        }
     }
 }
 
@@ -147,20 +170,22 @@ impl ShardClient for RemoteShard {
         deadline: Duration,
     ) -> Result<WriteOutcome, ErrorCode> {
         let mut client = self.client.clone();
-        let answer = match convert::shard_write(&request) {
-            ShardWrite::Enrol(m) => client.enrol(with_deadline(m, deadline)).await,
-            ShardWrite::UpdateBiometrics(m) => {
-                client.update_biometrics(with_deadline(m, deadline)).await
+        let answer = self.guarded(async move {
+            match convert::shard_write(&request) {
+                ShardWrite::Enrol(m) => client.enrol(with_deadline(m, deadline)).await,
+                ShardWrite::UpdateBiometrics(m) => {
+                    client.update_biometrics(with_deadline(m, deadline)).await
+                }
+                ShardWrite::UpdateDemographics(m) => {
+                    client.update_demographics(with_deadline(m, deadline)).await
+                }
+                ShardWrite::Deactivate(m) => client.deactivate(with_deadline(m, deadline)).await,
+                ShardWrite::SetLock(m) => client.set_lock(with_deadline(m, deadline)).await,
             }
-            ShardWrite::UpdateDemographics(m) => {
-                client.update_demographics(with_deadline(m, deadline)).await
-            }
-            ShardWrite::Deactivate(m) => client.deactivate(with_deadline(m, deadline)).await,
-            ShardWrite::SetLock(m) => client.set_lock(with_deadline(m, deadline)).await,
-        };
-        answer
             .map(|response| convert::write_outcome(response.into_inner()))
             .map_err(|status| from_shard_status(&status))
+        });
+        answer.await
     }
 
     async fn verify(
@@ -169,11 +194,14 @@ impl ShardClient for RemoteShard {
         deadline: Duration,
     ) -> Result<VerifyOutcome, ErrorCode> {
         let mut client = self.client.clone();
-        client
-            .verify(with_deadline(convert::verify_command(&request), deadline))
-            .await
-            .map(|response| convert::verify_outcome(response.into_inner()))
-            .map_err(|status| from_shard_status(&status))
+        self.guarded(async move {
+            client
+                .verify(with_deadline(convert::verify_command(&request), deadline))
+                .await
+                .map(|response| convert::verify_outcome(response.into_inner()))
+                .map_err(|status| from_shard_status(&status))
+        })
+        .await
     }
 
     async fn history(
@@ -182,14 +210,17 @@ impl ShardClient for RemoteShard {
         deadline: Duration,
     ) -> Result<HistoryPage, ErrorCode> {
         let mut client = self.client.clone();
-        client
-            .history(with_deadline(
-                convert::history_query_to_wire(&query),
-                deadline,
-            ))
-            .await
-            .map(|response| convert::history_page(response.into_inner()))
-            .map_err(|status| from_shard_status(&status))
+        self.guarded(async move {
+            client
+                .history(with_deadline(
+                    convert::history_query_to_wire(&query),
+                    deadline,
+                ))
+                .await
+                .map(|response| convert::history_page(response.into_inner()))
+                .map_err(|status| from_shard_status(&status))
+        })
+        .await
     }
 
     async fn report(&self, deadline: Duration) -> Result<ShardReport, ErrorCode> {

@@ -17,6 +17,7 @@ pub mod master_keys;
 pub mod receipt;
 pub mod routing;
 pub mod service;
+pub mod shard_health;
 pub mod validate;
 
 pub use client::{LocalShard, RemoteShard, ShardClient};
