@@ -14,7 +14,7 @@ use idauth_store::Durability;
 use serde::{Deserialize, Serialize};
 
 /// Environment variables with the `IDAUTH_` prefix that are not configuration keys.
-const NOT_CONFIG: [&str; 9] = [
+const NOT_CONFIG: [&str; 13] = [
     "master_keys",
     "kernel",
     "log",
@@ -24,6 +24,12 @@ const NOT_CONFIG: [&str; 9] = [
     "config",
     "api_key",
     "api_key_file",
+    // Knobs of the crash harness and the soak test (tests/e2e), which start the binary
+    // with their own environment.
+    "crash_seed",
+    "crash_kills",
+    "soak_seconds",
+    "soak_plot",
 ];
 
 /// Every setting, with its default.

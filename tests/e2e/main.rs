@@ -22,4 +22,5 @@ mod raw_bytes;
 mod resident_controls;
 mod service_loopback;
 mod service_processes;
+mod soak;
 mod walkthrough_data;

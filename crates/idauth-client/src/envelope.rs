@@ -184,4 +184,31 @@ mod tests {
         short_nonce.nonce.pop();
         assert_eq!(open(&secret, &public, &short_nonce, binding), Err(Unopened));
     }
+
+    proptest::proptest! {
+        /// Any probe set sealed to a key opens to itself with that key and binding.
+        #[test]
+        fn any_probe_set_opens_to_itself(
+            fingers in proptest::collection::vec(
+                (0u32..11, 0i32..3, proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)),
+                0..11,
+            ),
+            secret in proptest::prelude::any::<[u8; 32]>(),
+            key_id in proptest::prelude::any::<u32>(),
+            txn in "[a-z0-9-]{1,50}",
+            seconds in proptest::prelude::any::<i64>(),
+            nanos in 0i32..1_000_000_000,
+        ) {
+            let fingers: Vec<v1::Finger> = fingers
+                .into_iter()
+                .map(|(position, format, template)| v1::Finger { position, format, template })
+                .collect();
+            let secret = StaticSecret::from(secret);
+            let public = PublicKey::from(&secret);
+            let binding = Binding { txn: &txn, timestamp: (seconds, nanos) };
+            let envelope = seal(key_id, &public, fingers.clone(), binding).unwrap();
+            proptest::prop_assert_eq!(envelope.key_id, key_id);
+            proptest::prop_assert_eq!(open(&secret, &public, &envelope, binding), Ok(fingers));
+        }
+    }
 }

@@ -16,6 +16,13 @@ use crate::audit::{AuditLog, AuditRecord};
 use crate::commit::{Committed, Durability, GroupCommit};
 use crate::error::{Result, StoreError};
 
+/// The most memory sled may use to cache pages. Its default, 1 GiB per engine, is
+/// more than a small shard host should give a cache that every verify's audit and
+/// transaction-index entries pass through; hot resident records have their own cache
+/// above the store ([`crate::HotCache`]). sled's in-memory page table still grows
+/// with the entries stored (docs/reliability.md, "Soak").
+pub const PAGE_CACHE_BYTES: u64 = 64 << 20;
+
 /// One sled database and the thread that makes its writes durable.
 #[derive(Debug)]
 pub struct Engine {
@@ -28,7 +35,10 @@ pub struct Engine {
 impl Engine {
     /// Opens (or creates) the database in `dir`.
     pub fn open(dir: &Path, durability: Durability) -> Result<Arc<Self>> {
-        let db = sled::Config::new().path(dir).open()?;
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(PAGE_CACHE_BYTES)
+            .open()?;
         // sled's flush ends with sync_file_range, which neither flushes the disk's
         // write cache nor the file's size when the log grew: an acknowledged write could
         // be lost in a power cut. The group commit fdatasyncs sled's file after each

@@ -17,6 +17,8 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod record;
+#[cfg(test)]
+mod round_trip_tests;
 mod seal;
 mod store;
 mod txns;

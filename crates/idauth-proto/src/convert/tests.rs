@@ -162,3 +162,25 @@ fn a_shard_command_with_a_bad_record_or_set_is_refused_with_its_code() {
     let err = checked_fingers(vec![], FingerUse::Enrolment).unwrap_err();
     assert_eq!(err.code(), ErrorCode::NoFingers);
 }
+
+proptest::proptest! {
+    /// Any Unix millisecond time survives the wire's seconds and nanoseconds.
+    #[test]
+    fn any_timestamp_round_trips(ms in -62_135_596_800_000i64..253_402_300_799_999) {
+        proptest::prop_assert_eq!(timestamp_ms(Some(timestamp(ms))), Some(ms));
+    }
+
+    /// Any history query survives the shard API.
+    #[test]
+    fn any_history_query_round_trips(
+        caller_id in "\\PC{0,20}",
+        token in "[0-9a-f]{0,64}",
+        key in proptest::prelude::any::<[u8; 32]>(),
+        before in proptest::prelude::any::<Option<u64>>(),
+        only_token in proptest::option::of("[0-9a-f]{1,64}"),
+        limit in proptest::prelude::any::<u32>(),
+    ) {
+        let query = idauth_core::command::HistoryQuery { caller_id, token, key: StorageKey(key), before, only_token, limit };
+        proptest::prop_assert_eq!(history_query(history_query_to_wire(&query)).unwrap(), query);
+    }
+}
