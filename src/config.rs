@@ -71,6 +71,8 @@ pub struct Config {
     pub timestamp_past_s: u64,
     /// How far ahead of the service clock a request timestamp may be, seconds.
     pub timestamp_future_s: u64,
+    /// Seconds a VerifyBatch stream may send nothing before it is ended (STREAM_IDLE).
+    pub batch_idle_s: u64,
     /// Target false-match rate of the decision threshold (0.01 or 0.001).
     pub target_fmr: f64,
     /// `idauth eval --json` output to take the threshold from; built-in FVC2002
@@ -125,6 +127,7 @@ impl Default for Config {
             max_in_flight: 0,
             timestamp_past_s: 24 * 3600,
             timestamp_future_s: 300,
+            batch_idle_s: 30,
             target_fmr: 0.001,
             threshold_file: None,
             durability: Durability::GroupCommit,
@@ -182,6 +185,7 @@ impl Config {
 
     fn check(&self) -> anyhow::Result<()> {
         anyhow::ensure!((1..=64).contains(&self.shards), "shards must be 1 to 64");
+        anyhow::ensure!(self.batch_idle_s > 0, "batch_idle_s must be positive");
         anyhow::ensure!(
             self.verify_budget_ms > 0,
             "verify_budget_ms must be positive"
@@ -199,6 +203,7 @@ impl Config {
             max_request_bytes: self.max_request_bytes,
             timestamp_past: Duration::from_secs(self.timestamp_past_s),
             timestamp_future: Duration::from_secs(self.timestamp_future_s),
+            batch_idle: Duration::from_secs(self.batch_idle_s),
         }
     }
 

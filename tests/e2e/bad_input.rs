@@ -113,6 +113,10 @@ async fn bad_requests_get_typed_errors_and_store_nothing() {
     truncated.truncate(good.len() - 7);
     let mut malformed = good.clone();
     malformed[0] = b'X';
+    // The view's minutiae count (byte 27 of a one-view ISO 19794-2:2005 record) says
+    // more than the record holds.
+    let mut overclaimed = good.clone();
+    overclaimed[27] = 255;
     let mut version_2011 = good.clone();
     version_2011[4..8].copy_from_slice(b"030\0");
     let eleven: Vec<v1::Finger> = (0..11)
@@ -132,6 +136,10 @@ async fn bad_requests_get_typed_errors_and_store_nothing() {
         (
             "MALFORMED_TEMPLATE",
             enrol_request("202", "r-202", vec![finger(2, malformed.clone())]),
+        ),
+        (
+            "MALFORMED_TEMPLATE",
+            enrol_request("216", "r-216", vec![finger(2, overclaimed.clone())]),
         ),
         (
             "UNSUPPORTED_TEMPLATE_FORMAT",
@@ -273,6 +281,30 @@ async fn bad_requests_get_typed_errors_and_store_nothing() {
         (
             "MESSAGE_TOO_LARGE",
             verify_request("100", vec![finger(2, vec![7u8; 100_000])]),
+        ),
+        (
+            "MALFORMED_TEMPLATE",
+            verify_request("100", vec![finger(2, overclaimed)]),
+        ),
+        (
+            "TIMESTAMP_FUTURE",
+            v1::VerifyRequest {
+                timestamp: Some(prost_types::Timestamp {
+                    seconds: i64::MAX,
+                    nanos: 999_999_999,
+                }),
+                ..verify_request("100", vec![finger(2, good.clone())])
+            },
+        ),
+        (
+            "TIMESTAMP_STALE",
+            v1::VerifyRequest {
+                timestamp: Some(prost_types::Timestamp {
+                    seconds: i64::MIN,
+                    nanos: -999_999_999,
+                }),
+                ..verify_request("100", vec![finger(2, good.clone())])
+            },
         ),
     ];
     for (expected, request) in verify_cases {

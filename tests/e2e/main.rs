@@ -22,5 +22,6 @@ mod raw_bytes;
 mod resident_controls;
 mod service_loopback;
 mod service_processes;
+mod slow_clients;
 mod soak;
 mod walkthrough_data;

@@ -99,6 +99,7 @@ catalogue! {
     InvalidFingerPosition = 314, "INVALID_FINGER_POSITION", Caller, "send finger positions 1 to 10 as ISO/IEC 19794-2 numbers them (0 only in probes) and matching the template", "A finger position is outside 0..=10, unknown where a known one is required, or differs from the template's.";
     RequestIdReused = 315, "REQUEST_ID_REUSED", Caller, "use a new request id for a new request", "The (centre, request id) pair was already used for a different request.";
     DuplicateTxn = 316, "DUPLICATE_TXN", Caller, "use a new transaction id for every authentication; do not resend a request", "The caller already sent this transaction id within the replay window.";
+    StreamIdle = 317, "STREAM_IDLE", Caller, "send a VerifyBatch's next request within its idle limit (30 s by default), or close the stream", "A VerifyBatch stream sent nothing for longer than the idle limit and was ended; the answers sent before stand.";
     ResidentUnknown = 400, "RESIDENT_UNKNOWN", ResidentStatus, "check the identifier; the resident may need to enrol", "No resident is enrolled under the identifier.";
     ResidentDeactivated = 401, "RESIDENT_DEACTIVATED", ResidentStatus, "direct the resident to an enrolment centre", "The resident's record is deactivated.";
     ResidentAlreadyEnrolled = 402, "RESIDENT_ALREADY_ENROLLED", ResidentStatus, "use UpdateBiometrics or UpdateDemographics for an enrolled resident", "A resident is already enrolled under the identifier.";

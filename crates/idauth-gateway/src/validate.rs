@@ -23,6 +23,8 @@ pub struct Limits {
     pub timestamp_past: Duration,
     /// How far in the future a request timestamp may be (clock skew).
     pub timestamp_future: Duration,
+    /// How long a VerifyBatch stream may send nothing before it is ended (STREAM_IDLE).
+    pub batch_idle: Duration,
 }
 
 impl Default for Limits {
@@ -32,6 +34,7 @@ impl Default for Limits {
             max_request_bytes: 64 * 1024,
             timestamp_past: Duration::from_secs(24 * 3600),
             timestamp_future: Duration::from_secs(5 * 60),
+            batch_idle: Duration::from_secs(30),
         }
     }
 }

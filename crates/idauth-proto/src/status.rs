@@ -37,7 +37,7 @@ pub fn grpc_code(code: ErrorCode) -> Code {
         | ErrorCode::BiometricsLocked
         | ErrorCode::TemporarilyLockedOut => Code::FailedPrecondition,
         ErrorCode::ShardUnavailable | ErrorCode::StorageFailure => Code::Unavailable,
-        ErrorCode::DeadlineExceeded => Code::DeadlineExceeded,
+        ErrorCode::DeadlineExceeded | ErrorCode::StreamIdle => Code::DeadlineExceeded,
         ErrorCode::Internal | ErrorCode::RecordUndecryptable => Code::Internal,
         ErrorCode::CredentialMissing
         | ErrorCode::CredentialUnknown

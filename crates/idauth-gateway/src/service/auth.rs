@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::{Stream, StreamExt};
+use idauth_core::ErrorCode;
 use idauth_proto::convert;
 use idauth_proto::status::{error_message, to_status};
 use idauth_proto::v1::auth_server::Auth;
@@ -150,8 +151,24 @@ impl Auth for PublicApi {
             .await
             .map_err(|error| to_status(error.code()))?;
         let api = self.clone();
-        let answers = request
-            .into_inner()
+        // A stream that sends nothing for the idle limit is ended with STREAM_IDLE, so
+        // a client that opens batches and never finishes them holds nothing for long.
+        let idle = tokio_stream::StreamExt::timeout(
+            request.into_inner(),
+            self.gateway.limits().batch_idle,
+        );
+        let inbound = Box::pin(idle).scan(false, |ended, item| {
+            let next = match item {
+                _ if *ended => None,
+                Ok(item) => Some(item),
+                Err(_elapsed) => {
+                    *ended = true;
+                    Some(Err(to_status(ErrorCode::StreamIdle)))
+                }
+            };
+            std::future::ready(next)
+        });
+        let answers = inbound
             .map(move |item| {
                 let api = api.clone();
                 let presented = Arc::clone(&presented);

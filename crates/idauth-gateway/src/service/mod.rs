@@ -133,6 +133,19 @@ pub fn incoming(listener: TcpListener) -> tonic::transport::server::TcpIncoming 
     tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
+/// Streams one connection may have open at once: past it the client's further calls
+/// wait in its own queue, so one connection cannot tie up the server's tasks.
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 64;
+/// How often an idle connection is pinged, and how long the pong may take before the
+/// connection is closed: a client that vanished (no FIN) holds nothing for long.
+pub const KEEPALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(20);
+/// See [`KEEPALIVE_INTERVAL`].
+pub const KEEPALIVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// The longest any call may take to be answered, whatever deadline its client set (or
+/// none): a client that starts a request and never finishes sending it is cut off.
+/// VerifyBatch streams are bounded by their idle limit instead.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Serves the public API, health checking and reflection on `listener` (over TLS
 /// when `tls` is given) until `shutdown` completes. Every idauth RPC requires a
 /// credential `guard` accepts; health checking and reflection do not (probes and
@@ -159,7 +172,11 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .expect("the compiled descriptor sets are valid");
-    let mut server = tonic::transport::Server::builder();
+    let mut server = tonic::transport::Server::builder()
+        .max_concurrent_streams(Some(MAX_STREAMS_PER_CONNECTION))
+        .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+        .timeout(REQUEST_TIMEOUT);
     if let Some(tls) = tls {
         server = server.tls_config(tls)?;
     }

@@ -36,12 +36,16 @@ pub fn resident_id_to_wire(id: &ResidentId) -> v1::Identifier {
     }
 }
 
-/// Unix milliseconds of a wire timestamp (`None` when absent or out of range).
+/// Unix milliseconds of a wire timestamp (`None` when absent). A time beyond what
+/// milliseconds in an i64 can hold saturates, so it is refused as in the future or in
+/// the past, as it is, not as missing.
 pub fn timestamp_ms(timestamp: Option<Timestamp>) -> Option<i64> {
     let Timestamp { seconds, nanos } = timestamp?;
-    seconds
-        .checked_mul(1000)?
-        .checked_add(i64::from(nanos) / 1_000_000)
+    Some(
+        seconds
+            .saturating_mul(1000)
+            .saturating_add(i64::from(nanos) / 1_000_000),
+    )
 }
 
 /// The wire form of Unix milliseconds.
