@@ -10,6 +10,7 @@ mod bench_cli;
 mod callers;
 mod crash_harness;
 mod dev_credential;
+mod disk_faults;
 mod envelopes;
 mod eval_cli;
 mod health_reflection;
