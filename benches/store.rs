@@ -14,7 +14,7 @@ use idauth_core::command::WriteContext;
 use idauth_core::{
     Demographics, FingerPosition, RecordKey, RecordKeys, StorageKey, TemplateFormat,
 };
-use idauth_store::{Change, Durability, EnrolledFinger, Store, StoreOptions};
+use idauth_store::{Change, Durability, EngineOptions, EnrolledFinger, Store, StoreOptions};
 
 const WRITERS: u64 = 64;
 
@@ -63,7 +63,10 @@ fn open(dir: &std::path::Path, durability: Durability, cache_records: usize) -> 
         Store::open(
             dir,
             StoreOptions {
-                durability,
+                engine: EngineOptions {
+                    durability,
+                    ..EngineOptions::default()
+                },
                 cache_records,
                 ..StoreOptions::default()
             },

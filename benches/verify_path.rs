@@ -28,7 +28,7 @@ use idauth_proto::convert;
 use idauth_proto::v1;
 use idauth_proto::v1::auth_server::Auth;
 use idauth_proto::v1::enrolment_server::Enrolment;
-use idauth_shard::{CpuPermits, Durability, Engine, Threshold};
+use idauth_shard::{CpuPermits, Engine, EngineOptions, Threshold};
 
 const RESIDENTS: u64 = 200;
 const PEPPER: [u8; 32] = [5; 32];
@@ -72,7 +72,7 @@ fn service() -> Service {
         .unwrap();
     // One set of CPU permits and one storage engine for the four shards, as
     // `idauth serve` gives them.
-    let engine = Engine::open(&dir.path().join("shards"), Durability::GroupCommit).unwrap();
+    let engine = Engine::open(&dir.path().join("shards"), EngineOptions::default()).unwrap();
     let settings = ShardSettings {
         cache_records: 10_000,
         cache_templates: 10_000,

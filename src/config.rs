@@ -80,6 +80,9 @@ pub struct Config {
     pub threshold_file: Option<PathBuf>,
     /// How writes become durable: `group-commit` or `flush-each`.
     pub durability: Durability,
+    /// Free space kept on the data filesystem, MiB: below it enrolments and updates
+    /// are refused with STORAGE_FULL, and verifies below a quarter of it (0: no check).
+    pub storage_reserve_mb: u64,
     /// Biometric mismatches that lock a resident out for a while (0 = no limit).
     pub lockout_failures: usize,
     /// The window those mismatches are counted in, seconds.
@@ -131,6 +134,7 @@ impl Default for Config {
             target_fmr: 0.001,
             threshold_file: None,
             durability: Durability::GroupCommit,
+            storage_reserve_mb: idauth_store::DEFAULT_RESERVE_BYTES >> 20,
             lockout_failures: 5,
             lockout_window_s: 600,
             lockout_s: 900,
@@ -195,6 +199,14 @@ impl Config {
             "target_fmr must be a rate between 0 and 1"
         );
         Ok(())
+    }
+
+    /// How the storage engine is opened.
+    pub fn engine_options(&self) -> idauth_store::EngineOptions {
+        idauth_store::EngineOptions {
+            durability: self.durability,
+            reserve_bytes: self.storage_reserve_mb << 20,
+        }
     }
 
     /// The request limits.

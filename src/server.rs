@@ -80,7 +80,7 @@ fn shared_engine(config: &Config) -> anyhow::Result<Arc<Engine>> {
             );
         }
     }
-    Engine::open(&dir, config.durability)
+    Engine::open(&dir, config.engine_options())
         .with_context(|| format!("opening the storage engine in {}", dir.display()))
 }
 
@@ -222,7 +222,7 @@ pub fn shard(args: &ShardArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let storage = ShardStorage::Own {
             dir: config.data_dir.join(&config.shard_id),
-            durability: config.durability,
+            engine: config.engine_options(),
         };
         let shard = shard_settings(&config)?
             .open(&config.shard_id, storage)

@@ -122,6 +122,7 @@ catalogue! {
     StorageFailure = 703, "STORAGE_FAILURE", Server, "retry later; nothing was stored", "The shard could not read or durably write its store.";
     RecordUndecryptable = 704, "RECORD_UNDECRYPTABLE", Server, "report the reference code to the operator: the master key this record was sealed with is not configured", "A stored record cannot be opened with the configured master keys.";
     Overloaded = 705, "OVERLOADED", Server, "retry after the delay in the answer's grpc-retry-pushback-ms (nothing was done); the service is over capacity", "The service refused the request at once because it could not answer it within its budget; nothing was done.";
+    StorageFull = 706, "STORAGE_FULL", Server, "retry later (nothing was stored); the resident's shard is out of disk space and its operator must free or add space", "The shard's data filesystem is below its free-space reserve: enrolments and updates are refused, and verifies too once a quarter of the reserve is left; nothing was written.";
 }
 
 impl ErrorCode {

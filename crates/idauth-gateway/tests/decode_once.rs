@@ -12,7 +12,7 @@ use idauth_core::{
 use idauth_gateway::{ClusterBuilder, MasterKeys, ShardSettings, StorageKeySecret, now_ms};
 use idauth_match::sample::decodes;
 use idauth_match::synthetic::population::Population;
-use idauth_shard::{Durability, Engine, Threshold};
+use idauth_shard::{Engine, EngineOptions, Threshold};
 
 fn finger(position: FingerPosition, template: Vec<u8>) -> FingerSample {
     FingerSample {
@@ -25,7 +25,7 @@ fn finger(position: FingerPosition, template: Vec<u8>) -> FingerSample {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_verify_in_process_decodes_its_probe_record_once() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(&dir.path().join("shards"), Durability::GroupCommit).unwrap();
+    let engine = Engine::open(&dir.path().join("shards"), EngineOptions::default()).unwrap();
     let master_keys = MasterKeys::from_json(&MasterKeys::generate_json().unwrap()).unwrap();
     let gateway = ClusterBuilder::new(StorageKeySecret::new([9; 32]), master_keys)
         .verify_budget(Duration::from_secs(20))

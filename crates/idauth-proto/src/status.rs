@@ -36,7 +36,9 @@ pub fn grpc_code(code: ErrorCode) -> Code {
         | ErrorCode::FingerNotEnrolled
         | ErrorCode::BiometricsLocked
         | ErrorCode::TemporarilyLockedOut => Code::FailedPrecondition,
-        ErrorCode::ShardUnavailable | ErrorCode::StorageFailure => Code::Unavailable,
+        ErrorCode::ShardUnavailable | ErrorCode::StorageFailure | ErrorCode::StorageFull => {
+            Code::Unavailable
+        }
         ErrorCode::DeadlineExceeded | ErrorCode::StreamIdle => Code::DeadlineExceeded,
         ErrorCode::Internal | ErrorCode::RecordUndecryptable => Code::Internal,
         ErrorCode::CredentialMissing

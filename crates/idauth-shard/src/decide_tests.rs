@@ -15,7 +15,7 @@ use idauth_core::{
 use idauth_match::MccParams;
 use idauth_match::sample::check_finger;
 use idauth_match::synthetic::population::{Population, SyntheticResident};
-use idauth_store::Durability;
+use idauth_store::EngineOptions;
 
 use crate::shard::Waiting;
 use crate::{CpuPermits, LockoutPolicy, Shard, ShardOptions, ShardStorage, Threshold};
@@ -63,7 +63,7 @@ impl Fixture {
             shard_id: "shard-t".into(),
             storage: ShardStorage::Own {
                 dir: dir.path().join("shard-t"),
-                durability: Durability::GroupCommit,
+                engine: EngineOptions::default(),
             },
             cache_records: 16,
             cache_templates: 16,

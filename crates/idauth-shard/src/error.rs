@@ -46,4 +46,17 @@ impl ShardError {
             Self::Worker(_) | Self::Randomness(_) => ErrorCode::Internal,
         }
     }
+
+    /// Whether the operation was shed before it touched the resident's record
+    /// (over capacity, too late, no disk space to write in, or a store stopped by
+    /// a failed flush): nothing to audit, and such a refusal must cost, and write,
+    /// next to nothing.
+    pub fn shed(&self) -> bool {
+        matches!(
+            self,
+            Self::Overloaded
+                | Self::Late
+                | Self::Store(StoreError::Full { .. } | StoreError::Stopped(_))
+        )
+    }
 }

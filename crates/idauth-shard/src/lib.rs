@@ -16,8 +16,8 @@ mod threshold;
 
 pub use demographic::{match_demographics, normalise};
 pub use error::ShardError;
-/// The storage engine and durability modes a shard is opened on.
-pub use idauth_store::{Durability, Engine};
+/// The storage engine and how it is opened.
+pub use idauth_store::{Durability, Engine, EngineOptions};
 pub use lockout::LockoutPolicy;
 pub use shard::{CpuPermits, MAX_HISTORY_PAGE, Shard, ShardOptions, ShardStorage};
 pub use threshold::{Threshold, ThresholdError};

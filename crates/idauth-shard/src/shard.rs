@@ -18,8 +18,8 @@ use idauth_match::fusion::compare_fingers;
 use idauth_match::sample::{decode_sample, template_of};
 use idauth_match::{FingerTemplate, Matcher, MccParams};
 use idauth_store::{
-    AuditEntry, AuditRecord, Change, Durability, Engine, EnrolledFinger, HotCache, ResidentRecord,
-    ResidentStatus, Store, StoreOptions,
+    AuditEntry, AuditRecord, Change, Engine, EngineOptions, EnrolledFinger, HotCache,
+    ResidentRecord, ResidentStatus, Store, StoreOptions,
 };
 use tokio::sync::Semaphore;
 
@@ -59,8 +59,8 @@ pub enum ShardStorage {
     Own {
         /// The directory.
         dir: PathBuf,
-        /// How writes become durable.
-        durability: Durability,
+        /// How the engine is opened.
+        engine: EngineOptions,
     },
     /// Trees named after the shard id on an engine shared with the other shards of
     /// the process (`idauth serve`), so that one fsync serves them all.
@@ -196,17 +196,17 @@ pub(crate) fn now_ms() -> i64 {
 impl Shard {
     /// Opens the shard's store.
     pub fn open(options: ShardOptions) -> Result<Self, ShardError> {
-        let store_options = |durability| StoreOptions {
-            durability,
+        let store_options = |engine| StoreOptions {
+            engine,
             cache_records: options.cache_records,
             ..StoreOptions::default()
         };
         let store = match &options.storage {
-            ShardStorage::Own { dir, durability } => Store::open(dir, store_options(*durability))?,
+            ShardStorage::Own { dir, engine } => Store::open(dir, store_options(*engine))?,
             ShardStorage::Shared(engine) => Store::open_in(
                 Arc::clone(engine),
                 &format!("{}/", options.shard_id),
-                store_options(engine.durability()),
+                store_options(EngineOptions::default()),
             )?,
         };
         tracing::info!(
@@ -294,7 +294,9 @@ impl Shard {
             Ok(done) => done,
             Err(error) => {
                 self.metrics.outcome(operation, error.code().number());
-                self.audit_failure(audit, &error).await;
+                if !error.shed() {
+                    self.audit_failure(audit, &error).await;
+                }
                 return Err(error);
             }
         };
@@ -406,9 +408,7 @@ impl Shard {
             .await;
         let outcome = match result.and_then(|inner| inner) {
             Ok(outcome) => outcome,
-            Err(error @ (ShardError::Overloaded | ShardError::Late)) => {
-                // Shed before any work on the resident's record: nothing to audit, and
-                // past capacity the refusal must cost next to nothing.
+            Err(error) if error.shed() => {
                 self.metrics.outcome("verify", error.code().number());
                 return Err(error);
             }

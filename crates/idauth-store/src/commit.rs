@@ -10,12 +10,18 @@
 //! reaches disk before its acknowledgement, and under load one fsync is shared by the
 //! whole batch.
 //!
+//! The first failed flush or sync stops the engine for writes until the process
+//! restarts: sled keeps the error and fails every later write anyway, and after a
+//! failed fsync the kernel's page cache no longer says what reached the disk
+//! (PostgreSQL stops for the same reason). Later requests are refused at once with
+//! [`StoreError::Stopped`] instead of each trying sled again.
+//!
 //! Appending here rather than in the writer keeps sled off the async reactor (an
 //! append can wait for sled's IO buffers, which would stall every request on that
 //! worker), lets one thread own the chain's head without contention, and writes the
 //! head once per batch instead of once per entry.
 
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, OnceLock, mpsc};
 use std::thread;
 
 use tokio::sync::oneshot;
@@ -31,6 +37,20 @@ pub enum Durability {
     GroupCommit,
     /// Every write pays its own fsync (for comparison in benchmarks).
     FlushEach,
+}
+
+/// What the group commit syncs after sled's flush: sled's data file, or in tests a
+/// stand-in whose sync fails or is slow, to show that nothing is acknowledged before
+/// it returns.
+pub(crate) trait DataSync: Send + 'static {
+    /// Makes the file's data durable (`fdatasync`).
+    fn sync_data(&self) -> std::io::Result<()>;
+}
+
+impl DataSync for std::fs::File {
+    fn sync_data(&self) -> std::io::Result<()> {
+        std::fs::File::sync_data(self)
+    }
 }
 
 /// What one durability request was answered with.
@@ -54,6 +74,8 @@ struct Request {
 #[derive(Debug)]
 pub(crate) struct GroupCommit {
     requests: Option<mpsc::Sender<Request>>,
+    /// Why the engine stopped writing, once a flush or sync failed.
+    stopped: Arc<OnceLock<String>>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
@@ -61,15 +83,18 @@ impl GroupCommit {
     /// Starts the flushing thread for `db`.
     pub(crate) fn start(
         db: sled::Db,
-        data_file: std::fs::File,
+        data_file: impl DataSync,
         durability: Durability,
     ) -> std::io::Result<Self> {
         let (requests, queue) = mpsc::channel::<Request>();
+        let stopped = Arc::new(OnceLock::new());
+        let stop = Arc::clone(&stopped);
         let thread = thread::Builder::new()
             .name("idauth-group-commit".into())
-            .spawn(move || flush_loop(&db, &data_file, durability, &queue))?;
+            .spawn(move || flush_loop(&db, &data_file, durability, &queue, &stop))?;
         Ok(Self {
             requests: Some(requests),
+            stopped,
             thread: Some(thread),
         })
     }
@@ -77,6 +102,7 @@ impl GroupCommit {
     /// Appends `audit` (if any) and waits until it and everything written before this
     /// call are on disk.
     pub(crate) async fn commit(&self, audit: Option<Entry>) -> Result<Committed> {
+        self.check_writable()?;
         let (done, wait) = oneshot::channel();
         self.requests
             .as_ref()
@@ -87,6 +113,16 @@ impl GroupCommit {
             Ok(Ok(committed)) => Ok(committed),
             Ok(Err(message)) => Err(StoreError::Flush(message)),
             Err(_) => Err(StoreError::Flush("group-commit thread stopped".into())),
+        }
+    }
+}
+
+impl GroupCommit {
+    /// [`StoreError::Stopped`] once a flush or sync has failed.
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        match self.stopped.get() {
+            Some(why) => Err(StoreError::Stopped(why.clone())),
+            None => Ok(()),
         }
     }
 }
@@ -104,9 +140,10 @@ impl Drop for GroupCommit {
 
 fn flush_loop(
     db: &sled::Db,
-    data_file: &std::fs::File,
+    data_file: &impl DataSync,
     durability: Durability,
     queue: &mpsc::Receiver<Request>,
+    stopped: &OnceLock<String>,
 ) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
@@ -126,7 +163,12 @@ fn flush_loop(
                     .map_err(|error| format!("fdatasync of sled's data file: {error}"))
             });
         if let Err(error) = &flushed {
-            tracing::error!(%error, "group commit flush failed");
+            if stopped.set(error.clone()).is_ok() {
+                tracing::error!(
+                    %error,
+                    "storage engine stopped: a flush to disk failed; writes and verifies are refused (STORAGE_FAILURE) until the service restarts; every write acknowledged before is on disk"
+                );
+            }
         }
         let size = batch.len();
         for (request, seq) in batch.into_iter().zip(seqs) {
@@ -199,7 +241,7 @@ fn append_entries(batch: &mut [Request]) -> Vec<Option<std::result::Result<u64, 
 mod tests {
     use super::*;
 
-    fn group(data_file: std::fs::File) -> (tempfile::TempDir, sled::Db, GroupCommit) {
+    fn group(data_file: impl DataSync) -> (tempfile::TempDir, sled::Db, GroupCommit) {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::Config::new().path(dir.path()).open().unwrap();
         let commit = GroupCommit::start(db.clone(), data_file, Durability::GroupCommit).unwrap();
@@ -221,6 +263,76 @@ mod tests {
         assert!(
             matches!(&error, StoreError::Flush(message) if message.contains("fdatasync")),
             "{error:?}"
+        );
+        // The engine has stopped: later writes are refused without another try.
+        let error = commit.commit(None).await.unwrap_err();
+        assert!(
+            matches!(&error, StoreError::Stopped(why) if why.contains("fdatasync")),
+            "{error:?}"
+        );
+    }
+
+    /// A data file whose every sync takes `delay`, recording when each began and ended.
+    struct SlowSync {
+        file: std::fs::File,
+        delay: std::time::Duration,
+        syncs: Arc<std::sync::Mutex<Vec<(std::time::Instant, std::time::Instant)>>>,
+    }
+
+    impl DataSync for SlowSync {
+        fn sync_data(&self) -> std::io::Result<()> {
+            let began = std::time::Instant::now();
+            std::thread::sleep(self.delay);
+            let result = self.file.sync_data();
+            self.syncs
+                .lock()
+                .unwrap()
+                .push((began, std::time::Instant::now()));
+            result
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_sync_delays_every_acknowledgement_until_a_sync_after_its_write_ends() {
+        let delay = std::time::Duration::from_millis(150);
+        let syncs = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let slow = SlowSync {
+            file: tempfile::tempfile().unwrap(),
+            delay,
+            syncs: Arc::clone(&syncs),
+        };
+        let (_dir, db, commit) = group(slow);
+        let commit = Arc::new(commit);
+        // Writers arrive while syncs are under way, so some wait for the next one.
+        let mut writers = Vec::new();
+        for i in 0u32..12 {
+            let (db, commit) = (db.clone(), Arc::clone(&commit));
+            writers.push(tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(u64::from(i) * 25)).await;
+                db.insert(i.to_be_bytes(), b"v".as_slice()).unwrap();
+                let written = std::time::Instant::now();
+                commit.commit(None).await.unwrap();
+                (written, std::time::Instant::now())
+            }));
+        }
+        for writer in writers {
+            let (written, acknowledged) = writer.await.unwrap();
+            assert!(
+                acknowledged.duration_since(written) >= delay,
+                "acknowledged {:?} after the write, sooner than one sync takes",
+                acknowledged.duration_since(written)
+            );
+            let syncs = syncs.lock().unwrap();
+            assert!(
+                syncs
+                    .iter()
+                    .any(|&(began, ended)| began >= written && ended <= acknowledged),
+                "no sync began after the write and ended before its acknowledgement"
+            );
+        }
+        assert!(
+            syncs.lock().unwrap().len() < 12,
+            "writers waiting together share a sync"
         );
     }
 }

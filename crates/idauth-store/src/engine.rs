@@ -15,6 +15,30 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::audit::{AuditLog, AuditRecord};
 use crate::commit::{Committed, Durability, GroupCommit};
 use crate::error::{Result, StoreError};
+use crate::space::{Need, SpaceGuard};
+
+/// How an engine is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// How writes become durable.
+    pub durability: Durability,
+    /// Bytes kept free on the data filesystem: below this, enrolments and updates
+    /// are refused (STORAGE_FULL), and verifies below a quarter of it; 0 checks nothing.
+    pub reserve_bytes: u64,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            durability: Durability::GroupCommit,
+            reserve_bytes: DEFAULT_RESERVE_BYTES,
+        }
+    }
+}
+
+/// The default free-space reserve: room for sled to finish the segments it has
+/// begun and for the audit entries of verifies after enrolments stop.
+pub const DEFAULT_RESERVE_BYTES: u64 = 256 << 20;
 
 /// The most memory sled may use to cache pages. Its default, 1 GiB per engine, is
 /// more than a small shard host should give a cache that every verify's audit and
@@ -29,12 +53,17 @@ pub struct Engine {
     db: sled::Db,
     commit: GroupCommit,
     durability: Durability,
+    space: SpaceGuard,
     stores: AtomicU64,
 }
 
 impl Engine {
     /// Opens (or creates) the database in `dir`.
-    pub fn open(dir: &Path, durability: Durability) -> Result<Arc<Self>> {
+    pub fn open(dir: &Path, options: EngineOptions) -> Result<Arc<Self>> {
+        let EngineOptions {
+            durability,
+            reserve_bytes,
+        } = options;
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(PAGE_CACHE_BYTES)
@@ -51,6 +80,7 @@ impl Engine {
             db,
             commit,
             durability,
+            space: SpaceGuard::new(dir.to_path_buf(), reserve_bytes),
             stores: AtomicU64::new(0),
         }))
     }
@@ -68,6 +98,14 @@ impl Engine {
     /// The database, for tools that read it directly (`verify_chain`).
     pub fn db(&self) -> &sled::Db {
         &self.db
+    }
+
+    /// Refuses with [`StoreError::Full`] when writing `need` would eat into the
+    /// free-space reserve, and with
+    /// [`StoreError::Stopped`] once a flush has failed.
+    pub(crate) fn check_space(&self, need: Need) -> Result<()> {
+        self.commit.check_writable()?;
+        self.space.check(need)
     }
 
     /// Stores opened on this engine.

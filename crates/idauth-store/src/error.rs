@@ -18,6 +18,18 @@ pub enum StoreError {
     /// The group-commit thread is gone or its fsync failed.
     #[error("durable flush failed: {0}")]
     Flush(String),
+    /// An earlier flush or sync failed, and the engine writes nothing more until the
+    /// process restarts; nothing was written.
+    #[error("storage engine stopped after a failed flush: {0}")]
+    Stopped(String),
+    /// The data filesystem is below its free-space reserve; nothing was written.
+    #[error("data filesystem below its reserve: {free} bytes free, {floor} needed")]
+    Full {
+        /// Bytes free at the last reading.
+        free: u64,
+        /// Bytes that must stay free for this write.
+        floor: u64,
+    },
     /// The history index names an audit entry the log does not hold.
     #[error("audit entry {0} is indexed but missing from the log")]
     IndexBroken(u64),
@@ -28,9 +40,12 @@ impl StoreError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::Refused(code) => *code,
-            Self::Engine(_) | Self::Corrupt(_) | Self::Flush(_) | Self::IndexBroken(_) => {
-                ErrorCode::StorageFailure
-            }
+            Self::Full { .. } => ErrorCode::StorageFull,
+            Self::Engine(_)
+            | Self::Corrupt(_)
+            | Self::Flush(_)
+            | Self::Stopped(_)
+            | Self::IndexBroken(_) => ErrorCode::StorageFailure,
         }
     }
 }

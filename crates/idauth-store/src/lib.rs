@@ -20,13 +20,14 @@ mod record;
 #[cfg(test)]
 mod round_trip_tests;
 mod seal;
+mod space;
 mod store;
 mod txns;
 
 pub use audit::{AuditEntry, AuditRecord, ChainBreak, verify_chain};
 pub use cache::HotCache;
 pub use commit::Durability;
-pub use engine::Engine;
+pub use engine::{DEFAULT_RESERVE_BYTES, Engine, EngineOptions};
 pub use error::{Result, StoreError};
 pub use record::{EnrolledFinger, ResidentRecord, ResidentStatus};
 pub use store::{Applied, Change, Store, StoreOptions};

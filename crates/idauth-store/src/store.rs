@@ -12,18 +12,19 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::audit::{AuditEntry, AuditLog, AuditRecord};
 use crate::cache::HotCache;
-use crate::commit::{Committed, Durability};
-use crate::engine::Engine;
+use crate::commit::Committed;
+use crate::engine::{Engine, EngineOptions};
 use crate::error::{Result, StoreError};
 use crate::record::{EnrolledFinger, ResidentRecord, ResidentStatus};
 use crate::seal;
+use crate::space::Need;
 use crate::txns::TxnIndex;
 
 /// How a store is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreOptions {
-    /// How writes become durable (for [`Store::open`]; a shared engine has its own).
-    pub durability: Durability,
+    /// The engine [`Store::open`] opens (a shared engine has its own).
+    pub engine: EngineOptions,
     /// Decoded records kept in memory.
     pub cache_records: usize,
     /// How long a (caller, txn) pair is remembered, milliseconds; must cover the
@@ -34,7 +35,7 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
-            durability: Durability::GroupCommit,
+            engine: EngineOptions::default(),
             cache_records: 100_000,
             txn_retention_ms: 25 * 3_600_000,
         }
@@ -101,7 +102,7 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the store in `dir`, on an engine of its own.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Self> {
-        Self::open_in(Engine::open(dir, options.durability)?, "", options)
+        Self::open_in(Engine::open(dir, options.engine)?, "", options)
     }
 
     /// Opens (or creates) the store whose trees are named with `prefix` on a shared
@@ -157,6 +158,7 @@ impl Store {
         reference: &str,
         now_ms: i64,
     ) -> Result<Applied> {
+        self.engine.check_space(Need::Record)?;
         let request_key = request_key(context);
         let current = keys
             .current()
@@ -246,6 +248,7 @@ impl Store {
         timestamp_ms: i64,
         now_ms: i64,
     ) -> Result<bool> {
+        self.engine.check_space(Need::Audit)?;
         self.txns.record(caller, txn, timestamp_ms, now_ms)
     }
 
@@ -267,6 +270,8 @@ impl Store {
         token: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<AuditEntry>, Option<u64>)> {
+        // Reading a history is audited afterwards: refused where that entry could not be written.
+        self.engine.check_space(Need::Audit)?;
         let (entries, more) = self.audit.history(key, before, token, limit)?;
         let next = if more {
             entries.last().map(|entry| entry.seq)

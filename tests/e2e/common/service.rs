@@ -23,7 +23,7 @@ use idauth_proto::convert;
 use idauth_proto::v1;
 use idauth_shard::server::ShardService;
 use idauth_shard::{CpuPermits, LockoutPolicy, ShardStorage, Threshold};
-use idauth_store::Durability;
+use idauth_store::EngineOptions;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -169,7 +169,7 @@ pub async fn loopback_cluster_with(data: &Path, lockout: LockoutPolicy) -> Loopb
         let id = local_shard_id(i);
         let storage = ShardStorage::Own {
             dir: data.join(&id),
-            durability: Durability::GroupCommit,
+            engine: EngineOptions::default(),
         };
         let shard = settings.open(&id, storage).unwrap();
         let (listener, addr) = listener().await;

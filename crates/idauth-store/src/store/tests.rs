@@ -1,6 +1,7 @@
 //! The store's unit tests: idempotency, versions, the audit chain, durability.
 
 use super::*;
+use crate::Durability;
 use idauth_core::{FingerPosition, TemplateFormat};
 
 fn context(request: &str) -> WriteContext {
@@ -275,7 +276,10 @@ async fn concurrent_audit_entries_form_one_unbroken_chain() {
 async fn flush_each_never_shares_an_fsync() {
     let dir = tempfile::tempdir().unwrap();
     let options = StoreOptions {
-        durability: Durability::FlushEach,
+        engine: EngineOptions {
+            durability: Durability::FlushEach,
+            ..EngineOptions::default()
+        },
         ..StoreOptions::default()
     };
     let store = std::sync::Arc::new(Store::open(dir.path(), options).unwrap());
@@ -334,7 +338,7 @@ async fn history_pages_one_residents_entries_newest_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stores_on_one_engine_keep_apart_and_share_fsyncs() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::open(dir.path(), Durability::GroupCommit).unwrap();
+    let engine = Engine::open(dir.path(), EngineOptions::default()).unwrap();
     let stores: Vec<_> = ["a/", "b/"]
         .into_iter()
         .map(|prefix| {
