@@ -39,16 +39,16 @@ pub enum Durability {
     FlushEach,
 }
 
-/// What the group commit syncs after sled's flush: sled's data file, or in tests a
-/// stand-in whose sync fails or is slow, to show that nothing is acknowledged before
-/// it returns.
+/// What the group commit syncs after sled's flush: sled's files
+/// ([`crate::sled_files::SledFiles`]), or in tests a stand-in whose sync fails or is
+/// slow, to show that nothing is acknowledged before it returns.
 pub(crate) trait DataSync: Send + 'static {
-    /// Makes the file's data durable (`fdatasync`).
-    fn sync_data(&self) -> std::io::Result<()>;
+    /// Makes the data durable (`fdatasync`).
+    fn sync_data(&mut self) -> std::io::Result<()>;
 }
 
 impl DataSync for std::fs::File {
-    fn sync_data(&self) -> std::io::Result<()> {
+    fn sync_data(&mut self) -> std::io::Result<()> {
         std::fs::File::sync_data(self)
     }
 }
@@ -91,7 +91,7 @@ impl GroupCommit {
         let stop = Arc::clone(&stopped);
         let thread = thread::Builder::new()
             .name("idauth-group-commit".into())
-            .spawn(move || flush_loop(&db, &data_file, durability, &queue, &stop))?;
+            .spawn(move || flush_loop(&db, data_file, durability, &queue, &stop))?;
         Ok(Self {
             requests: Some(requests),
             stopped,
@@ -140,7 +140,7 @@ impl Drop for GroupCommit {
 
 fn flush_loop(
     db: &sled::Db,
-    data_file: &impl DataSync,
+    mut data_file: impl DataSync,
     durability: Durability,
     queue: &mpsc::Receiver<Request>,
     stopped: &OnceLock<String>,
@@ -160,7 +160,7 @@ fn flush_loop(
             .and_then(|()| {
                 data_file
                     .sync_data()
-                    .map_err(|error| format!("fdatasync of sled's data file: {error}"))
+                    .map_err(|error| format!("fdatasync of sled's files: {error}"))
             });
         if let Err(error) = &flushed {
             if stopped.set(error.clone()).is_ok() {
@@ -280,7 +280,7 @@ mod tests {
     }
 
     impl DataSync for SlowSync {
-        fn sync_data(&self) -> std::io::Result<()> {
+        fn sync_data(&mut self) -> std::io::Result<()> {
             let began = std::time::Instant::now();
             std::thread::sleep(self.delay);
             let result = self.file.sync_data();

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::audit::{AuditLog, AuditRecord};
 use crate::commit::{Committed, Durability, GroupCommit};
 use crate::error::{Result, StoreError};
+use crate::sled_files::SledFiles;
 use crate::space::{Need, SpaceGuard};
 
 /// How an engine is opened.
@@ -68,12 +69,10 @@ impl Engine {
             .path(dir)
             .cache_capacity(PAGE_CACHE_BYTES)
             .open()?;
-        // sled's flush ends with sync_file_range, which neither flushes the disk's
-        // write cache nor the file's size when the log grew: an acknowledged write could
-        // be lost in a power cut. The group commit fdatasyncs sled's file after each
-        // flush, through this handle of its own (docs/reliability.md, "Durability").
-        let data_file = std::fs::File::open(dir.join("db"))
-            .map_err(|error| StoreError::Flush(format!("cannot open sled's data file: {error}")))?;
+        // sled's flush is not durable on its own: the group commit syncs its files
+        // after each flush (`SledFiles`; docs/reliability.md, "Durability").
+        let data_file = SledFiles::open(dir)
+            .map_err(|error| StoreError::Flush(format!("cannot open sled's files: {error}")))?;
         let commit = GroupCommit::start(db.clone(), data_file, durability)
             .map_err(|error| StoreError::Flush(format!("cannot start flush thread: {error}")))?;
         Ok(Arc::new(Self {

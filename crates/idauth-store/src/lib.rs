@@ -20,6 +20,7 @@ mod record;
 #[cfg(test)]
 mod round_trip_tests;
 mod seal;
+mod sled_files;
 mod space;
 mod store;
 mod txns;
