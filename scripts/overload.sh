@@ -2,28 +2,34 @@
 # Usage: scripts/overload.sh (after cargo build --release); EXTRA=--plain for plain probes.
 # Starts its own idauth serve on 127.0.0.1:$PORT, stopped by its PID at exit.
 # Overload run: capacity (closed loop), then an open loop at 3x that rate.
+# SERVER_CPUS / CLIENT_CPUS (taskset lists, e.g. 0 and 1) pin the service and the load
+# generator to CPUs of their own, so that the client's work at 3x does not come out
+# of the service's capacity: capacity and goodput are then the pinned service's.
 set -euo pipefail
 BIN=${BIN:-target/release/idauth}
 D=${D:-/tmp/idauth-overload}
 PORT=${PORT:-50091}
 RESIDENTS=${RESIDENTS:-2000}
 rm -rf "$D"; mkdir -p "$D"
-"$BIN" serve --data-dir "$D/data" --secrets-dir "$D/secrets" --listen 127.0.0.1:$PORT >"$D/serve.out" 2>"$D/serve.err" &
+SERVER_PIN=(); CLIENT_PIN=()
+[ -n "${SERVER_CPUS:-}" ] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
+[ -n "${CLIENT_CPUS:-}" ] && CLIENT_PIN=(taskset -c "$CLIENT_CPUS")
+"${SERVER_PIN[@]}" "$BIN" serve --data-dir "$D/data" --secrets-dir "$D/secrets" --listen 127.0.0.1:$PORT >"$D/serve.out" 2>"$D/serve.err" &
 PID=$!
 echo $PID > "$D/serve.pid"
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true' EXIT
 for _ in $(seq 100); do grep -q "listening on" "$D/serve.out" 2>/dev/null && break; sleep 0.1; done
 KEY="$D/secrets/dev-credential.key"
 C=(--server http://127.0.0.1:$PORT --api-key-file "$KEY" --json)
-"$BIN" synth "${C[@]}" --residents $RESIDENTS --seed 1 >"$D/synth.json"
+"${CLIENT_PIN[@]}" "$BIN" synth "${C[@]}" --residents $RESIDENTS --seed 1 >"$D/synth.json"
 rss() { awk '/VmRSS/ {print $2}' /proc/$PID/status; }
 echo "rss_kb_after_synth $(rss)"
-"$BIN" bench "${C[@]}" ${EXTRA:-} --residents $RESIDENTS --duration 10 --concurrency 32 --warmup 2000 >"$D/closed.json"
+"${CLIENT_PIN[@]}" "$BIN" bench "${C[@]}" ${EXTRA:-} --residents $RESIDENTS --duration 10 --concurrency 32 --warmup 2000 >"$D/closed.json"
 CAP=$(python3 -c "import json;print(json.load(open('$D/closed.json'))['verify']['throughput_per_s'])")
 echo "capacity_per_s $CAP"
 echo "rss_kb_before_overload $(rss)"
 RATE=$(python3 -c "print(round(3*$CAP))")
-"$BIN" bench "${C[@]}" ${EXTRA:-} --residents $RESIDENTS --duration 10 --rate $RATE >"$D/open.json" &
+"${CLIENT_PIN[@]}" "$BIN" bench "${C[@]}" ${EXTRA:-} --residents $RESIDENTS --duration 10 --rate $RATE >"$D/open.json" &
 BPID=$!
 for i in 1 2 3 4 5; do sleep 2; echo "rss_kb_during_overload_${i} $(rss)"; done
 wait $BPID

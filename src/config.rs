@@ -83,6 +83,9 @@ pub struct Config {
     /// Free space kept on the data filesystem, MiB: below it enrolments and updates
     /// are refused with STORAGE_FULL, and verifies below a quarter of it (0: no check).
     pub storage_reserve_mb: u64,
+    /// sled's page cache per storage engine, MiB (as stored on disk; it takes several
+    /// times that in memory). Resident records have their own cache (`cache_records`).
+    pub page_cache_mb: u64,
     /// Biometric mismatches that lock a resident out for a while (0 = no limit).
     pub lockout_failures: usize,
     /// The window those mismatches are counted in, seconds.
@@ -135,6 +138,7 @@ impl Default for Config {
             threshold_file: None,
             durability: Durability::GroupCommit,
             storage_reserve_mb: idauth_store::DEFAULT_RESERVE_BYTES >> 20,
+            page_cache_mb: idauth_store::DEFAULT_PAGE_CACHE_BYTES >> 20,
             lockout_failures: 5,
             lockout_window_s: 600,
             lockout_s: 900,
@@ -206,6 +210,7 @@ impl Config {
         idauth_store::EngineOptions {
             durability: self.durability,
             reserve_bytes: self.storage_reserve_mb << 20,
+            page_cache_bytes: self.page_cache_mb << 20,
         }
     }
 

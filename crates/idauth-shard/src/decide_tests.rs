@@ -338,3 +338,18 @@ fn the_queue_estimate_counts_waiting_tasks_per_worker() {
         now + Duration::from_millis(10)
     );
 }
+
+#[tokio::test]
+async fn new_record_versions_replace_their_cached_templates_instead_of_adding() {
+    let mut fixture = Fixture::new().await;
+    for round in 0..20 {
+        fixture.write(WriteCommand::LockBiometrics).await;
+        fixture
+            .write(WriteCommand::UnlockBiometrics { until_ms: None })
+            .await;
+        let txn = format!("t-{round}");
+        assert!(fixture.decide(&fixture.genuine(&txn)).unwrap().matched);
+    }
+    // One enrolled finger: one entry, whatever the number of versions it went through.
+    assert_eq!(fixture.shard.report().cache_entries, 1);
+}

@@ -160,12 +160,18 @@ impl Drop for Waiting<'_> {
 /// The most history entries one page holds.
 pub const MAX_HISTORY_PAGE: u32 = 100;
 
-/// Template cache key: the record version keeps a stale template from being used
-/// after an update.
-type TemplateKey = (StorageKey, u64, FingerPosition);
+/// Template cache key: one entry per enrolled finger, so that a record's new version
+/// replaces its old templates instead of adding to them (keyed by version too, every
+/// lock, unlock or update left the old versions' templates, about 9 KB each, in the
+/// cache until it filled: the soak's memory growth).
+type TemplateKey = (StorageKey, FingerPosition);
+
+/// A cached template and the record version it was built from; a template is used
+/// only for that version, so a stale one is never matched after an update.
+type CachedTemplate = (u64, Arc<FingerTemplate>);
 
 /// A template built during a write, cached once the write is durable.
-type BuiltTemplate = (TemplateKey, Arc<FingerTemplate>);
+type BuiltTemplate = (TemplateKey, CachedTemplate);
 
 /// One shard.
 #[derive(Debug)]
@@ -174,7 +180,7 @@ pub struct Shard {
     store: Store,
     params: MccParams,
     threshold: Threshold,
-    templates: HotCache<TemplateKey, Arc<FingerTemplate>>,
+    templates: HotCache<TemplateKey, CachedTemplate>,
     cpu: CpuPermits,
     references: References,
     failures: Failures,
@@ -358,7 +364,7 @@ impl Shard {
         let version = applied.outcome.version;
         let templates = built
             .into_iter()
-            .map(|(position, template)| ((*key, version, position), Arc::new(template)))
+            .map(|(position, template)| ((*key, position), (version, Arc::new(template))))
             .collect();
         Ok((applied, templates))
     }
@@ -610,8 +616,10 @@ impl Shard {
         wanted
             .into_iter()
             .map(|finger| {
-                let cache_key = (*key, record.version, finger.position);
-                if let Some(template) = self.templates.get(&cache_key) {
+                let cache_key = (*key, finger.position);
+                if let Some((version, template)) = self.templates.get(&cache_key)
+                    && version == record.version
+                {
                     self.metrics.template_lookup(true);
                     return Ok(template);
                 }
@@ -623,7 +631,8 @@ impl Shard {
                 };
                 let minutiae = decode_sample(&sample).map_err(ShardError::DamagedRecord)?;
                 let template = Arc::new(FingerTemplate::new(&minutiae, &self.params));
-                self.templates.insert(cache_key, Arc::clone(&template));
+                self.templates
+                    .insert(cache_key, (record.version, Arc::clone(&template)));
                 Ok(template)
             })
             .collect()

@@ -26,6 +26,8 @@ pub struct EngineOptions {
     /// Bytes kept free on the data filesystem: below this, enrolments and updates
     /// are refused (STORAGE_FULL), and verifies below a quarter of it; 0 checks nothing.
     pub reserve_bytes: u64,
+    /// sled's page cache, in bytes as stored on disk.
+    pub page_cache_bytes: u64,
 }
 
 impl Default for EngineOptions {
@@ -33,6 +35,7 @@ impl Default for EngineOptions {
         Self {
             durability: Durability::GroupCommit,
             reserve_bytes: DEFAULT_RESERVE_BYTES,
+            page_cache_bytes: DEFAULT_PAGE_CACHE_BYTES,
         }
     }
 }
@@ -41,12 +44,14 @@ impl Default for EngineOptions {
 /// begun and for the audit entries of verifies after enrolments stop.
 pub const DEFAULT_RESERVE_BYTES: u64 = 256 << 20;
 
-/// The most memory sled may use to cache pages. Its default, 1 GiB per engine, is
-/// more than a small shard host should give a cache that every verify's audit and
-/// transaction-index entries pass through; hot resident records have their own cache
-/// above the store ([`crate::HotCache`]). sled's in-memory page table still grows
-/// with the entries stored (docs/reliability.md, "Soak").
-pub const PAGE_CACHE_BYTES: u64 = 64 << 20;
+/// The default of sled's page cache. sled counts its cache in bytes as stored on
+/// disk, and holds each cached page as separately allocated nodes and values several
+/// times larger: with 64 MiB the service's memory grew by about 600 bytes per verify
+/// for minutes on end (every verify's audit, history and transaction-index entries
+/// pass through the cache, and none is read again soon), with 8 MiB it levels off
+/// (docs/reliability.md, "Soak"). Hot resident records have their own cache above the
+/// store ([`crate::HotCache`]), so a small page cache costs verifies nothing.
+pub const DEFAULT_PAGE_CACHE_BYTES: u64 = 8 << 20;
 
 /// One sled database and the thread that makes its writes durable.
 #[derive(Debug)]
@@ -64,10 +69,11 @@ impl Engine {
         let EngineOptions {
             durability,
             reserve_bytes,
+            page_cache_bytes,
         } = options;
         let db = sled::Config::new()
             .path(dir)
-            .cache_capacity(PAGE_CACHE_BYTES)
+            .cache_capacity(page_cache_bytes)
             .open()?;
         // sled's flush is not durable on its own: the group commit syncs its files
         // after each flush (`SledFiles`; docs/reliability.md, "Durability").

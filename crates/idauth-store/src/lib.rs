@@ -28,7 +28,7 @@ mod txns;
 pub use audit::{AuditEntry, AuditRecord, ChainBreak, verify_chain};
 pub use cache::HotCache;
 pub use commit::Durability;
-pub use engine::{DEFAULT_RESERVE_BYTES, Engine, EngineOptions};
+pub use engine::{DEFAULT_PAGE_CACHE_BYTES, DEFAULT_RESERVE_BYTES, Engine, EngineOptions};
 pub use error::{Result, StoreError};
 pub use record::{EnrolledFinger, ResidentRecord, ResidentStatus};
 pub use store::{Applied, Change, Store, StoreOptions};
