@@ -1,6 +1,8 @@
 //! Faults of the disk under `idauth serve`: a resident record corrupted on disk is
 //! refused for that resident alone with 704 RECORD_UNDECRYPTABLE (never decoded into
-//! something else), while every other resident is still served; a data filesystem
+//! something else), while every other resident is still served; audit entries cut
+//! short on disk make those residents' histories a STORAGE_FAILURE while verifies go
+//! on and `audit verify` names the entry; a data filesystem
 //! that fills refuses writes with 706 STORAGE_FULL before sled reaches the end of it,
 //! keeps verifying, and takes writes again once space is freed; one that fills past
 //! the reserve loses no acknowledged write; a read-only one is refused at start.
@@ -17,6 +19,7 @@ use idauth_proto::status::from_status;
 use idauth_proto::v1;
 use idauth_proto::v1::auth_client::AuthClient;
 use idauth_proto::v1::enrolment_client::EnrolmentClient;
+use idauth_proto::v1::resident_client::ResidentClient;
 
 use crate::common::service::{
     Authenticated, Running, connect, fresh_txn, idauth, now, scratch, serve_over,
@@ -33,7 +36,7 @@ fn resident(n: usize) -> Option<v1::Identifier> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_corrupted_record_is_refused_alone_and_the_rest_are_served() {
+async fn corrupted_records_and_audit_entries_are_refused_alone_and_the_rest_are_served() {
     let dir = scratch();
     let (data, secrets) = (dir.path().join("data"), dir.path().join("secrets"));
     let server = serve_over(dir.path(), &data, &secrets, &[]);
@@ -65,8 +68,21 @@ async fn a_corrupted_record_is_refused_alone_and_the_rest_are_served() {
         tree.insert(k, bytes).unwrap();
         corrupted += 1;
     }
+    // The same shard's audit entries cut short (a flipped bit would only break the
+    // chain, which `audit verify` shows; a short entry no longer decodes).
+    let prefix = &tree_name[..tree_name.len() - b"residents".len()];
+    let audit = db.open_tree([prefix, b"audit"].concat()).unwrap();
+    let mut cut = 0;
+    for entry in audit.iter() {
+        let (k, v) = entry.unwrap();
+        if k.len() == 8 {
+            audit.insert(k, &v[..v.len() - 8]).unwrap();
+            cut += 1;
+        }
+    }
+    assert!(cut >= corrupted, "every enrolment was audited");
     db.flush().unwrap();
-    drop(tree);
+    drop((tree, audit));
     drop(db);
 
     let server = serve_over(dir.path(), &data, &secrets, &[]);
@@ -87,8 +103,48 @@ async fn a_corrupted_record_is_refused_alone_and_the_rest_are_served() {
         "exactly the corrupted records are refused"
     );
     assert!(served > 0, "the other shards' residents are still served");
+
+    let mut residents = ResidentClient::new(connect(&url, &key).await);
+    let (mut histories, mut unreadable) = (0, 0);
+    for n in 0..RESIDENTS {
+        let page = residents
+            .auth_history(v1::AuthHistoryRequest {
+                resident: resident(n),
+                page_size: 20,
+                page_token: String::new(),
+                token: String::new(),
+            })
+            .await;
+        match page {
+            Ok(_) => histories += 1,
+            Err(status) => {
+                assert_eq!(
+                    from_status(&status),
+                    ErrorCode::StorageFailure,
+                    "{status:?}"
+                );
+                unreadable += 1;
+            }
+        }
+    }
+    assert_eq!(
+        unreadable, corrupted,
+        "exactly that shard's histories are unreadable"
+    );
+    drop((auth, residents, server));
+    let output = idauth()
+        .args(["audit", "verify", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success());
+    assert!(report.contains("does not decode"), "{report}");
     eprintln!(
-        "disk faults: {corrupted} records corrupted on disk, {refused} refused with RECORD_UNDECRYPTABLE, {served} served"
+        "disk faults: {corrupted} records corrupted on disk, {refused} refused with \
+         RECORD_UNDECRYPTABLE, {served} served; {cut} audit entries cut short, \
+         {unreadable} histories refused with STORAGE_FAILURE, {histories} served, \
+         audit verify names the entry"
     );
 }
 
