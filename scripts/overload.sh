@@ -21,7 +21,7 @@ trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true' EXIT
 for _ in $(seq 100); do grep -q "listening on" "$D/serve.out" 2>/dev/null && break; sleep 0.1; done
 KEY="$D/secrets/dev-credential.key"
 C=(--server http://127.0.0.1:$PORT --api-key-file "$KEY" --json)
-"${CLIENT_PIN[@]}" "$BIN" synth "${C[@]}" --residents $RESIDENTS --seed 1 >"$D/synth.json"
+"${CLIENT_PIN[@]}" "$BIN" synth "${C[@]}" --residents $RESIDENTS --seed 1 --concurrency 16 >"$D/synth.json"
 rss() { awk '/VmRSS/ {print $2}' /proc/$PID/status; }
 echo "rss_kb_after_synth $(rss)"
 "${CLIENT_PIN[@]}" "$BIN" bench "${C[@]}" ${EXTRA:-} --residents $RESIDENTS --duration 10 --concurrency 32 --warmup 2000 >"$D/closed.json"
