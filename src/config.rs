@@ -108,6 +108,9 @@ pub struct Config {
     /// CA (PEM) a gateway checks its shards' certificates against; with it the
     /// gateway calls shards over TLS, presenting `tls_cert` as its client certificate.
     pub shard_tls_ca: Option<PathBuf>,
+    /// How long a gateway waits without a health answer from a shard before its
+    /// residents get SHARD_UNAVAILABLE at once, milliseconds.
+    pub shard_down_after_ms: u64,
     /// Address of the Prometheus endpoint (`GET /metrics`); none when empty.
     pub metrics_listen: String,
     /// Lets `idauth shard` serve its API on a non-loopback address without client
@@ -148,6 +151,7 @@ impl Default for Config {
             tls_key: None,
             tls_client_ca: None,
             shard_tls_ca: None,
+            shard_down_after_ms: idauth_gateway::shard_health::DOWN_AFTER.as_millis() as u64,
             metrics_listen: String::new(),
             shard_api_insecure: false,
         }
@@ -194,6 +198,10 @@ impl Config {
     fn check(&self) -> anyhow::Result<()> {
         anyhow::ensure!((1..=64).contains(&self.shards), "shards must be 1 to 64");
         anyhow::ensure!(self.batch_idle_s > 0, "batch_idle_s must be positive");
+        anyhow::ensure!(
+            self.shard_down_after_ms > 0,
+            "shard_down_after_ms must be positive"
+        );
         anyhow::ensure!(
             self.verify_budget_ms > 0,
             "verify_budget_ms must be positive"

@@ -313,8 +313,14 @@ pub fn gateway_process(args: &GatewayArgs) -> anyhow::Result<()> {
                 !shards.iter().any(|known| known == id),
                 "shard id {id} appears twice in the shard map"
             );
-            let client = RemoteShard::new(address, TRANSPORT_MESSAGE_LIMIT, to_shards.clone())
-                .with_context(|| format!("shard address {address:?}"))?;
+            let down_after = Duration::from_millis(config.shard_down_after_ms);
+            let client = RemoteShard::new(
+                address,
+                TRANSPORT_MESSAGE_LIMIT,
+                to_shards.clone(),
+                down_after,
+            )
+            .with_context(|| format!("shard address {address:?}"))?;
             shards.push(id.to_owned());
             cluster = cluster.shard(id, Arc::new(client));
         }

@@ -19,7 +19,7 @@ use crate::common::service::{
     Probe, connect, envelope_key, fresh_txn, import, open_corpus, probes, scratch, sealed,
     verify_request,
 };
-use crate::service_processes::{cluster, issue_key, runtime};
+use crate::service_processes::{cluster_taking_shards_down_after, issue_key, runtime};
 
 /// One verify: when it left, how long it took, and its refusal if any.
 struct Call {
@@ -69,7 +69,8 @@ fn a_hung_shard_costs_its_residents_a_fast_unavailable_and_recovers() {
     let corpus_path = corpus(dir.path());
     let corpus = open_corpus(&corpus_path);
     let key = issue_key(dir.path());
-    let (shards, gateway) = cluster(dir.path());
+    let down_after = DOWN_AFTER.as_millis().to_string();
+    let (shards, gateway) = cluster_taking_shards_down_after(dir.path(), &down_after);
     let url = format!("http://{}", gateway.addr);
     let summary = import(&url, &key, &corpus_path, &[]);
     assert!(summary["enrolled"].as_u64().unwrap() > 0, "{summary}");

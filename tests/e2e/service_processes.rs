@@ -11,7 +11,7 @@ use idauth_proto::v1::auth_client::AuthClient;
 
 use crate::common::service::{
     Running, check_decisions, connect, envelope_key, fresh_txn, import, open_corpus, probes,
-    residents_per_shard, scratch, sealed, spawn, verify_request,
+    residents_per_shard, scratch, sealed, spawn, spawn_with, verify_request,
 };
 
 /// Issues a credential allowed everything with `idauth keys issue`; returns its key.
@@ -40,6 +40,16 @@ pub(crate) fn issue_key(dir: &Path) -> String {
 
 /// Starts four shard processes and a gateway over them, all on free loopback ports.
 pub(crate) fn cluster(dir: &Path) -> (Vec<Running>, Running) {
+    // These tests check decisions and durability, not failure detection: two cores
+    // running the whole suite can leave a healthy shard silent for the 30 ms default.
+    cluster_taking_shards_down_after(dir, "2000")
+}
+
+/// [`cluster`] whose gateway takes a silent shard as down after `down_after_ms`.
+pub(crate) fn cluster_taking_shards_down_after(
+    dir: &Path,
+    down_after_ms: &str,
+) -> (Vec<Running>, Running) {
     let data = dir.join("data");
     let data = data.to_str().unwrap();
     let secrets = dir.join("secrets");
@@ -75,7 +85,7 @@ pub(crate) fn cluster(dir: &Path) -> (Vec<Running>, Running) {
         args.push(format!("shard-{i}=http://{}", shard.addr));
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let gateway = spawn(&args, dir);
+    let gateway = spawn_with(&args, dir, &[("IDAUTH_SHARD_DOWN_AFTER_MS", down_after_ms)]);
     (shards, gateway)
 }
 

@@ -114,12 +114,13 @@ pub struct RemoteShard {
 
 impl RemoteShard {
     /// A client for the shard at `address` (e.g. `http://10.0.0.5:50061`, or
-    /// `https://...` with `tls`). Call it within a Tokio runtime: it starts the
-    /// shard's health watch.
+    /// `https://...` with `tls`), taken as down after `down_after` without a health
+    /// answer. Call it within a Tokio runtime: it starts the shard's health watch.
     pub fn new(
         address: &str,
         max_message_bytes: usize,
         tls: Option<ClientTlsConfig>,
+        down_after: Duration,
     ) -> Result<Self, tonic::transport::Error> {
         let mut endpoint = Endpoint::from_shared(address.to_owned())?
             .connect_timeout(Duration::from_secs(2))
@@ -128,7 +129,7 @@ impl RemoteShard {
             endpoint = endpoint.tls_config(tls)?;
         }
         let channel = endpoint.connect_lazy();
-        let health = ShardHealth::watch(address, channel.clone());
+        let health = ShardHealth::watch(address, channel.clone(), down_after);
         let client = ShardGrpcClient::new(channel)
             .max_decoding_message_size(max_message_bytes)
             .max_encoding_message_size(max_message_bytes);

@@ -5,7 +5,7 @@
 //! A probe (the standard gRPC health check) leaves every [`PROBE_EVERY`]; each waits at
 //! most [`PROBE_TIMEOUT`], so a hung shard (SIGSTOP, a stuck disk, a partition that
 //! drops packets) does not hold probes back. The circuit opens once no probe has been
-//! answered for [`DOWN_AFTER`]: calls then fail at once, and the calls already waiting
+//! answered for `down_after` ([`DOWN_AFTER`] by default): calls then fail at once, and the calls already waiting
 //! on that shard are answered too. It closes on the first answer again. A connection
 //! refused is no answer, and a process that answers "unimplemented" is alive (a shard
 //! built before the health service).
@@ -24,13 +24,17 @@ use tonic_health::pb::health_client::HealthClient;
 pub const PROBE_EVERY: Duration = Duration::from_millis(10);
 /// How long one probe waits for its answer.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(25);
-/// How long without any answer before the shard is taken as down.
+/// How long without any answer before the shard is taken as down, by default
+/// (`shard_down_after_ms`). A host whose CPUs are oversubscribed can leave a healthy
+/// shard silent that long; such a deployment (or a test suite sharing two cores)
+/// raises it.
 pub const DOWN_AFTER: Duration = Duration::from_millis(30);
 
 /// One shard's circuit: closed (calls go through) while it answers probes.
 #[derive(Debug)]
 pub struct ShardHealth {
     address: String,
+    down_after: Duration,
     base: Instant,
     /// Microseconds after `base` of the last answered probe.
     last_answer_us: AtomicU64,
@@ -39,12 +43,14 @@ pub struct ShardHealth {
 }
 
 impl ShardHealth {
-    /// Starts watching the shard behind `channel` (within a Tokio runtime). The watch
-    /// ends by itself once the returned handle and its clones are dropped.
-    pub fn watch(address: &str, channel: Channel) -> Arc<Self> {
+    /// Starts watching the shard behind `channel` (within a Tokio runtime), taking it
+    /// as down after `down_after` without an answer. The watch ends by itself once the
+    /// returned handle and its clones are dropped.
+    pub fn watch(address: &str, channel: Channel, down_after: Duration) -> Arc<Self> {
         let (changes, _) = watch::channel(true);
         let health = Arc::new(Self {
             address: address.to_owned(),
+            down_after,
             base: Instant::now(),
             last_answer_us: AtomicU64::new(0),
             up: AtomicBool::new(true),
@@ -84,7 +90,7 @@ impl ShardHealth {
         let silent = self
             .now_us()
             .saturating_sub(self.last_answer_us.load(Ordering::Acquire));
-        if silent > DOWN_AFTER.as_micros() as u64 && self.up.swap(false, Ordering::AcqRel) {
+        if silent > self.down_after.as_micros() as u64 && self.up.swap(false, Ordering::AcqRel) {
             self.changes.send_replace(false);
             tracing::warn!(
                 shard = %self.address,

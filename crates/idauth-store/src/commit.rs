@@ -162,13 +162,13 @@ fn flush_loop(
                     .sync_data()
                     .map_err(|error| format!("fdatasync of sled's files: {error}"))
             });
-        if let Err(error) = &flushed {
-            if stopped.set(error.clone()).is_ok() {
-                tracing::error!(
-                    %error,
-                    "storage engine stopped: a flush to disk failed; writes and verifies are refused (STORAGE_FAILURE) until the service restarts; every write acknowledged before is on disk"
-                );
-            }
+        if let Err(error) = &flushed
+            && stopped.set(error.clone()).is_ok()
+        {
+            tracing::error!(
+                %error,
+                "storage engine stopped: a flush to disk failed; writes and verifies are refused (STORAGE_FAILURE) until the service restarts; every write acknowledged before is on disk"
+            );
         }
         let size = batch.len();
         for (request, seq) in batch.into_iter().zip(seqs) {
