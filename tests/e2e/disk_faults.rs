@@ -85,7 +85,12 @@ async fn corrupted_records_and_audit_entries_are_refused_alone_and_the_rest_are_
     drop((tree, audit));
     drop(db);
 
-    let server = serve_over(dir.path(), &data, &secrets, &[]);
+    let server = serve_over(
+        dir.path(),
+        &data,
+        &secrets,
+        &[("IDAUTH_VERIFY_BUDGET_MS", "20000")],
+    );
     let url = format!("http://{}", server.addr);
     let mut auth = AuthClient::new(connect(&url, &key).await);
     let (mut served, mut refused) = (0, 0);
@@ -284,7 +289,12 @@ async fn serve_on(
         dir,
         &disk.dir.join("data"),
         &secrets,
-        &[("IDAUTH_STORAGE_RESERVE_MB", reserve_mb)],
+        // About storage, not latency: a busy machine must not turn a verify into
+        // DEADLINE_EXCEEDED (the first verify after a restart builds its template).
+        &[
+            ("IDAUTH_STORAGE_RESERVE_MB", reserve_mb),
+            ("IDAUTH_VERIFY_BUDGET_MS", "20000"),
+        ],
     );
     let key = std::fs::read_to_string(secrets.join("dev-credential.key")).unwrap();
     let channel = connect(&format!("http://{}", server.addr), key.trim()).await;
