@@ -22,8 +22,8 @@ use idauth_proto::v1::enrolment_client::EnrolmentClient;
 use idauth_proto::v1::resident_client::ResidentClient;
 
 use crate::common::service::{
-    Authenticated, Running, connect, fresh_txn, idauth, now, scratch, serve_over,
-    walkthrough_finger,
+    Authenticated, Running, connect, idauth, now, scratch, serve_over, walkthrough_enrolment,
+    walkthrough_verify,
 };
 
 fn resident(n: usize) -> Option<v1::Identifier> {
@@ -228,22 +228,18 @@ fn mount(args: &[&str], dir: &Path) -> Result<(), String> {
 }
 
 async fn enrol(enrolment: &mut EnrolmentClient<Authenticated>, n: usize) -> Result<(), ErrorCode> {
+    let context = v1::EnrolmentContext {
+        centre_id: "c".into(),
+        request_id: format!("disk-{n}"),
+        timestamp: Some(now()),
+        consent: true,
+    };
     enrolment
-        .enrol(v1::EnrolRequest {
-            context: Some(v1::EnrolmentContext {
-                centre_id: "c".into(),
-                request_id: format!("disk-{n}"),
-                timestamp: Some(now()),
-                consent: true,
-            }),
-            resident: resident(n),
-            fingers: vec![walkthrough_finger("asha-1.iso")],
-            demographics: Some(v1::Demographics {
-                name: format!("Disk {n}"),
-                ..v1::Demographics::default()
-            }),
-            envelope: None,
-        })
+        .enrol(walkthrough_enrolment(
+            resident(n),
+            context,
+            format!("Disk {n}"),
+        ))
         .await
         .map(|_| ())
         .map_err(|status| from_status(&status))
@@ -252,16 +248,7 @@ async fn enrol(enrolment: &mut EnrolmentClient<Authenticated>, n: usize) -> Resu
 /// A verify of resident `n` with the genuine probe: `Ok` when it matched.
 async fn verify(auth: &mut AuthClient<Authenticated>, n: usize) -> Result<(), ErrorCode> {
     let answer = auth
-        .verify(v1::VerifyRequest {
-            txn: fresh_txn(),
-            timestamp: Some(now()),
-            consent: true,
-            resident: resident(n),
-            fingers: vec![walkthrough_finger("asha-2.iso")],
-            demographics: None,
-            device_id: "disk".into(),
-            envelope: None,
-        })
+        .verify(walkthrough_verify(resident(n), "disk"))
         .await
         .map_err(|status| from_status(&status))?
         .into_inner();

@@ -19,7 +19,7 @@ use idauth_proto::v1::resident_client::ResidentClient;
 use plotters::prelude::*;
 
 use crate::common::service::{
-    Authenticated, connect, fresh_txn, now, scratch, serve_over, walkthrough_finger,
+    Authenticated, connect, now, scratch, serve_over, walkthrough_enrolment, walkthrough_verify,
 };
 
 const SAMPLE_EVERY: Duration = Duration::from_secs(10);
@@ -70,16 +70,7 @@ fn context(request_id: String) -> Option<v1::EnrolmentContext> {
 }
 
 fn verify(n: u64) -> v1::VerifyRequest {
-    v1::VerifyRequest {
-        txn: fresh_txn(),
-        timestamp: Some(now()),
-        consent: true,
-        resident: resident(n),
-        fingers: vec![walkthrough_finger("asha-2.iso")],
-        demographics: None,
-        device_id: "soak".into(),
-        envelope: None,
-    }
+    walkthrough_verify(resident(n), "soak")
 }
 
 /// Residents each worker keeps: the load cycles over them, so the data stops growing
@@ -93,17 +84,13 @@ async fn round(channel: &Authenticated, n: u64, serial: u64) -> u64 {
     let mut auth = AuthClient::new(channel.clone());
     let mut calls = 0;
     if serial < RESIDENTS_PER_WORKER {
+        let context = context(format!("soak-enrol-{n}")).expect("a context");
         enrolment
-            .enrol(v1::EnrolRequest {
-                context: context(format!("soak-enrol-{n}")),
-                resident: resident(n),
-                fingers: vec![walkthrough_finger("asha-1.iso")],
-                demographics: Some(v1::Demographics {
-                    name: format!("Soak {n}"),
-                    ..v1::Demographics::default()
-                }),
-                envelope: None,
-            })
+            .enrol(walkthrough_enrolment(
+                resident(n),
+                context,
+                format!("Soak {n}"),
+            ))
             .await
             .unwrap();
         calls += 1;
@@ -293,11 +280,14 @@ async fn a_mixed_load_leaves_memory_files_and_threads_flat() {
     .unwrap();
     // Memory is not quite flat on sled: it grows with what is stored (about 100 bytes
     // per call of this mix, some 35 per stored entry, over 600 s; docs/reliability.md).
-    // The bound catches what a leak per call would add: the template cache keyed by
-    // record version made it about 1 KB per call, a whole request kept per call more.
+    // Allowed: 16 MiB for caches still filling after the warm-up (sled's page cache,
+    // the template cache; a fixed amount, so a short run on a busy machine sees it
+    // spread over few calls), then 256 bytes per call. The template cache keyed by
+    // record version grew about 1 KB per call; a leak of a request per call is more.
+    let allowed = 16.0 * 1024.0 * 1024.0 + 256.0 * calls_after;
     assert!(
-        per_call <= 512.0,
-        "memory grew from {:.1} MB to {peak_rss:.1} MB: {per_call:.0} bytes per call",
+        grown_bytes <= allowed,
+        "memory grew from {:.1} MB to {peak_rss:.1} MB: {per_call:.0} bytes per call over {calls_after} calls",
         warm.rss_mb
     );
     assert!(

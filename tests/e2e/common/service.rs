@@ -452,6 +452,40 @@ pub fn walkthrough_finger(name: &str) -> v1::Finger {
     }
 }
 
+/// An enrolment of `resident` named `name` with Asha's first walk-through capture, in
+/// clear.
+pub fn walkthrough_enrolment(
+    resident: Option<v1::Identifier>,
+    context: v1::EnrolmentContext,
+    name: String,
+) -> v1::EnrolRequest {
+    v1::EnrolRequest {
+        context: Some(context),
+        resident,
+        fingers: vec![walkthrough_finger("asha-1.iso")],
+        demographics: Some(v1::Demographics {
+            name,
+            ..v1::Demographics::default()
+        }),
+        envelope: None,
+    }
+}
+
+/// A verify of `resident` with Asha's second walk-through capture (genuine for a
+/// resident enrolled by [`walkthrough_enrolment`]), in clear, under a fresh txn.
+pub fn walkthrough_verify(resident: Option<v1::Identifier>, device_id: &str) -> v1::VerifyRequest {
+    v1::VerifyRequest {
+        txn: fresh_txn(),
+        timestamp: Some(now()),
+        consent: true,
+        resident,
+        fingers: vec![walkthrough_finger("asha-2.iso")],
+        demographics: None,
+        device_id: device_id.into(),
+        envelope: None,
+    }
+}
+
 /// A transaction id never used before in this process.
 pub fn fresh_txn() -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
