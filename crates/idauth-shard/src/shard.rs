@@ -11,15 +11,14 @@ use idauth_core::command::{
     WriteCommand, WriteOutcome, WriteRequest,
 };
 use idauth_core::{
-    CheckedFingers, ErrorCode, Factor, FactorResult, FingerPosition, FingerSample, FingerUse,
-    StorageKey,
+    CheckedFingers, ErrorCode, Factor, FactorResult, FingerPosition, FingerUse, StorageKey,
 };
 use idauth_match::fusion::compare_fingers;
-use idauth_match::sample::{decode_sample, template_of};
+use idauth_match::sample::template_of;
 use idauth_match::{FingerTemplate, Matcher, MccParams};
 use idauth_store::{
     AuditEntry, AuditRecord, Change, Engine, EngineOptions, EnrolledFinger, HotCache,
-    ResidentRecord, ResidentStatus, Store, StoreOptions,
+    ResidentStatus, Store, StoreOptions,
 };
 use tokio::sync::Semaphore;
 
@@ -29,6 +28,8 @@ use crate::lockout::{Failures, LockoutPolicy};
 use crate::reference::References;
 use crate::threshold::Threshold;
 use idauth_core::metrics::{Metrics, Stage};
+
+mod templates;
 
 /// How a shard is opened.
 #[derive(Debug, Clone)]
@@ -592,50 +593,6 @@ impl Shard {
             factors,
             error,
         })
-    }
-
-    /// The enrolled templates a probe needs: the fingers at its positions, or all of
-    /// them when a probe finger's position is unknown.
-    fn enrolled_templates(
-        &self,
-        key: &StorageKey,
-        record: &ResidentRecord,
-        probe: &[FingerTemplate],
-    ) -> Result<Vec<Arc<FingerTemplate>>, ShardError> {
-        let wanted: Vec<&EnrolledFinger> = if probe
-            .iter()
-            .any(|finger| finger.position() == FingerPosition::Unknown)
-        {
-            record.fingers.iter().collect()
-        } else {
-            probe
-                .iter()
-                .filter_map(|finger| record.finger(finger.position()))
-                .collect()
-        };
-        wanted
-            .into_iter()
-            .map(|finger| {
-                let cache_key = (*key, finger.position);
-                if let Some((version, template)) = self.templates.get(&cache_key)
-                    && version == record.version
-                {
-                    self.metrics.template_lookup(true);
-                    return Ok(template);
-                }
-                self.metrics.template_lookup(false);
-                let sample = FingerSample {
-                    position: finger.position,
-                    format: finger.format,
-                    template: finger.template.clone(),
-                };
-                let minutiae = decode_sample(&sample).map_err(ShardError::DamagedRecord)?;
-                let template = Arc::new(FingerTemplate::new(&minutiae, &self.params));
-                self.templates
-                    .insert(cache_key, (record.version, Arc::clone(&template)));
-                Ok(template)
-            })
-            .collect()
     }
 
     /// The shard's state for operators.
