@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Usage: scripts/overload.sh (after cargo build --release); EXTRA=--plain for plain probes.
 # Starts its own idauth serve on 127.0.0.1:$PORT, stopped by its PID at exit.
-# Overload run: capacity (closed loop), then an open loop at 3x that rate.
+# Overload run: capacity (closed loop), then open loops at 3x that rate (service alone,
+# then with the client SDK's adaptive throttling; THROTTLE_K sets its K, 1.5 by default).
 # SERVER_CPUS / CLIENT_CPUS (taskset lists, e.g. 0 and 1) pin the service and the load
 # generator to CPUs of their own, so that the client's work at 3x does not come out
 # of the service's capacity: capacity and goodput are then the pinned service's.
@@ -29,20 +30,29 @@ CAP=$(python3 -c "import json;print(json.load(open('$D/closed.json'))['verify'][
 echo "capacity_per_s $CAP"
 echo "rss_kb_before_overload $(rss)"
 RATE=$(python3 -c "print(round(3*$CAP))")
-"${CLIENT_PIN[@]}" "$BIN" bench "${C[@]}" ${EXTRA:-} --residents $RESIDENTS --duration 10 --rate $RATE >"$D/open.json" &
-BPID=$!
-for i in 1 2 3 4 5; do sleep 2; echo "rss_kb_during_overload_${i} $(rss)"; done
-wait $BPID
-echo "rss_kb_after_overload $(rss)"
-python3 - "$D" "$CAP" "$RATE" <<'PY'
+# Two open loops at 3x: the service's own overload control alone (--no-throttle), then
+# the client SDK as shipped (adaptive throttling, K=${THROTTLE_K:-1.5}).
+# First an open loop at 1x, unthrottled: what the service does with the same offered
+# rate as the closed loop's, but arriving on a schedule instead of 32 at a time.
+for MODE in at-capacity alone sdk; do
+  FLAGS=(--no-throttle); OFFER=$RATE
+  [ $MODE = sdk ] && FLAGS=(--throttle "${THROTTLE_K:-1.5}")
+  [ $MODE = at-capacity ] && OFFER=$(python3 -c "print(round($CAP))")
+  "${CLIENT_PIN[@]}" "$BIN" bench "${C[@]}" ${EXTRA:-} "${FLAGS[@]}" --residents $RESIDENTS --duration 10 --rate $OFFER >"$D/open-$MODE.json" &
+  BPID=$!
+  for i in 1 2 3 4 5; do sleep 2; echo "rss_kb_during_overload_${MODE}_${i} $(rss)"; done
+  wait $BPID
+  echo "rss_kb_after_overload_$MODE $(rss)"
+  python3 - "$D/open-$MODE.json" "$CAP" "$OFFER" "$MODE" <<'PY'
 import json,sys
-d,cap,rate=sys.argv[1],float(sys.argv[2]),float(sys.argv[3])
-v=json.load(open(d+'/open.json'))['verify']
+path,cap,rate,mode=sys.argv[1],float(sys.argv[2]),float(sys.argv[3]),sys.argv[4]
+v=json.load(open(path))['verify']
 good=v['decided']['throughput_per_s']
 errors=v['errors']
 refused=sum(n for c,n in errors.items() if c!='BIOMETRIC_MISMATCH')
-print(json.dumps({"capacity_per_s":round(cap,1),"offered_per_s":rate,"sent":v['requests'],
+print(json.dumps({"mode":mode,"capacity_per_s":round(cap,1),"offered_per_s":rate,"asked":v['requests'],
  "goodput_per_s":round(good,1),"goodput_over_capacity":round(good/cap,3),
  "p99_decided_ms":v['decided']['latency_ms']['p99'],"p50_decided_ms":v['decided']['latency_ms']['p50'],
- "errors":errors,"refusals_with_retry_hint":v['refusals_with_retry_hint']}))
+ "errors":errors,"refusals":refused,"refusals_with_retry_hint":v['refusals_with_retry_hint']}))
 PY
+done

@@ -86,10 +86,14 @@ fn kind_of(target: &Target, rng: &mut SeededRng) -> Kind {
 }
 
 fn refused(error: &ClientError) -> Answer {
+    let name = match error {
+        ClientError::Throttled { .. } => "THROTTLED_BY_CLIENT",
+        _ => error.code().map_or("INTERNAL", |code| code.name()),
+    };
     Answer {
         shard: None,
         matched: None,
-        error: Some(error.code().map_or("INTERNAL", |code| code.name())),
+        error: Some(name),
         retry_hinted: error.retry_after().is_some(),
     }
 }

@@ -102,8 +102,16 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         duration: Duration::from_secs_f64(args.duration),
         requests: args.requests,
     };
+    anyhow::ensure!(
+        args.throttle >= 1.0,
+        "--throttle must be at least 1 (calls sent per call the service accepts)"
+    );
+    let throttle = (!args.no_throttle).then(|| idauth_client::ThrottleSettings {
+        k: args.throttle,
+        ..idauth_client::ThrottleSettings::default()
+    });
     runtime()?.block_on(async {
-        let client = connect(&args.client).await?;
+        let client = connect(&args.client).await?.with_throttle(throttle);
         let keys = client.service_keys().await?;
         let population = Population::new(args.seed);
         eprintln!("idauth bench: drawing {PROBE_POOL} probes from the population");
@@ -136,6 +144,7 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             "concurrency": args.concurrency, "rate": args.rate, "fingers": args.fingers, "enrolled_fingers": args.enrolled_fingers,
             "encrypted": !args.plain, "enrol_percent": args.enrol_percent,
             "impostor_percent": args.impostor_percent, "residents": args.residents,
+            "client_throttle_k": throttle.map(|t| t.k),
         });
         if args.warmup > 0 {
             let warmup = Plan {

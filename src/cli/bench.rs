@@ -84,6 +84,15 @@ pub struct BenchArgs {
     /// that phases run one after another compare like with like).
     #[arg(long, default_value_t = 0)]
     pub warmup: u64,
+    /// The client SDK's adaptive throttling: once the service refuses calls as
+    /// OVERLOADED, at most about K calls are sent per call it accepts; the rest are
+    /// refused by the client itself, unsent (reported as THROTTLED_BY_CLIENT).
+    #[arg(long, default_value_t = idauth_client::ThrottleSettings::default().k)]
+    pub throttle: f64,
+    /// Send every call, whatever the service answers (measures the service's own
+    /// overload control alone).
+    #[arg(long, conflicts_with = "throttle")]
+    pub no_throttle: bool,
     /// Write the report as JSON to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -5,7 +5,10 @@
 use idauth_proto::v1;
 use idauth_proto::v1::auth_client::AuthClient;
 
-use crate::common::service::{connect, fresh_txn, now, scratch, serve_over, walkthrough_finger};
+use crate::common::service::{
+    connect, fresh_txn, now, scratch, serve_over, walkthrough_enrolment, walkthrough_finger,
+    walkthrough_verify,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_past_the_bound_is_refused_at_once_with_a_retry_hint() {
@@ -88,4 +91,78 @@ async fn a_burst_past_the_bound_is_refused_at_once_with_a_retry_hint() {
     eprintln!("64 verifies at once past a bound of 2: {matched} matched, {shed} shed with a hint");
     assert!(matched >= 2, "the bound admitted nothing");
     assert!(shed > 0, "nothing was shed past the bound");
+}
+
+/// The client SDK's adaptive throttling against the same bound: once the service has
+/// refused calls as OVERLOADED, the client refuses a share of later ones itself, at
+/// once and unsent, with the service's retry hint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_refuses_calls_itself_once_the_service_sheds() {
+    use idauth_client::{Client, ClientError, Credential, ThrottleSettings};
+
+    let dir = scratch();
+    let data = dir.path().join("data");
+    let secrets = dir.path().join("secrets");
+    let server = serve_over(
+        dir.path(),
+        &data,
+        &secrets,
+        &[("IDAUTH_MAX_IN_FLIGHT", "2")],
+    );
+    let url = format!("http://{}", server.addr);
+    let key = std::fs::read_to_string(secrets.join("dev-credential.key")).unwrap();
+    let client = Client::connect(&url, &Credential::ApiKey(key.trim().to_owned()), None)
+        .await
+        .unwrap()
+        .with_throttle(Some(ThrottleSettings {
+            k: 1.1,
+            ..ThrottleSettings::default()
+        }));
+    let id = Some(idauth_proto::convert::resident_id_to_wire(
+        &idauth_core::ResidentId::new(idauth_core::IdentifierType::NationalId, "4243").unwrap(),
+    ));
+    let context = v1::EnrolmentContext {
+        centre_id: "c".into(),
+        request_id: "r-1".into(),
+        timestamp: Some(now()),
+        consent: true,
+    };
+    client
+        .enrol(walkthrough_enrolment(id.clone(), context, "Asha".into()))
+        .await
+        .unwrap();
+    let (mut served, mut shed, mut throttled) = (0, 0, 0);
+    for _round in 0..8 {
+        let calls = (0..32).map(|_| {
+            let (client, request) = (client.clone(), walkthrough_verify(id.clone(), "t"));
+            tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                (client.verify(request).await, started.elapsed())
+            })
+        });
+        for call in calls.collect::<Vec<_>>() {
+            match call.await.unwrap() {
+                (Ok(_), _) => served += 1,
+                (Err(ClientError::Throttled { retry_after }), took) => {
+                    assert_eq!(retry_after, std::time::Duration::from_millis(100));
+                    assert!(took < std::time::Duration::from_millis(50), "{took:?}");
+                    throttled += 1;
+                }
+                (Err(error), _) => {
+                    assert_eq!(
+                        error.code(),
+                        Some(idauth_core::ErrorCode::Overloaded),
+                        "{error}"
+                    );
+                    assert!(error.retry_after().is_some());
+                    shed += 1;
+                }
+            }
+        }
+    }
+    eprintln!(
+        "8 rounds of 32 verifies past a bound of 2 through the SDK: {served} served, {shed} shed by the service, {throttled} refused by the client"
+    );
+    assert!(served >= 2 && shed > 0, "served {served}, shed {shed}");
+    assert!(throttled > 0, "the client never refused a call itself");
 }

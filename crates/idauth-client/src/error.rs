@@ -40,6 +40,15 @@ pub enum ClientError {
         /// (`grpc-retry-pushback-ms`, sent with OVERLOADED).
         retry_after: Option<std::time::Duration>,
     },
+    /// The client refused the call itself, without sending it: the service has been
+    /// refusing calls as OVERLOADED (adaptive throttling, see
+    /// [`ThrottleSettings`](crate::ThrottleSettings)). Nothing was done; retry after
+    /// the delay, as for OVERLOADED.
+    #[error("705 OVERLOADED (refused by this client's throttle, not sent): {}", ErrorCode::Overloaded.action_hint())]
+    Throttled {
+        /// The retry delay the service last asked for.
+        retry_after: std::time::Duration,
+    },
     /// The service published no envelope key, or one that is not an X25519 key.
     #[error("the service published no usable envelope key")]
     NoEnvelopeKey,
@@ -53,6 +62,7 @@ impl ClientError {
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             Self::Refused { code, .. } => Some(*code),
+            Self::Throttled { .. } => Some(ErrorCode::Overloaded),
             _ => None,
         }
     }
@@ -61,6 +71,7 @@ impl ClientError {
     pub fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
             Self::Refused { retry_after, .. } => *retry_after,
+            Self::Throttled { retry_after } => Some(*retry_after),
             _ => None,
         }
     }

@@ -7,6 +7,9 @@
 //!   [`ServiceKeys::seal`] encrypts fingers to the service, bound to one request, and
 //!   [`ServiceKeys::verify_receipt`] / [`ServiceKeys::write_receipt`] check the
 //!   gateway's signature on an answer.
+//! - Calls pass through adaptive throttling ([`ThrottleSettings`]): once the service
+//!   refuses calls as over capacity, the client refuses a share of new ones itself
+//!   ([`ClientError::Throttled`]), so that a caller's surplus costs the service nothing.
 //! - Every call returns [`ClientError`]: a refusal carries the service's
 //!   [`ErrorCode`](idauth_core::ErrorCode), with its family and action hint.
 //!
@@ -20,6 +23,7 @@ mod error;
 mod ids;
 mod keys;
 pub mod receipt;
+mod throttle;
 
 pub use calls::Client;
 pub use connect::{Authenticated, Credential, Tls};
@@ -28,3 +32,4 @@ pub use error::ClientError;
 pub use idauth_proto::v1;
 pub use ids::{fresh_id, now};
 pub use keys::{EnvelopeKey, ServiceKeys};
+pub use throttle::ThrottleSettings;
