@@ -140,6 +140,26 @@ wait_clean() {
     done
 }
 
+# Every recorded OSD up, restarting one whose daemon died at its first start (seen
+# once in five starts here: "mon_cmd_maybe_osd_create fail: 'wrong fsid'", then exit).
+ensure_osds_up() {
+    local want=$1 waited=0 up
+    while :; do
+        for f in "$D"/pids/osd.*.pid; do
+            local name
+            name=$(basename "$f" .pid)
+            if ! alive "$name"; then
+                say "$name died (see $D/log/$name.out); starting it again"
+                start_osd "${name#osd.}"
+            fi
+        done
+        up=$(ceph_ osd stat -f json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["num_up_osds"])' 2>/dev/null || echo 0)
+        [ "$up" -ge "$want" ] && return 0
+        if [ "$waited" -ge 90 ]; then say "$up of $want OSDs up after 90 s"; return 1; fi
+        sleep 2; waited=$((waited + 2))
+    done
+}
+
 start() {
     install_packages
     if alive mon.a; then
@@ -171,6 +191,7 @@ start() {
     ceph_ osd pool set "$POOL" size 3 >/dev/null
     ceph_ osd pool set "$POOL" min_size 2 >/dev/null
     ceph_ osd pool application enable "$POOL" idauth >/dev/null
+    ensure_osds_up "$OSDS"
     wait_clean 180
     say "running: ceph.conf $CONF, pool $POOL, $OSDS OSDs"
 }

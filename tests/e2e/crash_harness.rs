@@ -417,6 +417,26 @@ fn crash_shaped(status: &tonic::Status) -> bool {
     ) || from_status(status) == ErrorCode::Overloaded
 }
 
+/// `write` resent once the restarted service answers: a crash-shaped answer (a shard
+/// process the gateway has not yet seen come back) is retried for up to 10 s, as its
+/// hint says; any other failure fails the test.
+async fn settled(write: &WriteCall, channel: &Authenticated) -> Ack {
+    let mut tries = 0;
+    loop {
+        match write.send(channel.clone()).await {
+            Ok(ack) => return ack,
+            Err(status) if crash_shaped(&status) && tries < 100 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(status) => panic!(
+                "{} resent after the last restart: {status:?}",
+                write.describe()
+            ),
+        }
+    }
+}
+
 /// Where the load finds the service (the URL changes when `serve` restarts).
 struct Target {
     url: RwLock<String>,
@@ -616,7 +636,7 @@ fn crash_history(mut deployment: impl Deployment + 'static) {
     let mut by_kind = [0usize; 5];
     runtime.block_on(async {
         for (_, write, ack) in &history {
-            let again = write.send(channel.clone()).await.unwrap();
+            let again = settled(write, &channel).await;
             assert!(again.replayed, "{} not found again", write.describe());
             assert_eq!(
                 (again.version, &again.reference),

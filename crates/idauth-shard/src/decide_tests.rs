@@ -133,8 +133,12 @@ impl Fixture {
         }
     }
 
-    fn decide(&self, request: &VerifyRequest) -> Result<VerifyOutcome, ErrorCode> {
-        self.shard.decide(request).map_err(|error| error.code())
+    /// The whole verify path (replay check, read, decision, audit entry).
+    async fn decide(&self, request: &VerifyRequest) -> Result<VerifyOutcome, ErrorCode> {
+        self.shard
+            .verify(request.clone(), None)
+            .await
+            .map_err(|error| error.code())
     }
 
     fn genuine(&self, txn: &str) -> VerifyRequest {
@@ -166,7 +170,7 @@ fn refused(outcome: &VerifyOutcome) -> Option<ErrorCode> {
 #[tokio::test]
 async fn a_genuine_probe_matches_and_an_impostor_does_not() {
     let fixture = Fixture::new().await;
-    let outcome = fixture.decide(&fixture.genuine("t-1")).unwrap();
+    let outcome = fixture.decide(&fixture.genuine("t-1")).await.unwrap();
     assert!(outcome.matched);
     assert_eq!(refused(&outcome), None);
     let fingerprint = |matched| FactorResult {
@@ -174,7 +178,7 @@ async fn a_genuine_probe_matches_and_an_impostor_does_not() {
         matched,
     };
     assert_eq!(outcome.factors, vec![fingerprint(true)]);
-    let outcome = fixture.decide(&fixture.impostor("t-2")).unwrap();
+    let outcome = fixture.decide(&fixture.impostor("t-2")).await.unwrap();
     assert_eq!(refused(&outcome), Some(ErrorCode::BiometricMismatch));
     assert_eq!(outcome.factors, vec![fingerprint(false)]);
 }
@@ -182,9 +186,15 @@ async fn a_genuine_probe_matches_and_an_impostor_does_not() {
 #[tokio::test]
 async fn a_txn_is_decided_once() {
     let fixture = Fixture::new().await;
-    assert!(fixture.decide(&fixture.genuine("t-1")).unwrap().matched);
+    assert!(
+        fixture
+            .decide(&fixture.genuine("t-1"))
+            .await
+            .unwrap()
+            .matched
+    );
     assert_eq!(
-        fixture.decide(&fixture.genuine("t-1")).unwrap_err(),
+        fixture.decide(&fixture.genuine("t-1")).await.unwrap_err(),
         ErrorCode::DuplicateTxn
     );
 }
@@ -194,7 +204,7 @@ async fn an_unknown_resident_is_a_no_match_with_its_code() {
     let fixture = Fixture::new().await;
     let mut request = fixture.genuine("t-1");
     request.key = StorageKey([2; 32]);
-    let outcome = fixture.decide(&request).unwrap();
+    let outcome = fixture.decide(&request).await.unwrap();
     assert_eq!(refused(&outcome), Some(ErrorCode::ResidentUnknown));
     assert!(outcome.factors.is_empty());
 }
@@ -209,6 +219,7 @@ async fn a_finger_not_enrolled_is_refused_and_an_unknown_position_is_tried() {
     let probe = CheckedFingers::new(vec![index], FingerUse::Probe).unwrap();
     let outcome = fixture
         .decide(&fixture.request("t-1", probe, DemographicQuery::default()))
+        .await
         .unwrap();
     assert_eq!(refused(&outcome), Some(ErrorCode::FingerNotEnrolled));
     // A capture device that does not know the finger: compared with every enrolled one.
@@ -216,6 +227,7 @@ async fn a_finger_not_enrolled_is_refused_and_an_unknown_position_is_tried() {
     let probe = CheckedFingers::new(vec![unknown], FingerUse::Probe).unwrap();
     let outcome = fixture
         .decide(&fixture.request("t-2", probe, DemographicQuery::default()))
+        .await
         .unwrap();
     assert!(outcome.matched, "{outcome:?}");
 }
@@ -225,12 +237,12 @@ async fn demographics_decide_alone_and_any_factor_failing_fails_the_verify() {
     let fixture = Fixture::new().await;
     let enrolled_name = fixture.resident.demographics.name.clone();
     let alone = fixture.request("t-1", CheckedFingers::no_probe(), name(&enrolled_name));
-    let outcome = fixture.decide(&alone).unwrap();
+    let outcome = fixture.decide(&alone).await.unwrap();
     assert!(outcome.matched);
     assert_eq!(outcome.factors.len(), 1);
     assert_eq!(outcome.factors[0].factor, Factor::Name);
     let both = fixture.request("t-2", probe_of(&fixture.resident, 1), name("Someone Else"));
-    let outcome = fixture.decide(&both).unwrap();
+    let outcome = fixture.decide(&both).await.unwrap();
     assert_eq!(refused(&outcome), Some(ErrorCode::DemographicMismatch));
     assert_eq!(outcome.factors.len(), 2);
     assert!(outcome.factors[0].matched && !outcome.factors[1].matched);
@@ -239,22 +251,31 @@ async fn demographics_decide_alone_and_any_factor_failing_fails_the_verify() {
         CheckedFingers::no_probe(),
         DemographicQuery::default(),
     );
-    assert_eq!(fixture.decide(&nothing).unwrap_err(), ErrorCode::NoFingers);
+    assert_eq!(
+        fixture.decide(&nothing).await.unwrap_err(),
+        ErrorCode::NoFingers
+    );
 }
 
 #[tokio::test]
 async fn a_lock_refuses_fingers_but_not_demographics_until_unlocked() {
     let mut fixture = Fixture::new().await;
     fixture.write(WriteCommand::LockBiometrics).await;
-    let outcome = fixture.decide(&fixture.genuine("t-1")).unwrap();
+    let outcome = fixture.decide(&fixture.genuine("t-1")).await.unwrap();
     assert_eq!(refused(&outcome), Some(ErrorCode::BiometricsLocked));
     let enrolled_name = fixture.resident.demographics.name.clone();
     let alone = fixture.request("t-2", CheckedFingers::no_probe(), name(&enrolled_name));
-    assert!(fixture.decide(&alone).unwrap().matched);
+    assert!(fixture.decide(&alone).await.unwrap().matched);
     fixture
         .write(WriteCommand::UnlockBiometrics { until_ms: None })
         .await;
-    assert!(fixture.decide(&fixture.genuine("t-3")).unwrap().matched);
+    assert!(
+        fixture
+            .decide(&fixture.genuine("t-3"))
+            .await
+            .unwrap()
+            .matched
+    );
 }
 
 #[tokio::test]
@@ -263,10 +284,11 @@ async fn repeated_mismatches_lock_the_resident_out_for_a_while() {
     for attempt in 0..FAILURES_BEFORE_LOCKOUT {
         let outcome = fixture
             .decide(&fixture.impostor(&format!("f-{attempt}")))
+            .await
             .unwrap();
         assert_eq!(refused(&outcome), Some(ErrorCode::BiometricMismatch));
     }
-    let outcome = fixture.decide(&fixture.genuine("t-1")).unwrap();
+    let outcome = fixture.decide(&fixture.genuine("t-1")).await.unwrap();
     assert_eq!(refused(&outcome), Some(ErrorCode::TemporarilyLockedOut));
 }
 
@@ -274,7 +296,7 @@ async fn repeated_mismatches_lock_the_resident_out_for_a_while() {
 async fn a_deactivated_resident_is_refused_before_any_factor() {
     let mut fixture = Fixture::new().await;
     fixture.write(WriteCommand::Deactivate).await;
-    let outcome = fixture.decide(&fixture.genuine("t-1")).unwrap();
+    let outcome = fixture.decide(&fixture.genuine("t-1")).await.unwrap();
     assert_eq!(refused(&outcome), Some(ErrorCode::ResidentDeactivated));
     assert!(outcome.factors.is_empty());
 }
@@ -348,7 +370,13 @@ async fn new_record_versions_replace_their_cached_templates_instead_of_adding() 
             .write(WriteCommand::UnlockBiometrics { until_ms: None })
             .await;
         let txn = format!("t-{round}");
-        assert!(fixture.decide(&fixture.genuine(&txn)).unwrap().matched);
+        assert!(
+            fixture
+                .decide(&fixture.genuine(&txn))
+                .await
+                .unwrap()
+                .matched
+        );
     }
     // One enrolled finger: one entry, whatever the number of versions it went through.
     assert_eq!(fixture.shard.report().cache_entries, 1);

@@ -18,7 +18,7 @@ use idauth_match::sample::template_of;
 use idauth_match::{FingerTemplate, Matcher, MccParams};
 use idauth_store::{
     AuditEntry, AuditRecord, Change, Engine, EngineOptions, EnrolledFinger, HotCache,
-    ResidentStatus, Store, StoreOptions,
+    ResidentRecord, ResidentStatus, ShardStore, Store, StoreOptions, Write,
 };
 use tokio::sync::Semaphore;
 
@@ -66,6 +66,8 @@ pub enum ShardStorage {
     /// Trees named after the shard id on an engine shared with the other shards of
     /// the process (`idauth serve`), so that one fsync serves them all.
     Shared(Arc<Engine>),
+    /// A store already opened (the RADOS engine, or a test's wrapper).
+    Opened(Arc<dyn ShardStore>),
 }
 
 /// Permits for CPU-heavy work, shared by every shard of a process.
@@ -174,11 +176,20 @@ type CachedTemplate = (u64, Arc<FingerTemplate>);
 /// A template built during a write, cached once the write is durable.
 type BuiltTemplate = (TemplateKey, CachedTemplate);
 
+/// A write with its CPU work done, ready for the store.
+struct Prepared {
+    context: idauth_core::command::WriteContext,
+    key: StorageKey,
+    keys: idauth_core::RecordKeys,
+    change: Change,
+    built: Vec<(FingerPosition, FingerTemplate)>,
+}
+
 /// One shard.
 #[derive(Debug)]
 pub struct Shard {
     id: String,
-    store: Store,
+    store: Arc<dyn ShardStore>,
     params: MccParams,
     threshold: Threshold,
     templates: HotCache<TemplateKey, CachedTemplate>,
@@ -208,16 +219,20 @@ impl Shard {
             cache_records: options.cache_records,
             ..StoreOptions::default()
         };
-        let store = match &options.storage {
-            ShardStorage::Own { dir, engine } => Store::open(dir, store_options(*engine))?,
-            ShardStorage::Shared(engine) => Store::open_in(
+        let store: Arc<dyn ShardStore> = match &options.storage {
+            ShardStorage::Own { dir, engine } => {
+                Arc::new(Store::open(dir, store_options(*engine))?)
+            }
+            ShardStorage::Shared(engine) => Arc::new(Store::open_in(
                 Arc::clone(engine),
                 &format!("{}/", options.shard_id),
                 store_options(EngineOptions::default()),
-            )?,
+            )?),
+            ShardStorage::Opened(store) => Arc::clone(store),
         };
         tracing::info!(
             shard = %options.shard_id,
+            engine = store.engine(),
             residents = store.residents(),
             threshold = options.threshold.score,
             target_fmr = options.threshold.target_fmr,
@@ -254,6 +269,19 @@ impl Shard {
         deadline: Option<Instant>,
         work: impl FnOnce(&Shard) -> T + Send + 'static,
     ) -> Result<T, ShardError> {
+        self.on_cpu_after(deadline, async { Ok(()) }, work).await
+    }
+
+    /// [`Shard::on_cpu`], with `gate` awaited once the work is admitted (a permit held,
+    /// its deadline not passed) and before it runs: the work runs only if the gate
+    /// passes. A verify's replay check is its gate, so that a verify shed as
+    /// OVERLOADED or late has not used up its txn and can be retried as the hint says.
+    async fn on_cpu_after<T: Send + 'static>(
+        self: &Arc<Self>,
+        deadline: Option<Instant>,
+        gate: impl Future<Output = Result<(), ShardError>>,
+        work: impl FnOnce(&Shard) -> T + Send + 'static,
+    ) -> Result<T, ShardError> {
         let queued = Instant::now();
         if deadline.is_some_and(|deadline| self.cpu.cannot_finish(queued, deadline)) {
             return Err(ShardError::Overloaded);
@@ -266,6 +294,7 @@ impl Shard {
         if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
             return Err(ShardError::Late);
         }
+        gate.await?;
         let shard = Arc::clone(self);
         let span = tracing::Span::current();
         // The permit goes with the work: a caller that stops waiting (its deadline,
@@ -296,8 +325,11 @@ impl Shard {
             ..AuditRecord::default()
         };
         let operation = request.command.operation();
-        let result = self.on_cpu(None, move |shard| shard.apply(&request)).await;
-        let (applied, templates) = match result.and_then(|inner| inner) {
+        let result = match self.on_cpu(None, move |shard| shard.prepare(request)).await {
+            Ok(Ok(prepared)) => self.apply(prepared).await,
+            Ok(Err(error)) | Err(error) => Err(error),
+        };
+        let (applied, templates) = match result {
             Ok(done) => done,
             Err(error) => {
                 self.metrics.outcome(operation, error.code().number());
@@ -323,10 +355,8 @@ impl Shard {
         Ok(applied.outcome)
     }
 
-    fn apply(
-        &self,
-        request: &WriteRequest,
-    ) -> Result<(idauth_store::Applied, Vec<BuiltTemplate>), ShardError> {
+    /// The CPU side of a write: the change, with its fingers' templates built.
+    fn prepare(&self, request: WriteRequest) -> Result<Prepared, ShardError> {
         let WriteRequest {
             context,
             key,
@@ -339,14 +369,14 @@ impl Shard {
                 fingers,
                 demographics,
             } => Change::Enrol {
-                fingers: self.enrolled_fingers(fingers, &mut built)?,
-                demographics: demographics.clone(),
+                fingers: self.enrolled_fingers(&fingers, &mut built)?,
+                demographics,
             },
             WriteCommand::UpdateBiometrics { fingers } => {
-                Change::ReplaceFingers(self.enrolled_fingers(fingers, &mut built)?)
+                Change::ReplaceFingers(self.enrolled_fingers(&fingers, &mut built)?)
             }
             WriteCommand::UpdateDemographics { demographics } => {
-                Change::ReplaceDemographics(demographics.clone())
+                Change::ReplaceDemographics(demographics)
             }
             WriteCommand::Deactivate => Change::Deactivate,
             WriteCommand::LockBiometrics => Change::SetLock {
@@ -355,17 +385,47 @@ impl Shard {
             },
             WriteCommand::UnlockBiometrics { until_ms } => Change::SetLock {
                 locked: false,
-                unlocked_until_ms: *until_ms,
+                unlocked_until_ms: until_ms,
             },
         };
+        Ok(Prepared {
+            context,
+            key,
+            keys,
+            change,
+            built,
+        })
+    }
+
+    /// The storage side of a write: applied (not yet durable), with the templates to
+    /// cache once it is.
+    async fn apply(
+        &self,
+        prepared: Prepared,
+    ) -> Result<(idauth_store::Applied, Vec<BuiltTemplate>), ShardError> {
+        let Prepared {
+            context,
+            key,
+            keys,
+            change,
+            built,
+        } = prepared;
         let reference = self.references.next();
         let applied = self
             .store
-            .apply(context, *key, keys, &change, &reference, now_ms())?;
+            .apply(Write {
+                context: &context,
+                key,
+                keys: &keys,
+                change: &change,
+                reference: &reference,
+                now_ms: now_ms(),
+            })
+            .await?;
         let version = applied.outcome.version;
         let templates = built
             .into_iter()
-            .map(|(position, template)| ((*key, position), (version, Arc::new(template))))
+            .map(|(position, template)| ((key, position), (version, Arc::new(template))))
             .collect();
         Ok((applied, templates))
     }
@@ -410,10 +470,7 @@ impl Shard {
             ..AuditRecord::default()
         };
         let started = Instant::now();
-        let result = self
-            .on_cpu(deadline, move |shard| shard.decide(&request))
-            .await;
-        let outcome = match result.and_then(|inner| inner) {
+        let outcome = match self.decide_admitted(request, deadline).await {
             Ok(outcome) => outcome,
             Err(error) if error.shed() => {
                 self.metrics.outcome("verify", error.code().number());
@@ -461,17 +518,16 @@ impl Shard {
         };
         let (key, before, only_token) = (query.key, query.before, query.only_token);
         let limit = query.limit.clamp(1, MAX_HISTORY_PAGE) as usize;
-        let read = self
-            .on_cpu(None, move |shard| -> Result<_, ShardError> {
-                if !shard.store.contains(&key)? {
-                    return Err(ShardError::Refused(ErrorCode::ResidentUnknown));
-                }
-                Ok(shard
-                    .store
-                    .history(&key, before, only_token.as_deref(), limit)?)
-            })
-            .await;
-        let (entries, next_before) = match read.and_then(|inner| inner) {
+        let read = async {
+            if !self.store.contains(&key).await? {
+                return Err(ShardError::Refused(ErrorCode::ResidentUnknown));
+            }
+            Ok(self
+                .store
+                .history(&key, before, only_token.as_deref(), limit)
+                .await?)
+        };
+        let (entries, next_before) = match read.await {
             Ok(page) => page,
             Err(error) => {
                 self.audit_failure(audit, &error).await;
@@ -502,9 +558,47 @@ impl Shard {
         }
     }
 
-    /// The decision table of a verify: replay, resident status, lock and lockout,
-    /// enrolled positions, fingers against the threshold, then demographics.
-    pub(crate) fn decide(&self, request: &VerifyRequest) -> Result<VerifyOutcome, ShardError> {
+    /// A verify past admission: the record read, then (a worker free and the txn
+    /// not seen before) the decision.
+    async fn decide_admitted(
+        self: &Arc<Self>,
+        request: VerifyRequest,
+        deadline: Option<Instant>,
+    ) -> Result<VerifyOutcome, ShardError> {
+        if deadline.is_some_and(|deadline| self.cpu.cannot_finish(Instant::now(), deadline)) {
+            return Err(ShardError::Overloaded);
+        }
+        let fetching = Instant::now();
+        let record = self.store.get(&request.key, &request.keys).await?;
+        let fetched = fetching.elapsed();
+        let (caller, txn) = (request.caller_id.clone(), request.txn.clone());
+        let timestamp_ms = request.timestamp_ms;
+        let replay_check = async {
+            let fresh = self
+                .store
+                .record_txn(&caller, txn.as_str(), timestamp_ms, now_ms())
+                .await?;
+            if fresh {
+                Ok(())
+            } else {
+                Err(ShardError::Refused(ErrorCode::DuplicateTxn))
+            }
+        };
+        self.on_cpu_after(deadline, replay_check, move |shard| {
+            shard.decide(&request, record, fetched)
+        })
+        .await
+        .and_then(|inner| inner)
+    }
+
+    /// The decision table of a verify whose txn is new: resident status, lock and
+    /// lockout, enrolled positions, fingers against the threshold, then demographics.
+    pub(crate) fn decide(
+        &self,
+        request: &VerifyRequest,
+        record: Option<ResidentRecord>,
+        fetched: Duration,
+    ) -> Result<VerifyOutcome, ShardError> {
         let reference = self.references.next();
         let refused = |code| VerifyOutcome {
             matched: false,
@@ -512,19 +606,10 @@ impl Shard {
             factors: Vec::new(),
             error: Some(code),
         };
-        if !self.store.record_txn(
-            &request.caller_id,
-            request.txn.as_str(),
-            request.timestamp_ms,
-            now_ms(),
-        )? {
-            return Err(ShardError::Refused(ErrorCode::DuplicateTxn));
-        }
-        let fetching = Instant::now();
-        let Some(record) = self.store.get(&request.key, &request.keys)? else {
+        let Some(record) = record else {
             return Ok(refused(ErrorCode::ResidentUnknown));
         };
-        let mut fetch_time = fetching.elapsed();
+        let mut fetch_time = fetched;
         if record.status == ResidentStatus::Deactivated {
             return Ok(refused(ErrorCode::ResidentDeactivated));
         }
@@ -600,7 +685,7 @@ impl Shard {
         ShardReport {
             shard_id: self.id.clone(),
             residents: self.store.residents(),
-            store_bytes: self.store.size_on_disk(),
+            store_bytes: self.store.size_bytes(),
             kernel: idauth_match::Kernel::active().name().to_owned(),
             threshold: f64::from(self.threshold.score),
             cache_entries: self.templates.len() as u64,

@@ -1,4 +1,5 @@
-//! One shard's durable state on sled.
+//! One shard's durable state, behind one trait ([`ShardStore`]): sled on one machine
+//! ([`Store`]), Ceph RADOS at scale (the `rados` feature).
 //!
 //! Resident records live under their storage key (a keyed hash of the identifier; the
 //! identifier itself is never stored). A write is applied in one sled transaction
@@ -16,10 +17,13 @@ mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(feature = "rados")]
+pub mod rados;
 mod record;
 #[cfg(test)]
 mod round_trip_tests;
 mod seal;
+mod shard_store;
 mod sled_files;
 mod space;
 mod store;
@@ -31,4 +35,5 @@ pub use commit::Durability;
 pub use engine::{DEFAULT_PAGE_CACHE_BYTES, DEFAULT_RESERVE_BYTES, Engine, EngineOptions};
 pub use error::{Result, StoreError};
 pub use record::{EnrolledFinger, ResidentRecord, ResidentStatus};
+pub use shard_store::{ShardStore, Write};
 pub use store::{Applied, Change, Store, StoreOptions};
