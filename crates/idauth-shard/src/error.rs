@@ -48,15 +48,24 @@ impl ShardError {
     }
 
     /// Whether the operation was shed before it touched the resident's record
-    /// (over capacity, too late, no disk space to write in, or a store stopped by
-    /// a failed flush): nothing to audit, and such a refusal must cost, and write,
+    /// (over capacity, too late, no disk space to write in, a store stopped by a
+    /// failed flush, a Ceph cluster that timed out or is full): nothing to audit, and such a refusal must cost, and write,
     /// next to nothing.
     pub fn shed(&self) -> bool {
         matches!(
             self,
             Self::Overloaded
                 | Self::Late
-                | Self::Store(StoreError::Full { .. } | StoreError::Stopped(_))
+                | Self::Store(
+                    StoreError::Full { .. }
+                        | StoreError::Stopped(_)
+                        // A cluster that timed out or is full would fail (or hang on)
+                        // the audit entry too.
+                        | StoreError::Cluster {
+                            errno: 28 | 110 | 122,
+                            ..
+                        }
+                )
         )
     }
 }

@@ -78,8 +78,8 @@ pub struct AuditRecord {
 
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Head {
-    next_seq: u64,
-    last_hash: [u8; 32],
+    pub(crate) next_seq: u64,
+    pub(crate) last_hash: [u8; 32],
 }
 
 /// The log of one store.
@@ -117,7 +117,7 @@ impl AuditLog {
 
     /// Encodes and links `records` after `head` (this log's, held locked by the
     /// caller); what they become and the head they lead to, not yet written.
-    fn prepare(head: &Head, records: Vec<AuditRecord>) -> Result<Prepared> {
+    pub(crate) fn prepare(head: &Head, records: Vec<AuditRecord>) -> Result<Prepared> {
         let (mut next_seq, mut last_hash) = (head.next_seq, head.last_hash);
         let mut entries = Vec::with_capacity(records.len());
         for record in records {
@@ -183,10 +183,11 @@ impl AuditLog {
 }
 
 /// One log's entries, encoded and linked, with the head they lead to.
-struct Prepared {
-    entries: Vec<(u64, Vec<u8>, Option<StorageKey>)>,
-    head: Head,
-    head_bytes: Vec<u8>,
+pub(crate) struct Prepared {
+    /// Sequence number, stored bytes and subject of each entry.
+    pub(crate) entries: Vec<(u64, Vec<u8>, Option<StorageKey>)>,
+    pub(crate) head: Head,
+    pub(crate) head_bytes: Vec<u8>,
 }
 
 /// Appends each log's records in order, with one head update per log, and returns

@@ -30,6 +30,16 @@ pub enum StoreError {
         /// Bytes that must stay free for this write.
         floor: u64,
     },
+    /// A call to the Ceph cluster failed (the `rados` engine): the call and the
+    /// error number librados returned (ETIMEDOUT when the cluster did not answer in
+    /// time, as when a placement group is below `min_size`).
+    #[error("Ceph cluster: {op}: {}", std::io::Error::from_raw_os_error(*errno))]
+    Cluster {
+        /// The operation.
+        op: &'static str,
+        /// The positive error number.
+        errno: i32,
+    },
     /// The history index names an audit entry the log does not hold.
     #[error("audit entry {0} is indexed but missing from the log")]
     IndexBroken(u64),
@@ -41,6 +51,11 @@ impl StoreError {
         match self {
             Self::Refused(code) => *code,
             Self::Full { .. } => ErrorCode::StorageFull,
+            // ENOSPC, EDQUOT: the cluster or the pool's quota is full.
+            Self::Cluster {
+                errno: 28 | 122, ..
+            } => ErrorCode::StorageFull,
+            Self::Cluster { .. } => ErrorCode::StorageFailure,
             Self::Engine(_)
             | Self::Corrupt(_)
             | Self::Flush(_)

@@ -80,9 +80,9 @@ pub struct Applied {
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct RequestEntry {
     /// Hash of the storage key and the change, to tell a resend from a reuse.
-    fingerprint: [u8; 32],
-    reference: String,
-    version: u64,
+    pub(crate) fingerprint: [u8; 32],
+    pub(crate) reference: String,
+    pub(crate) version: u64,
 }
 
 /// One shard's store.
@@ -310,7 +310,7 @@ impl Store {
 }
 
 /// A short check value of a record key (not the key: a hash of it).
-fn key_check(record_key: &RecordKey) -> [u8; 16] {
+pub(crate) fn key_check(record_key: &RecordKey) -> [u8; 16] {
     let digest = blake3::keyed_hash(&record_key.key, b"idauth record key check v1");
     digest.as_bytes()[..16].try_into().expect("16 bytes")
 }
@@ -322,7 +322,7 @@ fn refuse<T>(code: ErrorCode) -> std::result::Result<T, ConflictableTransactionE
 }
 
 /// The record after `change`, or the code that refuses it.
-fn next_record(
+pub(crate) fn next_record(
     existing: Option<ResidentRecord>,
     change: &Change,
     now_ms: i64,
@@ -374,7 +374,7 @@ fn next_record(
     Ok(record)
 }
 
-fn request_key(context: &WriteContext) -> [u8; 32] {
+pub(crate) fn request_key(context: &WriteContext) -> [u8; 32] {
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"idauth request v1\0");
     hasher.update(&(context.centre_id.len() as u64).to_le_bytes());
@@ -385,7 +385,11 @@ fn request_key(context: &WriteContext) -> [u8; 32] {
 
 /// Keyed with the record key, so the index reveals nothing about the change to anyone
 /// without it (demographics have little entropy and could be guessed from a plain hash).
-fn fingerprint(record_key: &RecordKey, key: &StorageKey, change: &Change) -> Result<[u8; 32]> {
+pub(crate) fn fingerprint(
+    record_key: &RecordKey,
+    key: &StorageKey,
+    change: &Change,
+) -> Result<[u8; 32]> {
     let mut hasher = blake3::Hasher::new_keyed(&record_key.key);
     hasher.update(&key.0);
     hasher.update(&postcard::to_stdvec(change)?);

@@ -25,7 +25,7 @@ fn hour(timestamp_ms: i64) -> u64 {
     timestamp_ms.div_euclid(HOUR_MS).max(0) as u64
 }
 
-fn txn_hash(caller: &str, txn: &str) -> [u8; 16] {
+pub(crate) fn txn_hash(caller: &str, txn: &str) -> [u8; 16] {
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"idauth txn v1\0");
     hasher.update(&(caller.len() as u64).to_le_bytes());

@@ -432,6 +432,7 @@ impl Pool {
         // SAFETY: creates a fresh operation, owned by `Pending` until released.
         let raw = unsafe { ffi::rados_create_write_op() };
         let (keys, vals, key_lens, val_lens) = omap_arrays(&omap);
+        let full = write_full.is_some();
         let data = write_full.unwrap_or_default();
         // SAFETY: `raw` is live; every pointer given to it points into buffers that
         // `Pending` keeps (heap data of `omap`, `data`, the arrays) until completion.
@@ -444,7 +445,7 @@ impl Pool {
             }
             if remove {
                 ffi::rados_write_op_remove(raw);
-            } else {
+            } else if full {
                 ffi::rados_write_op_write_full(raw, data.as_ptr().cast(), data.len());
             }
             if !omap.is_empty() {

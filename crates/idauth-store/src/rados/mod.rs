@@ -2,9 +2,12 @@
 //! librados calls it needs, and the [`ShardStore`](crate::ShardStore) on a pool.
 //! Layout and trade-offs: `docs/adr/0004-rados-layout.md`.
 
+mod audit;
 mod client;
-#[allow(unsafe_code)]
 mod ffi;
+mod store;
 
+pub use audit::verify_chain;
 pub use client::{Cluster, Pool, RadosError, ReadOp, ReadResult, WriteOp};
 pub use client::{EDQUOT, EEXIST, ENOENT, ENOSPC, EOVERFLOW, ERANGE, ETIMEDOUT};
+pub use store::{RadosOptions, RadosStore};

@@ -1,0 +1,407 @@
+//! [`ShardStore`] on a RADOS pool. Object names (all in the store's namespace; the
+//! resident appears only as its storage key, a keyed hash, never its identifier):
+//!
+//! - `r.{key}`: the sealed record (the same bytes as on sled); its omap holds the
+//!   idempotency entry `q.{request}` of every write applied to it, so a write and its
+//!   entry are one atomic operation. Enrolment is an exclusive create; every other
+//!   change asserts the version it read (compare-and-swap), and a lost race reads
+//!   again.
+//! - `q.{request}`: the (centre, request id) guard, created exclusively before the
+//!   record is written and holding the write's fingerprint, so that a request id
+//!   reused for another resident is refused as on sled.
+//! - `t.{hash of caller and txn}`: the replay index, one exclusive create per verify;
+//!   an entry older than the retention window is taken over.
+//! - the audit chain and history objects of `audit.rs`.
+//!
+//! A write is acknowledged by RADOS once every replica of the acting set has it, so
+//! [`ShardStore::durable`] has nothing to wait for.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use idauth_core::command::WriteOutcome;
+use idauth_core::{ErrorCode, RecordKeys, StorageKey};
+
+use super::Cluster;
+use super::audit::{Chain, cluster, hex};
+use super::client::{EEXIST, ENOENT, EOVERFLOW, ERANGE, Pool, ReadOp, WriteOp};
+use crate::audit::{AuditEntry, AuditRecord};
+use crate::error::{Result, StoreError};
+use crate::record::ResidentRecord;
+use crate::shard_store::{ShardStore, Write};
+use crate::store::{Applied, RequestEntry, fingerprint, next_record, request_key};
+use crate::{seal, txns};
+
+/// Where and how a RADOS store is opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RadosOptions {
+    /// The cluster's ceph.conf.
+    pub conf: PathBuf,
+    /// The pool.
+    pub pool: String,
+    /// The namespace every object of this deployment lives in.
+    pub namespace: String,
+    /// The name of this store's audit chain (the shard id).
+    pub chain: String,
+    /// How long one RADOS operation may take before the call fails with ETIMEDOUT
+    /// (a placement group below `min_size` blocks writes until then).
+    pub op_timeout: Duration,
+    /// How long a (caller, txn) pair is remembered, milliseconds.
+    pub txn_retention_ms: i64,
+}
+
+impl RadosOptions {
+    /// Defaults for `conf` and `pool`: namespace `idauth`, chain `shard-0`, a 2 s
+    /// operation timeout, the sled store's txn retention.
+    pub fn new(conf: PathBuf, pool: &str) -> Self {
+        Self {
+            conf,
+            pool: pool.to_owned(),
+            namespace: "idauth".into(),
+            chain: "shard-0".into(),
+            op_timeout: Duration::from_secs(2),
+            txn_retention_ms: crate::StoreOptions::default().txn_retention_ms,
+        }
+    }
+}
+
+/// One shard's store on a RADOS pool.
+#[derive(Debug)]
+pub struct RadosStore {
+    pool: Arc<Pool>,
+    chain: Chain,
+    timeout: Duration,
+    retention_ms: i64,
+    residents: AtomicU64,
+}
+
+/// The most times a write re-reads a record that another writer changed first.
+const CAS_TRIES: usize = 16;
+
+fn record_oid(key: &StorageKey) -> String {
+    format!("r.{}", hex(&key.0))
+}
+
+fn request_oid(request: &[u8; 32]) -> String {
+    format!("q.{}", hex(request))
+}
+
+impl RadosStore {
+    /// Connects (blocking: call it from start-up, not the request path), counts the
+    /// residents stored, reads the chain's head and starts its writer. Needs a tokio
+    /// runtime.
+    pub async fn open(options: &RadosOptions, cluster: Option<Arc<Cluster>>) -> Result<Self> {
+        let cluster = match cluster {
+            Some(cluster) => cluster,
+            None => Cluster::connect(&options.conf, &[]).map_err(cluster_error)?,
+        };
+        let pool = Arc::new(
+            cluster
+                .pool(&options.pool, &options.namespace)
+                .map_err(cluster_error)?,
+        );
+        let residents = {
+            let pool = Arc::clone(&pool);
+            tokio::task::spawn_blocking(move || pool.list("r."))
+                .await
+                .map_err(|e| StoreError::Flush(e.to_string()))?
+                .map_err(cluster_error)?
+                .len() as u64
+        };
+        let chain =
+            Chain::open(Arc::clone(&pool), options.chain.clone(), options.op_timeout).await?;
+        Ok(Self {
+            pool,
+            chain,
+            timeout: options.op_timeout,
+            retention_ms: options.txn_retention_ms,
+            residents: AtomicU64::new(residents),
+        })
+    }
+
+    /// The pool this store is on (tools: `audit verify`, `store copy`).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The record's sealed bytes, version and the idempotency entry of `request`.
+    async fn read_record(
+        &self,
+        key: &StorageKey,
+        request: Option<&[u8; 32]>,
+    ) -> Result<Option<(Vec<u8>, u64, Option<RequestEntry>)>> {
+        let mut op = ReadOp::default().data();
+        if let Some(request) = request {
+            op = op.omap_keys(vec![request_oid(request).into_bytes()]);
+        }
+        match self.pool.read(&record_oid(key), op, self.timeout).await {
+            Ok(read) => {
+                let entry = match read.omap.first() {
+                    Some((_, bytes)) => Some(postcard::from_bytes(bytes)?),
+                    None => None,
+                };
+                Ok(Some((read.data, read.version, entry)))
+            }
+            Err(e) if e.errno == ENOENT => Ok(None),
+            Err(e) => Err(cluster(e)),
+        }
+    }
+
+    /// Creates the (centre, request id) guard; `Ok(true)` when this call created it,
+    /// `Ok(false)` for a resend of the same write, REQUEST_ID_REUSED for another.
+    async fn guard(&self, request: &[u8; 32], fingerprint: &[u8; 32]) -> Result<bool> {
+        let oid = request_oid(request);
+        let created = self
+            .pool
+            .write(
+                &oid,
+                WriteOp::default()
+                    .create_exclusive()
+                    .write_full(fingerprint.to_vec()),
+                self.timeout,
+            )
+            .await;
+        match created {
+            Ok(_) => Ok(true),
+            Err(e) if e.errno == EEXIST => {
+                let read = self
+                    .pool
+                    .read(&oid, ReadOp::default().data(), self.timeout)
+                    .await
+                    .map_err(cluster)?;
+                if read.data == fingerprint {
+                    Ok(false)
+                } else {
+                    Err(StoreError::Refused(ErrorCode::RequestIdReused))
+                }
+            }
+            Err(e) => Err(cluster(e)),
+        }
+    }
+
+    async fn apply_once(&self, write: &Write<'_>, request: &[u8; 32]) -> Result<Option<Applied>> {
+        let current = write
+            .keys
+            .current()
+            .ok_or(StoreError::Refused(ErrorCode::RecordUndecryptable))?;
+        let stored = self.read_record(&write.key, Some(request)).await?;
+        let (existing, version) = match stored {
+            Some((_, _, Some(entry))) => {
+                return Ok(Some(Applied {
+                    outcome: WriteOutcome {
+                        reference: entry.reference,
+                        version: entry.version,
+                        replayed: true,
+                    },
+                    replayed: true,
+                }));
+            }
+            Some((sealed, version, None)) => {
+                let plain = seal::open(&sealed, &write.key, write.keys)?;
+                (
+                    Some(postcard::from_bytes::<ResidentRecord>(&plain)?),
+                    Some(version),
+                )
+            }
+            None => (None, None),
+        };
+        let record =
+            next_record(existing, write.change, write.now_ms).map_err(StoreError::Refused)?;
+        let sealed = seal::seal(&postcard::to_stdvec(&record)?, &write.key, current)?;
+        let entry = RequestEntry {
+            fingerprint: fingerprint(current, &write.key, write.change)?,
+            reference: write.reference.to_owned(),
+            version: record.version,
+        };
+        let mut op = match version {
+            None => WriteOp::default().create_exclusive(),
+            Some(version) => WriteOp::default().assert_version(version),
+        };
+        op = op.write_full(sealed).omap_set(
+            request_oid(request).into_bytes(),
+            postcard::to_stdvec(&entry)?,
+        );
+        match self
+            .pool
+            .write(&record_oid(&write.key), op, self.timeout)
+            .await
+        {
+            Ok(_) => {
+                if record.version == 1 {
+                    self.residents.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(Some(Applied {
+                    outcome: WriteOutcome {
+                        reference: write.reference.to_owned(),
+                        version: record.version,
+                        replayed: false,
+                    },
+                    replayed: false,
+                }))
+            }
+            // Another writer got there first: read again.
+            Err(e) if [EEXIST, ERANGE, EOVERFLOW].contains(&e.errno) => Ok(None),
+            Err(e) => Err(cluster(e)),
+        }
+    }
+}
+
+fn cluster_error(error: super::RadosError) -> StoreError {
+    cluster(error)
+}
+
+#[async_trait::async_trait]
+impl ShardStore for RadosStore {
+    async fn get(&self, key: &StorageKey, keys: &RecordKeys) -> Result<Option<ResidentRecord>> {
+        let Some((sealed, _, _)) = self.read_record(key, None).await? else {
+            return Ok(None);
+        };
+        Ok(Some(postcard::from_bytes(&seal::open(
+            &sealed, key, keys,
+        )?)?))
+    }
+
+    async fn contains(&self, key: &StorageKey) -> Result<bool> {
+        match self
+            .pool
+            .read(&record_oid(key), ReadOp::default(), self.timeout)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.errno == ENOENT => Ok(false),
+            Err(e) => Err(cluster(e)),
+        }
+    }
+
+    async fn apply(&self, write: Write<'_>) -> Result<Applied> {
+        let current = write
+            .keys
+            .current()
+            .ok_or(StoreError::Refused(ErrorCode::RecordUndecryptable))?;
+        let request = request_key(write.context);
+        let print = fingerprint(current, &write.key, write.change)?;
+        let created = self.guard(&request, &print).await?;
+        for _ in 0..CAS_TRIES {
+            match self.apply_once(&write, &request).await {
+                Ok(Some(applied)) => return Ok(applied),
+                Ok(None) => continue,
+                Err(StoreError::Refused(code)) => {
+                    if created {
+                        // Refused, so nothing was written: free the request id, as sled
+                        // (which writes nothing on a refusal) leaves it free.
+                        let _ = self
+                            .pool
+                            .write(
+                                &request_oid(&request),
+                                WriteOp::default().remove(),
+                                self.timeout,
+                            )
+                            .await;
+                    }
+                    return Err(StoreError::Refused(code));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Err(StoreError::Cluster {
+            op: "compare-and-swap: the record kept changing",
+            errno: super::ETIMEDOUT,
+        })
+    }
+
+    async fn durable(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn record_txn(
+        &self,
+        caller: &str,
+        txn: &str,
+        timestamp_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool> {
+        let oid = format!("t.{}", hex(&txns::txn_hash(caller, txn)));
+        let stamp = timestamp_ms.to_le_bytes().to_vec();
+        let created = self
+            .pool
+            .write(
+                &oid,
+                WriteOp::default()
+                    .create_exclusive()
+                    .write_full(stamp.clone()),
+                self.timeout,
+            )
+            .await;
+        match created {
+            Ok(_) => Ok(true),
+            Err(e) if e.errno == EEXIST => {
+                let read = self
+                    .pool
+                    .read(&oid, ReadOp::default().data(), self.timeout)
+                    .await
+                    .map_err(cluster)?;
+                let seen = read
+                    .data
+                    .get(..8)
+                    .and_then(|b| b.try_into().ok())
+                    .map_or(i64::MIN, i64::from_le_bytes);
+                if seen >= now_ms - self.retention_ms {
+                    return Ok(false);
+                }
+                // Seen before the window: the pair is new again; take the entry over
+                // unless another verify of the same pair does so first.
+                let taken = self
+                    .pool
+                    .write(
+                        &oid,
+                        WriteOp::default()
+                            .assert_version(read.version)
+                            .write_full(stamp),
+                        self.timeout,
+                    )
+                    .await;
+                match taken {
+                    Ok(_) => Ok(true),
+                    Err(e) if [ERANGE, EOVERFLOW].contains(&e.errno) => Ok(false),
+                    Err(e) => Err(cluster(e)),
+                }
+            }
+            Err(e) => Err(cluster(e)),
+        }
+    }
+
+    async fn audit(&self, record: AuditRecord) -> Result<u64> {
+        self.chain.append(record).await
+    }
+
+    async fn history(
+        &self,
+        key: &StorageKey,
+        before: Option<u64>,
+        token: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<AuditEntry>, Option<u64>)> {
+        let (entries, more) =
+            super::audit::history(&self.pool, key, before, token, limit, self.timeout).await?;
+        let next = if more {
+            entries.last().map(|entry| entry.seq)
+        } else {
+            None
+        };
+        Ok((entries, next))
+    }
+
+    fn residents(&self) -> u64 {
+        self.residents.load(Ordering::Relaxed)
+    }
+
+    fn size_bytes(&self) -> u64 {
+        self.pool.stat().map_or(0, |stat| stat.num_bytes)
+    }
+
+    fn engine(&self) -> &'static str {
+        "rados"
+    }
+}
