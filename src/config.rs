@@ -117,6 +117,31 @@ pub struct Config {
     /// certificates, where anyone who reaches the port can read and write records.
     /// Off by default: such a shard refuses to start. Only for an isolated network.
     pub shard_api_insecure: bool,
+    /// Where shards keep residents: `sled` (embedded, in `data_dir`; the default) or
+    /// `rados` (a Ceph pool; needs a build with `--features rados`).
+    pub store: StoreKind,
+    /// The Ceph cluster's configuration file (`store = "rados"`).
+    pub rados_conf: PathBuf,
+    /// The pool residents are stored in.
+    pub rados_pool: String,
+    /// The namespace of this deployment's objects in the pool; each shard's objects go
+    /// under `<namespace>.<shard id>`.
+    pub rados_namespace: String,
+    /// How long one RADOS operation may take before the call fails (STORAGE_FAILURE,
+    /// retryable), milliseconds: a placement group below `min_size` blocks writes
+    /// until then.
+    pub rados_op_timeout_ms: u64,
+}
+
+/// The storage engine of the shards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// sled, embedded in the data directory.
+    #[default]
+    Sled,
+    /// A Ceph RADOS pool.
+    Rados,
 }
 
 impl Default for Config {
@@ -154,6 +179,11 @@ impl Default for Config {
             shard_down_after_ms: idauth_gateway::shard_health::DOWN_AFTER.as_millis() as u64,
             metrics_listen: String::new(),
             shard_api_insecure: false,
+            store: StoreKind::Sled,
+            rados_conf: PathBuf::from("/etc/ceph/ceph.conf"),
+            rados_pool: "idauth".into(),
+            rados_namespace: "idauth".into(),
+            rados_op_timeout_ms: 2_000,
         }
     }
 }
@@ -201,6 +231,15 @@ impl Config {
         anyhow::ensure!(
             self.shard_down_after_ms > 0,
             "shard_down_after_ms must be positive"
+        );
+        anyhow::ensure!(
+            self.rados_op_timeout_ms > 0,
+            "rados_op_timeout_ms must be positive"
+        );
+        anyhow::ensure!(
+            self.store != StoreKind::Rados || cfg!(feature = "rados"),
+            "store = \"rados\" needs a build with the RADOS engine: cargo build --release --features rados \
+             (needs Debian's librados-dev)"
         );
         anyhow::ensure!(
             self.verify_budget_ms > 0,

@@ -8,6 +8,8 @@ mod config;
 mod eval_report;
 mod keys;
 mod metrics_http;
+#[cfg(feature = "rados")]
+mod rados;
 mod secrets;
 mod server;
 mod tls;

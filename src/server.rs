@@ -17,7 +17,7 @@ use idauth_shard::{Engine, LockoutPolicy, ShardStorage};
 use tokio::net::TcpListener;
 
 use crate::cli::{GatewayArgs, ServeArgs, ShardArgs};
-use crate::config::Config;
+use crate::config::{Config, StoreKind};
 use crate::metrics_http::Source;
 use crate::tls::ClientCerts;
 
@@ -82,6 +82,48 @@ fn shared_engine(config: &Config) -> anyhow::Result<Arc<Engine>> {
     }
     Engine::open(&dir, config.engine_options())
         .with_context(|| format!("opening the storage engine in {}", dir.display()))
+}
+
+/// The stores of `idauth serve`'s in-process shards: on one shared sled engine, or on
+/// the RADOS pool.
+async fn shard_storages(config: &Config) -> anyhow::Result<Vec<ShardStorage>> {
+    let ids: Vec<String> = (0..config.shards)
+        .map(idauth_gateway::local_shard_id)
+        .collect();
+    match config.store {
+        StoreKind::Sled => {
+            let engine = shared_engine(config)?;
+            Ok(ids
+                .iter()
+                .map(|_| ShardStorage::Shared(Arc::clone(&engine)))
+                .collect())
+        }
+        StoreKind::Rados => rados_storages(config, &ids).await,
+    }
+}
+
+#[cfg(feature = "rados")]
+async fn rados_storages(config: &Config, ids: &[String]) -> anyhow::Result<Vec<ShardStorage>> {
+    crate::rados::storages(config, ids).await
+}
+
+#[cfg(not(feature = "rados"))]
+async fn rados_storages(_: &Config, _: &[String]) -> anyhow::Result<Vec<ShardStorage>> {
+    // Config::check refuses `store = "rados"` in a build without the engine.
+    anyhow::bail!("this build has no RADOS engine (cargo build --features rados)")
+}
+
+/// Where the shards' stores are, for messages.
+fn store_place(config: &Config) -> String {
+    match config.store {
+        StoreKind::Sled => format!("sled in {}", config.data_dir.display()),
+        StoreKind::Rados => format!(
+            "RADOS pool {} via {}, namespace {}",
+            config.rados_pool,
+            config.rados_conf.display(),
+            config.rados_namespace
+        ),
+    }
 }
 
 /// The folder of `idauth serve`'s shared storage engine, inside the data directory.
@@ -186,19 +228,19 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     }
     let config = Config::load(args.server.config.as_deref(), flags)?;
     runtime()?.block_on(async {
-        let engine = shared_engine(&config)?;
+        let storages = shard_storages(&config).await?;
         let gateway = cluster(&config)?
-            .local_shards(config.shards, &engine, &shard_settings(&config)?)
-            .with_context(|| format!("opening the shards in {}", config.data_dir.display()))?
+            .local_shards_on(storages, &shard_settings(&config)?)
+            .with_context(|| format!("opening the shards ({})", store_place(&config)))?
             .gateway();
         crate::keys::ensure_dev_credential(&config)?;
         let api = public_api(&config, gateway)?;
         let listener = bind(&config.listen).await?;
         metrics(&config, Source::Gateway(api.clone())).await?;
         eprintln!(
-            "idauth: {} shards in {}, kernel {}, threshold {:.4} (target FMR {})",
+            "idauth: {} shards ({}), kernel {}, threshold {:.4} (target FMR {})",
             config.shards,
-            config.data_dir.display(),
+            store_place(&config),
             idauth_match::Kernel::active().name(),
             config.threshold()?.score,
             config.target_fmr
@@ -220,9 +262,14 @@ pub fn shard(args: &ShardArgs) -> anyhow::Result<()> {
     }
     let config = Config::load(args.server.config.as_deref(), flags)?;
     runtime()?.block_on(async {
-        let storage = ShardStorage::Own {
-            dir: config.data_dir.join(&config.shard_id),
-            engine: config.engine_options(),
+        let storage = match config.store {
+            StoreKind::Sled => ShardStorage::Own {
+                dir: config.data_dir.join(&config.shard_id),
+                engine: config.engine_options(),
+            },
+            StoreKind::Rados => rados_storages(&config, std::slice::from_ref(&config.shard_id))
+                .await?
+                .remove(0),
         };
         let shard = shard_settings(&config)?
             .open(&config.shard_id, storage)

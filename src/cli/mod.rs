@@ -204,6 +204,10 @@ pub struct ServerArgs {
     /// Address of the Prometheus endpoint (`/metrics`), e.g. 127.0.0.1:9464.
     #[arg(long)]
     pub metrics_listen: Option<String>,
+    /// Storage engine: sled (embedded, the default) or rados (a Ceph pool; see the
+    /// rados_* settings).
+    #[arg(long, value_parser = ["sled", "rados"])]
+    pub store: Option<String>,
 }
 
 impl ServerArgs {
@@ -221,6 +225,9 @@ impl ServerArgs {
         }
         if let Some(address) = &self.metrics_listen {
             map.insert("metrics_listen".into(), address.clone().into());
+        }
+        if let Some(store) = &self.store {
+            map.insert("store".into(), store.clone().into());
         }
         map
     }

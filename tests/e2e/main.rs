@@ -19,6 +19,8 @@ mod lifecycle;
 mod mtls;
 mod no_open_door;
 mod overload;
+#[cfg(feature = "rados")]
+mod rados_engine;
 mod raw_bytes;
 mod resident_controls;
 mod service_loopback;

@@ -117,14 +117,27 @@ impl ClusterBuilder {
     /// shared storage engine (one fsync serves them all; see
     /// `docs/decisions/0002-one-engine-for-serve.md`).
     pub fn local_shards(
-        mut self,
+        self,
         count: usize,
         engine: &Arc<Engine>,
         settings: &ShardSettings,
     ) -> Result<Self, ShardError> {
-        for index in 0..count {
+        let storages = (0..count)
+            .map(|_| ShardStorage::Shared(Arc::clone(engine)))
+            .collect();
+        self.local_shards_on(storages, settings)
+    }
+
+    /// Opens one in-process shard per storage, `shard-0` .. in order (the RADOS
+    /// engine's stores, opened beforehand).
+    pub fn local_shards_on(
+        mut self,
+        storages: Vec<ShardStorage>,
+        settings: &ShardSettings,
+    ) -> Result<Self, ShardError> {
+        for (index, storage) in storages.into_iter().enumerate() {
             let id = local_shard_id(index);
-            let shard = settings.open(&id, ShardStorage::Shared(Arc::clone(engine)))?;
+            let shard = settings.open(&id, storage)?;
             self.local.push(Arc::clone(&shard));
             self.shards.push((id, Arc::new(LocalShard(shard))));
         }

@@ -21,7 +21,7 @@ pub mod shard_health;
 pub mod validate;
 
 pub use client::{LocalShard, RemoteShard, ShardClient};
-pub use cluster::{ClusterBuilder, ShardSettings};
+pub use cluster::{ClusterBuilder, ShardSettings, local_shard_id};
 pub use error::GatewayError;
 pub use gateway::{Gateway, GatewayOptions, now_ms};
 pub use master_keys::MasterKeys;

@@ -176,6 +176,13 @@ type CachedTemplate = (u64, Arc<FingerTemplate>);
 /// A template built during a write, cached once the write is durable.
 type BuiltTemplate = (TemplateKey, CachedTemplate);
 
+/// A verify's decision, and what its fingers did (for the lockout count, applied by
+/// the caller once the txn is known to be new).
+pub(crate) struct Decided {
+    outcome: VerifyOutcome,
+    fingers: Option<bool>,
+}
+
 /// A write with its CPU work done, ready for the store.
 struct Prepared {
     context: idauth_core::command::WriteContext,
@@ -272,10 +279,13 @@ impl Shard {
         self.on_cpu_after(deadline, async { Ok(()) }, work).await
     }
 
-    /// [`Shard::on_cpu`], with `gate` awaited once the work is admitted (a permit held,
-    /// its deadline not passed) and before it runs: the work runs only if the gate
-    /// passes. A verify's replay check is its gate, so that a verify shed as
-    /// OVERLOADED or late has not used up its txn and can be retried as the hint says.
+    /// [`Shard::on_cpu`], with `gate` started once the work is admitted (a permit held,
+    /// its deadline not passed) and awaited while the work runs: the work's answer is
+    /// returned only if the gate passes, so the work must change nothing itself. A
+    /// verify's replay check is its gate: a verify shed as OVERLOADED or late has not
+    /// used up its txn and can be retried as the hint says, and the check's round trip
+    /// to the store (a replicated write on RADOS) overlaps the matching instead of
+    /// holding a worker.
     async fn on_cpu_after<T: Send + 'static>(
         self: &Arc<Self>,
         deadline: Option<Instant>,
@@ -294,20 +304,22 @@ impl Shard {
         if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
             return Err(ShardError::Late);
         }
-        gate.await?;
         let shard = Arc::clone(self);
         let span = tracing::Span::current();
         // The permit goes with the work: a caller that stops waiting (its deadline,
         // a dropped connection) must not free a worker that is still busy.
-        tokio::task::spawn_blocking(move || {
+        let running = tokio::task::spawn_blocking(move || {
             let started = Instant::now();
             let answer = span.in_scope(|| work(&shard));
             shard.cpu.task_took(started.elapsed());
             drop(permit);
             answer
-        })
-        .await
-        .map_err(|error| ShardError::Worker(error.to_string()))
+        });
+        let passed = gate.await;
+        let answer = running
+            .await
+            .map_err(|error| ShardError::Worker(error.to_string()))?;
+        passed.map(|()| answer)
     }
 
     /// Applies a write and acknowledges it once durable.
@@ -584,28 +596,43 @@ impl Shard {
                 Err(ShardError::Refused(ErrorCode::DuplicateTxn))
             }
         };
-        self.on_cpu_after(deadline, replay_check, move |shard| {
-            shard.decide(&request, record, fetched)
-        })
-        .await
-        .and_then(|inner| inner)
+        let key = request.key;
+        let Decided { outcome, fingers } = self
+            .on_cpu_after(deadline, replay_check, move |shard| {
+                shard.decide(&request, record, fetched)
+            })
+            .await
+            .and_then(|inner| inner)?;
+        // The txn was new: only now may the attempt count towards a lockout.
+        match fingers {
+            Some(true) => self.failures.clear(&key),
+            Some(false) => self.failures.fail(&key, now_ms()),
+            None => {}
+        }
+        Ok(outcome)
     }
 
     /// The decision table of a verify whose txn is new: resident status, lock and
     /// lockout, enrolled positions, fingers against the threshold, then demographics.
+    /// Changes nothing: the caller applies the fingers' result to the lockout count
+    /// once the txn is known to be new.
     pub(crate) fn decide(
         &self,
         request: &VerifyRequest,
         record: Option<ResidentRecord>,
         fetched: Duration,
-    ) -> Result<VerifyOutcome, ShardError> {
+    ) -> Result<Decided, ShardError> {
         let reference = self.references.next();
-        let refused = |code| VerifyOutcome {
-            matched: false,
-            reference: reference.clone(),
-            factors: Vec::new(),
-            error: Some(code),
+        let refused = |code| Decided {
+            outcome: VerifyOutcome {
+                matched: false,
+                reference: reference.clone(),
+                factors: Vec::new(),
+                error: Some(code),
+            },
+            fingers: None,
         };
+        let mut fingers_matched = None;
         let Some(record) = record else {
             return Ok(refused(ErrorCode::ResidentUnknown));
         };
@@ -648,11 +675,7 @@ impl Shard {
             });
             self.metrics.stage_took(Stage::Match, matching.elapsed());
             let matched = fused >= self.threshold.score;
-            if matched {
-                self.failures.clear(&request.key);
-            } else {
-                self.failures.fail(&request.key, now);
-            }
+            fingers_matched = Some(matched);
             factors.push(FactorResult {
                 factor: Factor::Fingerprint,
                 matched,
@@ -672,11 +695,14 @@ impl Shard {
                 ErrorCode::DemographicMismatch
             }
         });
-        Ok(VerifyOutcome {
-            matched: error.is_none(),
-            reference,
-            factors,
-            error,
+        Ok(Decided {
+            outcome: VerifyOutcome {
+                matched: error.is_none(),
+                reference,
+                factors,
+                error,
+            },
+            fingers: fingers_matched,
         })
     }
 

@@ -5,6 +5,8 @@
     reason = "each test file uses a different part of the helpers"
 )]
 
+#[cfg(feature = "rados")]
+pub mod ceph;
 pub mod corpus;
 pub mod reflection;
 pub mod service;
