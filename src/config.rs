@@ -14,7 +14,7 @@ use idauth_store::Durability;
 use serde::{Deserialize, Serialize};
 
 /// Environment variables with the `IDAUTH_` prefix that are not configuration keys.
-const NOT_CONFIG: [&str; 13] = [
+const NOT_CONFIG: [&str; 20] = [
     "master_keys",
     "kernel",
     "log",
@@ -30,6 +30,14 @@ const NOT_CONFIG: [&str; 13] = [
     "crash_kills",
     "soak_seconds",
     "soak_plot",
+    // The Ceph test cluster's script (deploy/ceph/dev-cluster.sh) and the RADOS tests.
+    "ceph_conf",
+    "ceph_dir",
+    "ceph_faults",
+    "ceph_keep",
+    "ceph_mon_port",
+    "ceph_osds",
+    "ceph_pool",
 ];
 
 /// Every setting, with its default.

@@ -8,6 +8,8 @@ mod audit_cli;
 mod bad_input;
 mod bench_cli;
 mod callers;
+#[cfg(feature = "rados")]
+mod ceph_faults;
 mod crash_harness;
 mod dev_credential;
 mod disk_faults;

@@ -139,7 +139,23 @@ async fn writer(
     mut tail: u64,
     mut incoming: mpsc::UnboundedReceiver<(AuditRecord, Reply)>,
 ) {
+    // After a failed append the segment write may still land (a timed-out operation
+    // is not withdrawn): the head is read back from the cluster before the next one,
+    // so no sequence number is given twice.
+    let mut uncertain = false;
     while let Some(first) = incoming.recv().await {
+        if uncertain {
+            match read_head(&pool, &chain, timeout).await {
+                Ok((read, segment)) => {
+                    (head, tail, uncertain) = (read, segment, false);
+                }
+                Err(error) => {
+                    tracing::error!(%error, "the RADOS audit chain's head cannot be read");
+                    let _ = first.1.send(Err(error));
+                    continue;
+                }
+            }
+        }
         let mut batch = vec![first];
         // Only as many as fit in the current segment, so one write holds the batch.
         let room = (SEGMENT - head.next_seq % SEGMENT) as usize;
@@ -158,6 +174,7 @@ async fn writer(
                 }
             }
             Err(error) => {
+                uncertain = true;
                 tracing::error!(%error, "audit entries not appended to the RADOS chain");
                 for reply in replies {
                     let _ = reply.send(Err(StoreError::Flush(error.to_string())));

@@ -269,15 +269,19 @@ struct ReadState {
     more: u8,
 }
 
-/// Drains an omap iterator librados filled, and ends it.
+/// Drains an omap iterator librados filled (when `filled`), and ends it.
+///
+/// librados allocates the iterator when the operation is built but positions it only
+/// when a reply arrives: after a failed or timed-out operation it must be ended
+/// without being read (reading it crashed librados in the lost-disk test).
 ///
 /// # Safety
 /// `iter` is null or an iterator of a completed read operation not yet ended.
-unsafe fn drain(iter: ffi::rados_omap_iter_t, into: &mut Vec<(Vec<u8>, Vec<u8>)>) {
+unsafe fn drain(iter: ffi::rados_omap_iter_t, filled: bool, into: &mut Vec<(Vec<u8>, Vec<u8>)>) {
     if iter.is_null() {
         return;
     }
-    loop {
+    while filled {
         let (mut key, mut val) = (std::ptr::null_mut(), std::ptr::null_mut());
         let (mut key_len, mut val_len) = (0usize, 0usize);
         // SAFETY: a live iterator and valid out-pointers (the caller's contract).
@@ -330,10 +334,11 @@ unsafe extern "C" fn completed(completion: ffi::rados_completion_t, arg: *mut c_
         Op::Read(op) => {
             let state = &mut pending.read;
             let mut omap = Vec::new();
+            let ok = rv >= 0;
             // SAFETY: the iterators belong to this completed read and are ended here.
             unsafe {
-                drain(state.iter_keys, &mut omap);
-                drain(state.iter_after, &mut omap);
+                drain(state.iter_keys, ok && state.keys_rval >= 0, &mut omap);
+                drain(state.iter_after, ok && state.after_rval >= 0, &mut omap);
                 ffi::rados_release_read_op(op);
             }
             let rvals = [
