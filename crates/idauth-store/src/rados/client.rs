@@ -281,7 +281,20 @@ unsafe fn drain(iter: ffi::rados_omap_iter_t, filled: bool, into: &mut Vec<(Vec<
     if iter.is_null() {
         return;
     }
-    while filled {
+    if filled {
+        // SAFETY: a completed, successful read's iterator, not yet ended.
+        unsafe { drain_filled(iter, into) };
+    }
+    // SAFETY: ends the iterator once; it is not used after.
+    unsafe { ffi::rados_omap_get_end(iter) };
+}
+
+/// Reads a positioned omap iterator to its end.
+///
+/// # Safety
+/// `iter` is an iterator of a successfully completed read operation, not yet ended.
+unsafe fn drain_filled(iter: ffi::rados_omap_iter_t, into: &mut Vec<(Vec<u8>, Vec<u8>)>) {
+    loop {
         let (mut key, mut val) = (std::ptr::null_mut(), std::ptr::null_mut());
         let (mut key_len, mut val_len) = (0usize, 0usize);
         // SAFETY: a live iterator and valid out-pointers (the caller's contract).
@@ -305,8 +318,6 @@ unsafe fn drain(iter: ffi::rados_omap_iter_t, filled: bool, into: &mut Vec<(Vec<
         };
         into.push((k, v));
     }
-    // SAFETY: ends the iterator once; it is not used after.
-    unsafe { ffi::rados_omap_get_end(iter) };
 }
 
 /// librados's completion callback (on one of its threads): collects the result, frees
