@@ -12,6 +12,8 @@ mod metrics_http;
 mod rados;
 mod secrets;
 mod server;
+#[cfg(feature = "rados")]
+mod store_copy;
 mod tls;
 
 use clap::Parser;
@@ -44,6 +46,8 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Keys(keys) => keys::run(&keys).map(|()| 0)?,
         cli::Command::Audit(audit) => audit::run(&audit)?,
         cli::Command::Eval(eval) => eval_report::run(&eval).map(|()| 0)?,
+        #[cfg(feature = "rados")]
+        cli::Command::Store(cli::StoreCommand::Copy(args)) => store_copy::copy(&args)?,
     };
     if exit != 0 {
         std::process::exit(exit);

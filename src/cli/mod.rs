@@ -51,6 +51,33 @@ pub enum Command {
     Audit(AuditCommand),
     /// Measure matcher accuracy on a corpus (manifest.csv + ISO/ANSI records).
     Eval(EvalArgs),
+    /// Move residents between storage engines (a build with `--features rados`).
+    #[cfg(feature = "rados")]
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+/// `idauth store` subcommands.
+#[cfg(feature = "rados")]
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Copy every shard of a sled data directory (`--data-dir`, service stopped) into
+    /// the RADOS pool of the rados_* settings: records, idempotency and replay entries,
+    /// the audit chain and its history. Idempotent and resumable: run it again and it
+    /// copies only what is missing.
+    Copy(StoreCopyArgs),
+}
+
+/// Arguments of `idauth store copy`.
+#[cfg(feature = "rados")]
+#[derive(Debug, clap::Args)]
+pub struct StoreCopyArgs {
+    /// The source data directory and the pool's settings.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Shards to copy (repeatable); by default every shard in the data directory.
+    #[arg(long = "shard")]
+    pub shards: Vec<String>,
 }
 
 /// `idauth audit` subcommands.

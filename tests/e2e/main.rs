@@ -29,4 +29,6 @@ mod service_loopback;
 mod service_processes;
 mod slow_clients;
 mod soak;
+#[cfg(feature = "rados")]
+mod store_copy;
 mod walkthrough_data;

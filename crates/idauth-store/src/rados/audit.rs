@@ -35,11 +35,11 @@ pub(crate) fn cluster(error: RadosError) -> StoreError {
     }
 }
 
-fn segment_oid(chain: &str, segment: u64) -> String {
+pub(crate) fn segment_oid(chain: &str, segment: u64) -> String {
     format!("{chain}.a.{segment:08x}")
 }
 
-fn tail_oid(chain: &str) -> String {
+pub(crate) fn tail_oid(chain: &str) -> String {
     format!("{chain}.a.tail")
 }
 
@@ -88,7 +88,7 @@ impl Chain {
 /// The head to continue from, and its segment. The tail names the segment being
 /// written; a crash after a new segment's first write and before the tail's update
 /// leaves the tail one behind, so the next segment is looked at too.
-async fn read_head(pool: &Pool, chain: &str, timeout: Duration) -> Result<(Head, u64)> {
+pub(crate) async fn read_head(pool: &Pool, chain: &str, timeout: Duration) -> Result<(Head, u64)> {
     let tail = match pool
         .read(&tail_oid(chain), ReadOp::default().data(), timeout)
         .await

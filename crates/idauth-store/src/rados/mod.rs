@@ -4,10 +4,12 @@
 
 mod audit;
 mod client;
+mod copy;
 mod ffi;
 mod store;
 
 pub use audit::verify_chain;
 pub use client::{Cluster, Pool, RadosError, ReadOp, ReadResult, WriteOp};
 pub use client::{EDQUOT, EEXIST, ENOENT, ENOSPC, EOVERFLOW, ERANGE, ETIMEDOUT};
+pub use copy::{CopyCounts, Progress, copy_shard};
 pub use store::{RadosOptions, RadosStore};

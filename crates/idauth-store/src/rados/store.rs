@@ -80,11 +80,11 @@ pub struct RadosStore {
 /// The most times a write re-reads a record that another writer changed first.
 const CAS_TRIES: usize = 16;
 
-fn record_oid(key: &StorageKey) -> String {
+pub(crate) fn record_oid(key: &StorageKey) -> String {
     format!("r.{}", hex(&key.0))
 }
 
-fn request_oid(request: &[u8; 32]) -> String {
+pub(crate) fn request_oid(request: &[u8; 32]) -> String {
     format!("q.{}", hex(request))
 }
 
@@ -149,9 +149,11 @@ impl RadosStore {
         }
     }
 
-    /// Creates the (centre, request id) guard; `Ok(true)` when this call created it,
-    /// `Ok(false)` for a resend of the same write, REQUEST_ID_REUSED for another.
-    async fn guard(&self, request: &[u8; 32], fingerprint: &[u8; 32]) -> Result<bool> {
+    /// Creates the (centre, request id) guard; `Ok(Guard::Created)` when this call
+    /// created it, `Ok(Guard::Resend(_))` for a resend of the same write (with its
+    /// entry when the guard holds one: a write copied from sled by `store copy`),
+    /// REQUEST_ID_REUSED for another.
+    async fn guard(&self, request: &[u8; 32], fingerprint: &[u8; 32]) -> Result<Guard> {
         let oid = request_oid(request);
         let created = self
             .pool
@@ -164,18 +166,21 @@ impl RadosStore {
             )
             .await;
         match created {
-            Ok(_) => Ok(true),
+            Ok(_) => Ok(Guard::Created),
             Err(e) if e.errno == EEXIST => {
                 let read = self
                     .pool
                     .read(&oid, ReadOp::default().data(), self.timeout)
                     .await
                     .map_err(cluster)?;
-                if read.data == fingerprint {
-                    Ok(false)
-                } else {
-                    Err(StoreError::Refused(ErrorCode::RequestIdReused))
+                if read.data.get(..32) != Some(&fingerprint[..]) {
+                    return Err(StoreError::Refused(ErrorCode::RequestIdReused));
                 }
+                let copied = match read.data.get(32..) {
+                    Some(entry) if !entry.is_empty() => Some(postcard::from_bytes(entry)?),
+                    _ => None,
+                };
+                Ok(Guard::Resend(copied))
             }
             Err(e) => Err(cluster(e)),
         }
@@ -188,16 +193,7 @@ impl RadosStore {
             .ok_or(StoreError::Refused(ErrorCode::RecordUndecryptable))?;
         let stored = self.read_record(&write.key, Some(request)).await?;
         let (existing, version) = match stored {
-            Some((_, _, Some(entry))) => {
-                return Ok(Some(Applied {
-                    outcome: WriteOutcome {
-                        reference: entry.reference,
-                        version: entry.version,
-                        replayed: true,
-                    },
-                    replayed: true,
-                }));
-            }
+            Some((_, _, Some(entry))) => return Ok(Some(replayed(entry))),
             Some((sealed, version, None)) => {
                 let plain = seal::open(&sealed, &write.key, write.keys)?;
                 (
@@ -248,6 +244,25 @@ impl RadosStore {
     }
 }
 
+/// What the request-id guard says of a write.
+enum Guard {
+    /// New: this call created the guard.
+    Created,
+    /// A resend of the same write; with its outcome when the guard holds it.
+    Resend(Option<RequestEntry>),
+}
+
+fn replayed(entry: RequestEntry) -> Applied {
+    Applied {
+        outcome: WriteOutcome {
+            reference: entry.reference,
+            version: entry.version,
+            replayed: true,
+        },
+        replayed: true,
+    }
+}
+
 fn cluster_error(error: super::RadosError) -> StoreError {
     cluster(error)
 }
@@ -282,7 +297,11 @@ impl ShardStore for RadosStore {
             .ok_or(StoreError::Refused(ErrorCode::RecordUndecryptable))?;
         let request = request_key(write.context);
         let print = fingerprint(current, &write.key, write.change)?;
-        let created = self.guard(&request, &print).await?;
+        let created = match self.guard(&request, &print).await? {
+            Guard::Created => true,
+            Guard::Resend(Some(entry)) => return Ok(replayed(entry)),
+            Guard::Resend(None) => false,
+        };
         for _ in 0..CAS_TRIES {
             match self.apply_once(&write, &request).await {
                 Ok(Some(applied)) => return Ok(applied),

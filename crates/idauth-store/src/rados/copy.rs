@@ -1,0 +1,271 @@
+//! `idauth store copy`: one shard's sled store streamed into its RADOS namespace, the
+//! migration from one machine to a cluster. Idempotent and resumable: records, request
+//! guards and replay entries are exclusive creates (one already there is counted, not
+//! rewritten); the audit chain continues from the pool's head after checking that the
+//! pool's chain is a prefix of this one; history entries are set again unchanged.
+
+use std::time::Duration;
+
+use futures_util::stream::{self, StreamExt};
+
+use super::audit::{SEGMENT, cluster, hex, history_oid, read_head, segment_oid, tail_oid};
+use super::client::{EEXIST, Pool, WriteOp};
+use super::store::{record_oid, request_oid};
+use crate::audit::Head;
+use crate::error::{Result, StoreError};
+use crate::store::RequestEntry;
+use idauth_core::StorageKey;
+
+/// Writes in flight at once.
+const CONCURRENCY: usize = 32;
+
+/// Audit entries per chain write.
+const AUDIT_BATCH: u64 = 512;
+
+/// What one shard's copy did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CopyCounts {
+    /// Resident records in the sled store.
+    pub residents: u64,
+    /// Of those, copied now (the rest were in the pool already).
+    pub residents_copied: u64,
+    /// Idempotency entries in the sled store, and copied now.
+    pub requests: (u64, u64),
+    /// Replay entries in the sled store, and copied now.
+    pub txns: (u64, u64),
+    /// Audit entries in the sled store, and copied now.
+    pub audit_entries: (u64, u64),
+    /// History index entries set.
+    pub history: u64,
+}
+
+impl CopyCounts {
+    /// Whether this run wrote nothing new (everything was in the pool already).
+    pub fn nothing_copied(&self) -> bool {
+        self.residents_copied == 0
+            && self.requests.1 == 0
+            && self.txns.1 == 0
+            && self.audit_entries.1 == 0
+    }
+}
+
+/// Progress: a step's name and the items done since the last call.
+pub type Progress<'a> = &'a (dyn Fn(&'static str, u64) + Sync);
+
+/// Creates `oid` with `data` unless it exists; whether this call created it.
+async fn create(pool: &Pool, oid: String, data: Vec<u8>, timeout: Duration) -> Result<bool> {
+    let op = WriteOp::default().create_exclusive().write_full(data);
+    match pool.write(&oid, op, timeout).await {
+        Ok(_) => Ok(true),
+        Err(e) if e.errno == EEXIST => Ok(false),
+        Err(e) => Err(cluster(e)),
+    }
+}
+
+/// Creates one object per item, `CONCURRENCY` at a time; (items, created).
+async fn create_all(
+    pool: &Pool,
+    items: impl Iterator<Item = Result<(String, Vec<u8>)>>,
+    timeout: Duration,
+    step: &'static str,
+    progress: Progress<'_>,
+) -> Result<(u64, u64)> {
+    let results = stream::iter(items)
+        .map(|item| async move {
+            let (oid, data) = item?;
+            let created = create(pool, oid, data, timeout).await?;
+            progress(step, 1);
+            Ok::<bool, StoreError>(created)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    let mut counts = (0, 0);
+    for created in results {
+        counts.0 += 1;
+        counts.1 += u64::from(created?);
+    }
+    Ok(counts)
+}
+
+fn key32(bytes: &[u8]) -> Result<[u8; 32]> {
+    bytes.try_into().map_err(|_| {
+        StoreError::Flush(format!("a {}-byte key where 32 were expected", bytes.len()))
+    })
+}
+
+/// Copies the sled store under tree prefix `prefix` of `db` into `pool` (the shard's
+/// namespace), its audit chain as `chain`.
+pub async fn copy_shard(
+    db: &sled::Db,
+    prefix: &str,
+    pool: &Pool,
+    chain: &str,
+    timeout: Duration,
+    progress: Progress<'_>,
+) -> Result<CopyCounts> {
+    let tree = |name: &str| {
+        db.open_tree(format!("{prefix}{name}"))
+            .map_err(StoreError::from)
+    };
+    let mut counts = CopyCounts::default();
+
+    let residents = tree("residents")?;
+    let records = residents.iter().map(|item| {
+        let (key, sealed) = item?;
+        Ok((record_oid(&StorageKey(key32(&key)?)), sealed.to_vec()))
+    });
+    let (total, copied) = create_all(pool, records, timeout, "residents", progress).await?;
+    (counts.residents, counts.residents_copied) = (total, copied);
+
+    let requests = tree("requests")?.iter().map(|item| {
+        let (key, entry) = item?;
+        let parsed: RequestEntry = postcard::from_bytes(&entry)?;
+        // The guard holds the write's outcome too: a resend after the move replays it.
+        let mut data = parsed.fingerprint.to_vec();
+        data.extend_from_slice(&entry);
+        Ok((request_oid(&key32(&key)?), data))
+    });
+    counts.requests = create_all(pool, requests, timeout, "requests", progress).await?;
+
+    let txns = tree("txns")?.iter().map(|item| {
+        let (key, stamp) = item?;
+        let hash = key
+            .get(8..24)
+            .ok_or_else(|| StoreError::Flush("a short txn key".into()))?;
+        Ok((format!("t.{}", hex(hash)), stamp.to_vec()))
+    });
+    counts.txns = create_all(pool, txns, timeout, "txns", progress).await?;
+
+    counts.audit_entries = copy_chain(&tree("audit")?, pool, chain, timeout, progress).await?;
+    counts.history = copy_history(
+        &tree("history")?,
+        &tree("audit")?,
+        pool,
+        chain,
+        timeout,
+        progress,
+    )
+    .await?;
+    Ok(counts)
+}
+
+/// The chain's entries after the pool's head, in batches within a segment; (entries
+/// in sled, copied now).
+async fn copy_chain(
+    audit: &sled::Tree,
+    pool: &Pool,
+    chain: &str,
+    timeout: Duration,
+    progress: Progress<'_>,
+) -> Result<(u64, u64)> {
+    let total = audit.len().saturating_sub(1) as u64; // less the head record
+    let (mut head, mut tail) = read_head(pool, chain, timeout).await?;
+    if head.next_seq > 0 {
+        // The pool's chain must be this one's prefix: its last hash is this log's.
+        let last = audit
+            .get((head.next_seq - 1).to_be_bytes())?
+            .ok_or_else(|| StoreError::Flush(format!(
+                "the pool's chain {chain} has {} entries, more than this store's {total}: not this store's chain",
+                head.next_seq
+            )))?;
+        if *blake3::hash(&last).as_bytes() != head.last_hash {
+            return Err(StoreError::Flush(format!(
+                "the pool's chain {chain} is not a copy of this store's (entry {} differs)",
+                head.next_seq - 1
+            )));
+        }
+    }
+    let mut copied = 0;
+    let mut entries = audit
+        .range(head.next_seq.to_be_bytes().to_vec()..vec![0xff; 9])
+        .peekable();
+    while entries.peek().is_some() {
+        let segment = head.next_seq / SEGMENT;
+        let room = SEGMENT - head.next_seq % SEGMENT;
+        let mut op = WriteOp::default();
+        let mut next = Head {
+            next_seq: head.next_seq,
+            last_hash: head.last_hash,
+        };
+        for _ in 0..AUDIT_BATCH.min(room) {
+            let Some(item) = entries.next() else { break };
+            let (key, bytes) = item?;
+            let seq = u64::from_be_bytes(
+                key.as_ref()
+                    .try_into()
+                    .map_err(|_| StoreError::Flush("a foreign key in the audit log".into()))?,
+            );
+            if seq != next.next_seq {
+                return Err(StoreError::Flush(format!(
+                    "the audit log jumps from {} to {seq}: run `idauth audit verify` on the source",
+                    next.next_seq
+                )));
+            }
+            op = op.omap_set(format!("{seq:016x}").into_bytes(), bytes.to_vec());
+            next = Head {
+                next_seq: seq + 1,
+                last_hash: *blake3::hash(&bytes).as_bytes(),
+            };
+        }
+        let batch = next.next_seq - head.next_seq;
+        op = op.omap_set(b"head".to_vec(), postcard::to_stdvec(&next)?);
+        pool.write(&segment_oid(chain, segment), op, timeout)
+            .await
+            .map_err(cluster)?;
+        if segment != tail {
+            let op = WriteOp::default().write_full(segment.to_le_bytes().to_vec());
+            pool.write(&tail_oid(chain), op, timeout)
+                .await
+                .map_err(cluster)?;
+            tail = segment;
+        }
+        progress("audit", batch);
+        copied += batch;
+        head = next;
+    }
+    Ok((total, copied))
+}
+
+/// Each history index entry set on its resident's history object (idempotent).
+async fn copy_history(
+    history: &sled::Tree,
+    audit: &sled::Tree,
+    pool: &Pool,
+    chain: &str,
+    timeout: Duration,
+    progress: Progress<'_>,
+) -> Result<u64> {
+    let items = history.iter().map(|item| {
+        let (key, _) = item?;
+        let subject = StorageKey(key32(key.get(..32).unwrap_or_default())?);
+        let seq = u64::from_be_bytes(
+            key.get(32..40)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| StoreError::Flush("a short history key".into()))?,
+        );
+        let bytes = audit
+            .get(seq.to_be_bytes())?
+            .ok_or(StoreError::IndexBroken(seq))?;
+        let index_key = format!("{:016x}.{chain}", u64::MAX - seq).into_bytes();
+        Ok((history_oid(&subject), index_key, bytes.to_vec()))
+    });
+    let results = stream::iter(items)
+        .map(|item: Result<(String, Vec<u8>, Vec<u8>)>| async move {
+            let (oid, key, bytes) = item?;
+            pool.write(&oid, WriteOp::default().omap_set(key, bytes), timeout)
+                .await
+                .map_err(cluster)?;
+            progress("history", 1);
+            Ok::<(), StoreError>(())
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    let mut set = 0;
+    for result in results {
+        result?;
+        set += 1;
+    }
+    Ok(set)
+}
