@@ -14,7 +14,7 @@ use crate::common::ceph::{
 use crate::common::service::{Running, scratch, serve_over};
 
 /// The cluster to break, or `None` (reason printed) when these tests are not asked for.
-fn faults_cluster() -> Option<PathBuf> {
+pub fn faults_cluster() -> Option<PathBuf> {
     let conf = ceph_conf()?;
     if std::env::var("IDAUTH_CEPH_FAULTS").as_deref() != Ok("1") {
         eprintln!(
@@ -26,7 +26,7 @@ fn faults_cluster() -> Option<PathBuf> {
 }
 
 /// Runs `deploy/ceph/dev-cluster.sh <args>` on the cluster of `conf`.
-fn cluster_script(conf: &Path, args: &[&str]) -> String {
+pub fn cluster_script(conf: &Path, args: &[&str]) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/ceph/dev-cluster.sh");
     let output = Command::new(script)
         .args(args)
@@ -58,7 +58,8 @@ fn ceph(conf: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn osd_ids(conf: &Path) -> Vec<u32> {
+/// The OSD ids in the cluster map.
+pub fn osd_ids(conf: &Path) -> Vec<u32> {
     let tree: serde_json::Value =
         serde_json::from_str(&ceph(conf, &["osd", "ls", "-f", "json"])).unwrap();
     tree.as_array()

@@ -14,7 +14,6 @@
 //! replays a run, `IDAUTH_CRASH_KILLS` changes the number of kills.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -27,200 +26,11 @@ use idauth_proto::v1::auth_client::AuthClient;
 use idauth_proto::v1::enrolment_client::EnrolmentClient;
 use idauth_proto::v1::resident_client::ResidentClient;
 
-use crate::common::service::{
-    Authenticated, Running, fresh_txn, idauth, now, scratch, spawn, walkthrough_finger,
-};
+use crate::common::service::{Authenticated, fresh_txn, idauth, now, scratch, walkthrough_finger};
 
-/// A deployment under test: started, killed at random, restarted, checked offline.
-trait Deployment: Send {
-    /// What is under test, for the log line.
-    fn name(&self) -> &'static str;
-    /// Starts every part; the public API's URL.
-    fn start(&mut self) -> String;
-    /// SIGKILLs the part that holds the data (chosen with `pick` where there are
-    /// several) and starts it again; the public API's URL afterwards.
-    fn kill_and_restart(&mut self, pick: u64) -> String;
-    /// An API key allowed enrolment, verification and history.
-    fn api_key(&self) -> String;
-    /// SIGKILLs everything (the last crash); the data stays for the offline checks.
-    fn kill_all(&mut self);
-    /// The data directory `idauth audit verify` reads.
-    fn data_dir(&self) -> PathBuf;
-}
+mod deployments;
 
-/// `idauth serve`: gateway and shards in one process on one sled engine.
-struct Serve {
-    dir: PathBuf,
-    running: Option<Running>,
-}
-
-impl Serve {
-    fn spawn(&mut self) -> String {
-        let (data, secrets) = (self.dir.join("data"), self.dir.join("secrets"));
-        let running = spawn(
-            &[
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--data-dir",
-                data.to_str().unwrap(),
-                "--secrets-dir",
-                secrets.to_str().unwrap(),
-            ],
-            &self.dir,
-        );
-        let url = format!("http://{}", running.addr);
-        self.running = Some(running);
-        url
-    }
-}
-
-impl Deployment for Serve {
-    fn name(&self) -> &'static str {
-        "serve on sled"
-    }
-
-    fn start(&mut self) -> String {
-        self.spawn()
-    }
-
-    fn kill_and_restart(&mut self, _pick: u64) -> String {
-        self.kill_all();
-        self.spawn()
-    }
-
-    fn api_key(&self) -> String {
-        let key = std::fs::read_to_string(self.dir.join("secrets/dev-credential.key")).unwrap();
-        key.trim().to_owned()
-    }
-
-    fn kill_all(&mut self) {
-        if let Some(mut running) = self.running.take() {
-            running.child.kill().unwrap();
-            running.child.wait().unwrap();
-        }
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.dir.join("data")
-    }
-}
-
-/// `idauth shard` x4 on sled behind `idauth gateway`; a kill takes one shard process.
-struct ShardProcesses {
-    dir: PathBuf,
-    ports: Vec<u16>,
-    shards: Vec<Option<Running>>,
-    gateway: Option<Running>,
-    api_key: String,
-}
-
-impl ShardProcesses {
-    fn new(dir: &Path) -> Self {
-        let ports = (0..4)
-            .map(|_| {
-                std::net::TcpListener::bind("127.0.0.1:0")
-                    .unwrap()
-                    .local_addr()
-                    .unwrap()
-                    .port()
-            })
-            .collect();
-        Self {
-            dir: dir.to_owned(),
-            ports,
-            shards: (0..4).map(|_| None).collect(),
-            gateway: None,
-            api_key: String::new(),
-        }
-    }
-
-    fn spawn_shard(&mut self, i: usize) {
-        let data = self.dir.join("data");
-        let listen = format!("127.0.0.1:{}", self.ports[i]);
-        let id = format!("shard-{i}");
-        let args = [
-            "shard",
-            "--id",
-            &id,
-            "--listen",
-            &listen,
-            "--data-dir",
-            data.to_str().unwrap(),
-        ];
-        self.shards[i] = Some(spawn(&args, &self.dir));
-    }
-}
-
-impl Deployment for ShardProcesses {
-    fn name(&self) -> &'static str {
-        "shard processes on sled"
-    }
-
-    fn start(&mut self) -> String {
-        let (data, secrets) = (self.dir.join("data"), self.dir.join("secrets"));
-        let (data, secrets) = (data.to_str().unwrap(), secrets.to_str().unwrap());
-        let output = idauth()
-            .args(["keys", "issue", "--caller", "crash", "--kind", "operator"])
-            .args(["--operations", "enrol,verify,history,operator"])
-            .args(["--quota", "100000", "--plain-probes", "--json"])
-            .args(["--factors", "fingerprint,name"])
-            .args(["--data-dir", data, "--secrets-dir", secrets])
-            .output()
-            .unwrap();
-        assert!(output.status.success(), "{output:?}");
-        let issued: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-        self.api_key = issued["api_key"].as_str().unwrap().to_owned();
-        for i in 0..4 {
-            self.spawn_shard(i);
-        }
-        let mut args = vec![
-            "gateway".to_owned(),
-            "--listen".into(),
-            "127.0.0.1:0".into(),
-            "--data-dir".into(),
-            data.into(),
-            "--secrets-dir".into(),
-            secrets.into(),
-        ];
-        for (i, port) in self.ports.iter().enumerate() {
-            args.push("--shard".into());
-            args.push(format!("shard-{i}=http://127.0.0.1:{port}"));
-        }
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let gateway = spawn(&args, &self.dir);
-        let url = format!("http://{}", gateway.addr);
-        self.gateway = Some(gateway);
-        url
-    }
-
-    fn kill_and_restart(&mut self, pick: u64) -> String {
-        let i = (pick % 4) as usize;
-        if let Some(mut shard) = self.shards[i].take() {
-            shard.child.kill().unwrap();
-            shard.child.wait().unwrap();
-        }
-        self.spawn_shard(i);
-        format!("http://{}", self.gateway.as_ref().unwrap().addr)
-    }
-
-    fn api_key(&self) -> String {
-        self.api_key.clone()
-    }
-
-    fn kill_all(&mut self) {
-        for running in self.shards.iter_mut().filter_map(Option::take) {
-            let mut running = running;
-            running.child.kill().unwrap();
-            running.child.wait().unwrap();
-        }
-        self.gateway = None;
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.dir.join("data")
-    }
-}
+use deployments::{Deployment, Serve, ShardProcesses};
 
 /// SplitMix64: a seeded sequence, so that a failing run can be replayed.
 struct Rng(u64);
@@ -691,6 +501,7 @@ fn crash_history(mut deployment: impl Deployment + 'static) {
     let output = idauth()
         .args(["audit", "verify", "--data-dir"])
         .arg(deployment.data_dir())
+        .envs(deployment.env())
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&output.stdout);
@@ -735,10 +546,20 @@ fn crash_history(mut deployment: impl Deployment + 'static) {
 #[test]
 fn serve_on_sled_loses_no_acknowledged_write_across_sigkills() {
     let dir = scratch();
-    crash_history(Serve {
-        dir: dir.path().to_owned(),
-        running: None,
-    });
+    crash_history(Serve::on_sled(dir.path()));
+}
+
+/// On the RADOS engine, the kills alternate between the service and one of the
+/// cluster's OSDs (restarted after each). It kills OSDs of the test cluster, so it runs
+/// with the Ceph fault tests (`IDAUTH_CEPH_FAULTS=1`).
+#[cfg(feature = "rados")]
+#[test]
+fn serve_on_rados_loses_no_acknowledged_write_across_sigkills_of_the_service_and_osds() {
+    let Some(conf) = crate::ceph_faults::faults_cluster() else {
+        return;
+    };
+    let dir = scratch();
+    crash_history(deployments::ServeOnRados::new(dir.path(), &conf));
 }
 
 #[test]

@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::ffi;
+pub use super::ops::{ReadOp, ReadResult, WriteOp};
 
 /// Why a RADOS call failed: the call and the error number librados returned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -141,100 +142,6 @@ impl Drop for Pool {
         // complete, and a Pool is dropped only when no call of it is pending.
         unsafe { ffi::rados_ioctx_destroy(self.io) };
     }
-}
-
-/// A compound write to one object, applied atomically.
-#[derive(Debug, Default, Clone)]
-pub struct WriteOp {
-    create_exclusive: bool,
-    assert_version: Option<u64>,
-    write_full: Option<Vec<u8>>,
-    omap: Vec<(Vec<u8>, Vec<u8>)>,
-    remove: bool,
-}
-
-impl WriteOp {
-    /// Fails with EEXIST when the object exists.
-    #[must_use]
-    pub fn create_exclusive(mut self) -> Self {
-        self.create_exclusive = true;
-        self
-    }
-
-    /// Fails (ERANGE or EOVERFLOW) unless the object's version is `version`.
-    #[must_use]
-    pub fn assert_version(mut self, version: u64) -> Self {
-        self.assert_version = Some(version);
-        self
-    }
-
-    /// Replaces the object's data.
-    #[must_use]
-    pub fn write_full(mut self, data: Vec<u8>) -> Self {
-        self.write_full = Some(data);
-        self
-    }
-
-    /// Sets an omap key.
-    #[must_use]
-    pub fn omap_set(mut self, key: Vec<u8>, value: Vec<u8>) -> Self {
-        self.omap.push((key, value));
-        self
-    }
-
-    /// Removes the object.
-    #[must_use]
-    pub fn remove(mut self) -> Self {
-        self.remove = true;
-        self
-    }
-}
-
-/// A compound read of one object.
-#[derive(Debug, Default, Clone)]
-pub struct ReadOp {
-    data: bool,
-    omap_keys: Vec<Vec<u8>>,
-    omap_after: Option<(String, String, u64)>,
-}
-
-impl ReadOp {
-    /// Reads the object's data (whole).
-    #[must_use]
-    pub fn data(mut self) -> Self {
-        self.data = true;
-        self
-    }
-
-    /// Reads these omap keys (those present come back).
-    #[must_use]
-    pub fn omap_keys(mut self, keys: Vec<Vec<u8>>) -> Self {
-        self.omap_keys = keys;
-        self
-    }
-
-    /// Reads up to `max` omap entries with keys after `start_after` that begin with
-    /// `prefix`, in key order.
-    #[must_use]
-    pub fn omap_after(mut self, start_after: &str, prefix: &str, max: u64) -> Self {
-        self.omap_after = Some((start_after.to_owned(), prefix.to_owned(), max));
-        self
-    }
-}
-
-/// What a read found.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ReadResult {
-    /// The object's data, when asked for.
-    pub data: Vec<u8>,
-    /// The object's version.
-    pub version: u64,
-    /// The omap entries found, in key order.
-    pub omap: Vec<(Vec<u8>, Vec<u8>)>,
-    /// Whether more omap entries follow those returned.
-    pub more: bool,
-    /// The object's size, bytes.
-    pub size: u64,
 }
 
 /// The first read's buffer; a larger object is read again at its size.

@@ -6,6 +6,7 @@ mod audit;
 mod client;
 mod copy;
 mod ffi;
+mod ops;
 mod store;
 
 pub use audit::verify_chain;
