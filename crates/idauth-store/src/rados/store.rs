@@ -102,16 +102,20 @@ impl RadosStore {
                 .pool(&options.pool, &options.namespace)
                 .map_err(cluster_error)?,
         );
-        let residents = {
+        let residents = patiently("counting the residents", || {
             let pool = Arc::clone(&pool);
-            tokio::task::spawn_blocking(move || pool.list("r."))
-                .await
-                .map_err(|e| StoreError::Flush(e.to_string()))?
-                .map_err(cluster_error)?
-                .len() as u64
-        };
-        let chain =
-            Chain::open(Arc::clone(&pool), options.chain.clone(), options.op_timeout).await?;
+            async move {
+                let listed = tokio::task::spawn_blocking(move || pool.list("r."))
+                    .await
+                    .map_err(|e| StoreError::Flush(e.to_string()))?;
+                Ok(listed.map_err(cluster_error)?.len() as u64)
+            }
+        })
+        .await?;
+        let chain = patiently("reading the audit chain's head", || {
+            Chain::open(Arc::clone(&pool), options.chain.clone(), options.op_timeout)
+        })
+        .await?;
         Ok(Self {
             pool,
             chain,
@@ -240,6 +244,34 @@ impl RadosStore {
             // Another writer got there first: read again.
             Err(e) if [EEXIST, ERANGE, EOVERFLOW].contains(&e.errno) => Ok(None),
             Err(e) => Err(cluster(e)),
+        }
+    }
+}
+
+/// How long a start waits for a cluster that times out (placement groups peering
+/// after an OSD restart, say) before it gives up.
+const START_PATIENCE: Duration = Duration::from_secs(90);
+
+/// Runs `step` again while the cluster times out, up to [`START_PATIENCE`], saying so
+/// once: a service started while the cluster recovers waits for it instead of exiting.
+async fn patiently<T, F: std::future::Future<Output = Result<T>>>(
+    what: &'static str,
+    mut step: impl FnMut() -> F,
+) -> Result<T> {
+    let started = std::time::Instant::now();
+    let mut said = false;
+    loop {
+        match step().await {
+            Err(StoreError::Cluster { errno, .. })
+                if errno == super::ETIMEDOUT && started.elapsed() < START_PATIENCE =>
+            {
+                if !said {
+                    tracing::warn!(step = what, "the Ceph cluster does not answer yet; waiting");
+                    said = true;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            other => return other,
         }
     }
 }
