@@ -253,61 +253,119 @@ pub struct ChainBreak {
     pub reason: String,
 }
 
+/// The chain's rules, one entry at a time, the same for every engine: each entry under
+/// the next sequence number, decoding, holding its own number, linked to the hash of
+/// the one before; then the head naming the last.
+pub(crate) struct ChainWalk {
+    expected_seq: u64,
+    prev_hash: [u8; 32],
+}
+
+impl ChainWalk {
+    pub(crate) fn new() -> Self {
+        Self {
+            expected_seq: 0,
+            prev_hash: [0; 32],
+        }
+    }
+
+    fn broken(seq: u64, reason: &str) -> ChainBreak {
+        ChainBreak {
+            seq,
+            reason: reason.into(),
+        }
+    }
+
+    /// The entry stored under `key_seq` (`None`: a key that is no sequence number).
+    pub(crate) fn entry(
+        &mut self,
+        key_seq: Option<u64>,
+        bytes: &[u8],
+    ) -> std::result::Result<(), ChainBreak> {
+        let Some(key_seq) = key_seq else {
+            return Err(Self::broken(
+                self.expected_seq,
+                "a record with a foreign key is in the log",
+            ));
+        };
+        if key_seq != self.expected_seq {
+            return Err(Self::broken(
+                self.expected_seq,
+                "missing: the sequence jumps past it",
+            ));
+        }
+        let Ok(entry) = postcard::from_bytes::<AuditEntry>(bytes) else {
+            return Err(Self::broken(key_seq, "does not decode (edited)"));
+        };
+        if entry.seq != key_seq {
+            return Err(Self::broken(key_seq, "holds another entry (reordered)"));
+        }
+        if entry.prev_hash != self.prev_hash {
+            if key_seq == 0 {
+                return Err(Self::broken(
+                    0,
+                    "edited: its link is not the start of the chain",
+                ));
+            }
+            // The usual edit changes an entry's content, which breaks the next
+            // entry's link; an edit of the link itself is reported one entry early.
+            return Err(Self::broken(
+                key_seq - 1,
+                "edited: its hash no longer matches the next entry's link (or that link was edited)",
+            ));
+        }
+        self.prev_hash = *blake3::hash(bytes).as_bytes();
+        self.expected_seq += 1;
+        Ok(())
+    }
+
+    /// The end of the log, with the head found (if any): the number of entries.
+    pub(crate) fn finish(self, head: Option<Head>) -> std::result::Result<u64, ChainBreak> {
+        let Some(head) = head else {
+            return if self.expected_seq == 0 {
+                Ok(0)
+            } else {
+                Err(Self::broken(
+                    self.expected_seq,
+                    "the head record is missing",
+                ))
+            };
+        };
+        if head.next_seq != self.expected_seq {
+            return Err(Self::broken(
+                self.expected_seq,
+                "missing: the head names later entries",
+            ));
+        }
+        if head.last_hash != self.prev_hash {
+            return Err(Self::broken(
+                self.expected_seq.saturating_sub(1),
+                "edited: the head's hash does not match it",
+            ));
+        }
+        Ok(self.expected_seq)
+    }
+}
+
 /// Walks the audit log of the store under tree prefix `prefix` (empty for a store
 /// with an engine of its own); the number of entries, or the first break.
 pub fn verify_chain(db: &sled::Db, prefix: &str) -> Result<std::result::Result<u64, ChainBreak>> {
     let tree = db.open_tree(format!("{prefix}audit"))?;
-    let mut expected_seq = 0u64;
-    let mut prev_hash = [0u8; 32];
-    let broken = |seq, reason: &str| {
-        Ok(Err(ChainBreak {
-            seq,
-            reason: reason.into(),
-        }))
-    };
+    let mut walk = ChainWalk::new();
     for item in tree.range(..HEAD_KEY.to_vec()) {
         let (key, bytes) = item?;
-        let Ok(key_seq) = <[u8; 8]>::try_from(key.as_ref()).map(u64::from_be_bytes) else {
-            return broken(expected_seq, "a record with a foreign key is in the log");
-        };
-        if key_seq != expected_seq {
-            return broken(expected_seq, "missing: the sequence jumps past it");
+        let key_seq = <[u8; 8]>::try_from(key.as_ref())
+            .ok()
+            .map(u64::from_be_bytes);
+        if let Err(chain_break) = walk.entry(key_seq, &bytes) {
+            return Ok(Err(chain_break));
         }
-        let Ok(entry) = postcard::from_bytes::<AuditEntry>(&bytes) else {
-            return broken(key_seq, "does not decode (edited)");
-        };
-        if entry.seq != key_seq {
-            return broken(key_seq, "holds another entry (reordered)");
-        }
-        if entry.prev_hash != prev_hash {
-            if key_seq == 0 {
-                return broken(0, "edited: its link is not the start of the chain");
-            }
-            // The usual edit changes an entry's content, which breaks the next
-            // entry's link; an edit of the link itself is reported one entry early.
-            return broken(
-                key_seq - 1,
-                "edited: its hash no longer matches the next entry's link (or that link was edited)",
-            );
-        }
-        prev_hash = *blake3::hash(&bytes).as_bytes();
-        expected_seq += 1;
     }
     let head = match tree.get(HEAD_KEY)? {
-        Some(bytes) => postcard::from_bytes::<Head>(&bytes).map_err(StoreError::from)?,
-        None if expected_seq == 0 => return Ok(Ok(0)),
-        None => return broken(expected_seq, "the head record is missing"),
+        Some(bytes) => Some(postcard::from_bytes::<Head>(&bytes)?),
+        None => None,
     };
-    if head.next_seq != expected_seq {
-        return broken(expected_seq, "missing: the head names later entries");
-    }
-    if head.last_hash != prev_hash {
-        return broken(
-            expected_seq.saturating_sub(1),
-            "edited: the head's hash does not match it",
-        );
-    }
-    Ok(Ok(expected_seq))
+    Ok(walk.finish(head))
 }
 
 #[cfg(test)]

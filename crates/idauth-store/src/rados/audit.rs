@@ -19,7 +19,7 @@ use idauth_core::StorageKey;
 use tokio::sync::{mpsc, oneshot};
 
 use super::client::{ENOENT, Pool, RadosError, ReadOp, WriteOp};
-use crate::audit::{AuditEntry, AuditLog, AuditRecord, ChainBreak, Head};
+use crate::audit::{AuditEntry, AuditLog, AuditRecord, ChainBreak, ChainWalk, Head};
 use crate::error::{Result, StoreError};
 
 /// Entries in one chain segment.
@@ -288,96 +288,46 @@ pub(crate) async fn history(
 }
 
 /// Walks the chain `chain` in `pool`: the number of entries, or the first break (the
-/// same checks as [`crate::verify_chain`] on sled).
+/// same rules as [`crate::verify_chain`] on sled: `ChainWalk`).
 pub async fn verify_chain(
     pool: &Pool,
     chain: &str,
     timeout: Duration,
 ) -> Result<std::result::Result<u64, ChainBreak>> {
-    let broken = |seq, reason: &str| {
-        Ok(Err(ChainBreak {
-            seq,
-            reason: reason.into(),
-        }))
-    };
-    let (mut expected_seq, mut prev_hash) = (0u64, [0u8; 32]);
+    let mut walk = ChainWalk::new();
     let mut last_head: Option<Head> = None;
-    let mut segment = 0u64;
-    loop {
+    for segment in 0u64.. {
         let oid = segment_oid(chain, segment);
         let mut after = String::new();
-        let mut any = false;
+        let mut found = false;
         loop {
-            let read = match pool
-                .read(
-                    &oid,
-                    ReadOp::default().omap_after(&after, "", 1024),
-                    timeout,
-                )
-                .await
-            {
+            let op = ReadOp::default().omap_after(&after, "", 1024);
+            let read = match pool.read(&oid, op, timeout).await {
                 Ok(read) => read,
                 Err(e) if e.errno == ENOENT => break,
                 Err(e) => return Err(cluster(e)),
             };
-            any = true;
+            found = true;
             for (key, bytes) in &read.omap {
                 if key == b"head" {
                     last_head = Some(postcard::from_bytes(bytes)?);
                     continue;
                 }
-                let Some(key_seq) = std::str::from_utf8(key)
+                let key_seq = std::str::from_utf8(key)
                     .ok()
-                    .and_then(|k| u64::from_str_radix(k, 16).ok())
-                else {
-                    return broken(expected_seq, "a record with a foreign key is in the log");
-                };
-                if key_seq != expected_seq {
-                    return broken(expected_seq, "missing: the sequence jumps past it");
+                    .and_then(|k| u64::from_str_radix(k, 16).ok());
+                if let Err(chain_break) = walk.entry(key_seq, bytes) {
+                    return Ok(Err(chain_break));
                 }
-                let Ok(entry) = postcard::from_bytes::<AuditEntry>(bytes) else {
-                    return broken(key_seq, "does not decode (edited)");
-                };
-                if entry.seq != key_seq {
-                    return broken(key_seq, "holds another entry (reordered)");
-                }
-                if entry.prev_hash != prev_hash {
-                    if key_seq == 0 {
-                        return broken(0, "edited: its link is not the start of the chain");
-                    }
-                    return broken(
-                        key_seq - 1,
-                        "edited: its hash no longer matches the next entry's link (or that link was edited)",
-                    );
-                }
-                prev_hash = *blake3::hash(bytes).as_bytes();
-                expected_seq += 1;
             }
             match read.omap.last() {
                 Some((key, _)) if read.more => after = String::from_utf8_lossy(key).into_owned(),
                 _ => break,
             }
         }
-        if !any {
+        if !found {
             break;
         }
-        segment += 1;
     }
-    let Some(head) = last_head else {
-        return if expected_seq == 0 {
-            Ok(Ok(0))
-        } else {
-            broken(expected_seq, "the head record is missing")
-        };
-    };
-    if head.next_seq != expected_seq {
-        return broken(expected_seq, "missing: the head names later entries");
-    }
-    if head.last_hash != prev_hash {
-        return broken(
-            expected_seq.saturating_sub(1),
-            "edited: the head's hash does not match it",
-        );
-    }
-    Ok(Ok(expected_seq))
+    Ok(walk.finish(last_head))
 }
