@@ -85,14 +85,28 @@ pub trait ShardStore: Send + Sync + std::fmt::Debug {
     fn engine(&self) -> &'static str;
 }
 
+/// Runs a sled call where it cannot stall the async reactor: sled is in memory most
+/// of the time but may wait on a page read or its IO buffer, and a worker thread of a
+/// multi-threaded runtime that waits also delays the tasks queued on it (a shard's
+/// health answers, with a 30 ms deadline). On a current-thread runtime (tests) it runs
+/// in place.
+fn off_reactor<T>(call: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(call)
+        }
+        _ => call(),
+    }
+}
+
 #[async_trait::async_trait]
 impl ShardStore for crate::Store {
     async fn get(&self, key: &StorageKey, keys: &RecordKeys) -> Result<Option<ResidentRecord>> {
-        crate::Store::get(self, key, keys)
+        off_reactor(|| crate::Store::get(self, key, keys))
     }
 
     async fn contains(&self, key: &StorageKey) -> Result<bool> {
-        crate::Store::contains(self, key)
+        off_reactor(|| crate::Store::contains(self, key))
     }
 
     async fn apply(&self, write: Write<'_>) -> Result<Applied> {
@@ -104,7 +118,7 @@ impl ShardStore for crate::Store {
             reference,
             now_ms,
         } = write;
-        crate::Store::apply(self, context, key, keys, change, reference, now_ms)
+        off_reactor(|| crate::Store::apply(self, context, key, keys, change, reference, now_ms))
     }
 
     async fn durable(&self) -> Result<()> {
@@ -118,7 +132,7 @@ impl ShardStore for crate::Store {
         timestamp_ms: i64,
         now_ms: i64,
     ) -> Result<bool> {
-        crate::Store::record_txn(self, caller, txn, timestamp_ms, now_ms)
+        off_reactor(|| crate::Store::record_txn(self, caller, txn, timestamp_ms, now_ms))
     }
 
     async fn audit(&self, record: AuditRecord) -> Result<u64> {
@@ -132,7 +146,7 @@ impl ShardStore for crate::Store {
         token: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<AuditEntry>, Option<u64>)> {
-        crate::Store::history(self, key, before, token, limit)
+        off_reactor(|| crate::Store::history(self, key, before, token, limit))
     }
 
     fn residents(&self) -> u64 {
