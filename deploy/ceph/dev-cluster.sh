@@ -171,15 +171,18 @@ start() {
     local fsid
     fsid=$(cat /proc/sys/kernel/random/uuid)
     write_conf "$fsid"
-    monmaptool --create --fsid "$fsid" --add a "127.0.0.1:$MON_PORT" "$D/monmap" >/dev/null
+    # The v1 protocol named explicitly: on a port other than 6789, monmaptool would
+    # otherwise take the address for msgr2, which the v1 address in ceph.conf never
+    # reaches.
+    monmaptool --create --fsid "$fsid" --addv a "[v1:127.0.0.1:$MON_PORT]" "$D/monmap" >/dev/null
     mkdir -p "$D/mon/ceph-a"
     ceph-mon -c "$CONF" -i a --mkfs --monmap "$D/monmap" >>"$D/log/mon.a.mkfs" 2>&1 \
         || { say "mon mkfs failed: see $D/log/mon.a.mkfs"; exit 1; }
     spawn mon.a ceph-mon -i a
-    local waited=0
-    until ceph_ mon stat >/dev/null 2>&1; do
-        sleep 1; waited=$((waited + 1))
-        [ $waited -ge 60 ] && { say "the monitor did not answer in 60 s: see $D/log/mon.a.log"; exit 1; }
+    local until=$((SECONDS + 60))
+    until timeout 10 ceph -c "$CONF" --connect-timeout 5 mon stat >/dev/null 2>&1; do
+        [ $SECONDS -ge $until ] && { say "the monitor did not answer in 60 s: see $D/log/mon.a.log"; exit 1; }
+        sleep 1
     done
     # Health warnings that a loopback test cluster always raises are not news.
     ceph_ config set mon mon_warn_on_insecure_global_id_reclaim_allowed false >/dev/null
