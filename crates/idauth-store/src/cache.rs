@@ -36,7 +36,34 @@ impl<K: Eq + Hash + Clone, V: Clone> HotCache<K, V> {
         if self.capacity == 0 {
             return;
         }
-        if self.map.len() >= self.capacity && !self.map.contains_key(&key) {
+        self.insert_room(&key);
+        self.map.insert(key, value);
+    }
+
+    /// Caches a value unless the cached one is to stay: `replace(cached)` decides, under
+    /// the entry's lock, so that of two racing inserts the newer one wins whatever their
+    /// order (a record's cache must never go back to an older version).
+    pub fn insert_if(&self, key: K, value: V, replace: impl FnOnce(&V) -> bool) {
+        if self.capacity == 0 {
+            return;
+        }
+        // Evict before taking the entry: iterating the map under an entry's lock would
+        // deadlock on that shard of the map.
+        self.insert_room(&key);
+        match self.map.entry(key) {
+            dashmap::Entry::Occupied(mut entry) => {
+                if replace(entry.get()) {
+                    entry.insert(value);
+                }
+            }
+            dashmap::Entry::Vacant(entry) => {
+                entry.insert(value);
+            }
+        }
+    }
+
+    fn insert_room(&self, key: &K) {
+        if self.map.len() >= self.capacity && !self.map.contains_key(key) {
             let victims: Vec<K> = self
                 .map
                 .iter()
@@ -47,7 +74,6 @@ impl<K: Eq + Hash + Clone, V: Clone> HotCache<K, V> {
                 self.map.remove(&victim);
             }
         }
-        self.map.insert(key, value);
     }
 
     /// Drops an entry.
@@ -83,6 +109,17 @@ mod tests {
             assert!(cache.len() <= 100);
         }
         assert_eq!(cache.get(&999), Some(1998));
+    }
+
+    #[test]
+    fn an_older_value_never_replaces_a_newer_one() {
+        let cache = HotCache::new(10);
+        let newer = |new: u64| move |cached: &u64| *cached < new;
+        cache.insert_if(1, 9, newer(9));
+        cache.insert_if(1, 8, newer(8));
+        assert_eq!(cache.get(&1), Some(9));
+        cache.insert_if(1, 10, newer(10));
+        assert_eq!(cache.get(&1), Some(10));
     }
 
     #[test]

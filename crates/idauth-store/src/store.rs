@@ -142,8 +142,12 @@ impl Store {
         let record: ResidentRecord = postcard::from_bytes(&seal::open(&sealed, key, keys)?)?;
         let key_id = seal::key_id(&sealed).expect("opened above");
         let opener = keys.by_id(key_id).expect("opened above");
-        self.cache
-            .insert(*key, (record.clone(), key_id, key_check(opener)));
+        let version = record.version;
+        self.cache.insert_if(
+            *key,
+            (record.clone(), key_id, key_check(opener)),
+            |(cached, _, _)| cached.version < version,
+        );
         Ok(Some(record))
     }
 
@@ -232,8 +236,14 @@ impl Store {
             if record.version == 1 {
                 self.count.fetch_add(1, Ordering::Relaxed);
             }
-            self.cache
-                .insert(key, (record, current.id, key_check(current)));
+            // Two writes of one record can finish their transactions in one order and
+            // reach this line in the other: the cache keeps the newer version.
+            let version = record.version;
+            self.cache.insert_if(
+                key,
+                (record, current.id, key_check(current)),
+                |(cached, _, _)| cached.version < version,
+            );
         }
         Ok(applied)
     }
