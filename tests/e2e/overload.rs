@@ -6,15 +6,15 @@ use idauth_proto::v1;
 use idauth_proto::v1::auth_client::AuthClient;
 
 use crate::common::service::{
-    connect, fresh_txn, now, scratch, serve_over, walkthrough_enrolment, walkthrough_finger,
-    walkthrough_verify,
+    Running, connect, fresh_txn, now, scratch, serve_over, walkthrough_enrolment,
+    walkthrough_finger, walkthrough_verify,
 };
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_burst_past_the_bound_is_refused_at_once_with_a_retry_hint() {
+/// `idauth serve` holding at most two requests at once: its scratch directory, the
+/// process, its URL and the development API key.
+fn bounded_to_two() -> (tempfile::TempDir, Running, String, String) {
     let dir = scratch();
-    let data = dir.path().join("data");
-    let secrets = dir.path().join("secrets");
+    let (data, secrets) = (dir.path().join("data"), dir.path().join("secrets"));
     let server = serve_over(
         dir.path(),
         &data,
@@ -23,7 +23,12 @@ async fn a_burst_past_the_bound_is_refused_at_once_with_a_retry_hint() {
     );
     let url = format!("http://{}", server.addr);
     let key = std::fs::read_to_string(secrets.join("dev-credential.key")).unwrap();
-    let key = key.trim().to_owned();
+    (dir, server, url, key.trim().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_past_the_bound_is_refused_at_once_with_a_retry_hint() {
+    let (_dir, _server, url, key) = bounded_to_two();
     let id = Some(idauth_proto::convert::resident_id_to_wire(
         &idauth_core::ResidentId::new(idauth_core::IdentifierType::NationalId, "4242").unwrap(),
     ));
@@ -100,18 +105,8 @@ async fn a_burst_past_the_bound_is_refused_at_once_with_a_retry_hint() {
 async fn the_sdk_refuses_calls_itself_once_the_service_sheds() {
     use idauth_client::{Client, ClientError, Credential, ThrottleSettings};
 
-    let dir = scratch();
-    let data = dir.path().join("data");
-    let secrets = dir.path().join("secrets");
-    let server = serve_over(
-        dir.path(),
-        &data,
-        &secrets,
-        &[("IDAUTH_MAX_IN_FLIGHT", "2")],
-    );
-    let url = format!("http://{}", server.addr);
-    let key = std::fs::read_to_string(secrets.join("dev-credential.key")).unwrap();
-    let client = Client::connect(&url, &Credential::ApiKey(key.trim().to_owned()), None)
+    let (_dir, _server, url, key) = bounded_to_two();
+    let client = Client::connect(&url, &Credential::ApiKey(key), None)
         .await
         .unwrap()
         .with_throttle(Some(ThrottleSettings {

@@ -26,7 +26,7 @@ use idauth_core::{ErrorCode, RecordKeys, StorageKey};
 
 use super::Cluster;
 use super::audit::{Chain, cluster, hex};
-use super::client::{EEXIST, ENOENT, EOVERFLOW, ERANGE, Pool, ReadOp, WriteOp};
+use super::client::{EEXIST, ENOENT, EOVERFLOW, ERANGE, Pool, ReadOp, ReadResult, WriteOp};
 use crate::audit::{AuditEntry, AuditRecord};
 use crate::error::{Result, StoreError};
 use crate::record::ResidentRecord;
@@ -158,34 +158,33 @@ impl RadosStore {
     /// entry when the guard holds one: a write copied from sled by `store copy`),
     /// REQUEST_ID_REUSED for another.
     async fn guard(&self, request: &[u8; 32], fingerprint: &[u8; 32]) -> Result<Guard> {
-        let oid = request_oid(request);
-        let created = self
-            .pool
-            .write(
-                &oid,
-                WriteOp::default()
-                    .create_exclusive()
-                    .write_full(fingerprint.to_vec()),
-                self.timeout,
-            )
-            .await;
-        match created {
-            Ok(_) => Ok(Guard::Created),
-            Err(e) if e.errno == EEXIST => {
-                let read = self
-                    .pool
-                    .read(&oid, ReadOp::default().data(), self.timeout)
-                    .await
-                    .map_err(cluster)?;
-                if read.data.get(..32) != Some(&fingerprint[..]) {
-                    return Err(StoreError::Refused(ErrorCode::RequestIdReused));
-                }
-                let copied = match read.data.get(32..) {
-                    Some(entry) if !entry.is_empty() => Some(postcard::from_bytes(entry)?),
-                    _ => None,
-                };
-                Ok(Guard::Resend(copied))
-            }
+        let Some(read) = self
+            .create_or_read(&request_oid(request), fingerprint.to_vec())
+            .await?
+        else {
+            return Ok(Guard::Created);
+        };
+        if read.data.get(..32) != Some(&fingerprint[..]) {
+            return Err(StoreError::Refused(ErrorCode::RequestIdReused));
+        }
+        let copied = match read.data.get(32..) {
+            Some(entry) if !entry.is_empty() => Some(postcard::from_bytes(entry)?),
+            _ => None,
+        };
+        Ok(Guard::Resend(copied))
+    }
+
+    /// Creates `oid` holding `data` (`None`), or reads it when it exists already.
+    async fn create_or_read(&self, oid: &str, data: Vec<u8>) -> Result<Option<ReadResult>> {
+        let op = WriteOp::default().create_exclusive().write_full(data);
+        match self.pool.write(oid, op, self.timeout).await {
+            Ok(_) => Ok(None),
+            Err(e) if e.errno == EEXIST => self
+                .pool
+                .read(oid, ReadOp::default().data(), self.timeout)
+                .await
+                .map(Some)
+                .map_err(cluster),
             Err(e) => Err(cluster(e)),
         }
     }
@@ -375,50 +374,32 @@ impl ShardStore for RadosStore {
     ) -> Result<bool> {
         let oid = format!("t.{}", hex(&txns::txn_hash(caller, txn)));
         let stamp = timestamp_ms.to_le_bytes().to_vec();
-        let created = self
+        let Some(read) = self.create_or_read(&oid, stamp.clone()).await? else {
+            return Ok(true);
+        };
+        let seen = read
+            .data
+            .get(..8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(i64::MIN, i64::from_le_bytes);
+        if seen >= now_ms - self.retention_ms {
+            return Ok(false);
+        }
+        // Seen before the window: the pair is new again; take the entry over
+        // unless another verify of the same pair does so first.
+        let taken = self
             .pool
             .write(
                 &oid,
                 WriteOp::default()
-                    .create_exclusive()
-                    .write_full(stamp.clone()),
+                    .assert_version(read.version)
+                    .write_full(stamp),
                 self.timeout,
             )
             .await;
-        match created {
+        match taken {
             Ok(_) => Ok(true),
-            Err(e) if e.errno == EEXIST => {
-                let read = self
-                    .pool
-                    .read(&oid, ReadOp::default().data(), self.timeout)
-                    .await
-                    .map_err(cluster)?;
-                let seen = read
-                    .data
-                    .get(..8)
-                    .and_then(|b| b.try_into().ok())
-                    .map_or(i64::MIN, i64::from_le_bytes);
-                if seen >= now_ms - self.retention_ms {
-                    return Ok(false);
-                }
-                // Seen before the window: the pair is new again; take the entry over
-                // unless another verify of the same pair does so first.
-                let taken = self
-                    .pool
-                    .write(
-                        &oid,
-                        WriteOp::default()
-                            .assert_version(read.version)
-                            .write_full(stamp),
-                        self.timeout,
-                    )
-                    .await;
-                match taken {
-                    Ok(_) => Ok(true),
-                    Err(e) if [ERANGE, EOVERFLOW].contains(&e.errno) => Ok(false),
-                    Err(e) => Err(cluster(e)),
-                }
-            }
+            Err(e) if [ERANGE, EOVERFLOW].contains(&e.errno) => Ok(false),
             Err(e) => Err(cluster(e)),
         }
     }
