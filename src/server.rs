@@ -22,8 +22,15 @@ use crate::metrics_http::Source;
 use crate::tls::ClientCerts;
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // The blocking pool runs the CPU permits' tasks (one per core), sled calls
+        // blocked in place (two per core) and their workers' hand-offs (one per core),
+        // and one-off work (a RADOS listing at start). Tokio's default of 512 let the
+        // pool keep every thread that ever overlapped another for its 10 s keep-alive,
+        // so the thread count crept with load instead of staying flat.
+        .max_blocking_threads(4 * cores + 4)
         .thread_name("idauth")
         .build()
         .context("starting the async runtime")

@@ -55,6 +55,22 @@ fn sample(pid: u32, started: Instant, calls: u64) -> Sample {
     }
 }
 
+/// The server's threads by name, digits dropped ("sled-io-3" counts as "sled-io-"),
+/// so a failure says which pool grew.
+fn threads_by_name(pid: u32) -> std::collections::BTreeMap<String, usize> {
+    let mut names = std::collections::BTreeMap::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let comm = std::fs::read_to_string(task.unwrap().path().join("comm")).unwrap_or_default();
+        let name: String = comm
+            .trim()
+            .chars()
+            .filter(|c| !c.is_ascii_digit())
+            .collect();
+        *names.entry(name).or_insert(0) += 1;
+    }
+    names
+}
+
 fn resident(n: u64) -> Option<v1::Identifier> {
     let id = ResidentId::new(IdentifierType::NationalId, &format!("soak-{n}")).unwrap();
     Some(convert::resident_id_to_wire(&id))
@@ -235,6 +251,7 @@ async fn a_mixed_load_leaves_memory_files_and_threads_flat() {
         .unwrap();
         samples.push(reading);
     }
+    let threads_at_end = threads_by_name(pid);
     stop.store(true, Ordering::Relaxed);
     for worker in workers {
         worker.await.unwrap();
@@ -298,7 +315,7 @@ async fn a_mixed_load_leaves_memory_files_and_threads_flat() {
     );
     assert!(
         last.threads <= warm.threads + 4,
-        "threads grew from {} to {}",
+        "threads grew from {} to {}: {threads_at_end:?} at the end",
         warm.threads,
         last.threads
     );

@@ -90,23 +90,40 @@ pub trait ShardStore: Send + Sync + std::fmt::Debug {
 /// multi-threaded runtime that waits also delays the tasks queued on it (a shard's
 /// health answers, with a 30 ms deadline). On a current-thread runtime (tests) it runs
 /// in place.
-fn off_reactor<T>(call: impl FnOnce() -> T) -> T {
+///
+/// Calls take a slot first: each call blocked in place hands its worker's queue to
+/// another thread of tokio's blocking pool, so the number blocked at once is what
+/// sizes that pool (`idauth serve` caps it to match; the soak saw it at 35 threads
+/// uncapped), and threads waiting on sled's own IO lock are threads not serving.
+async fn off_reactor<T>(call: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current() {
         Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            // The semaphore is never closed, so the permit always comes.
+            let _slot = blocking_slots().acquire().await.ok();
             tokio::task::block_in_place(call)
         }
         _ => call(),
     }
 }
 
+/// Two sled calls blocked in place per core: enough to keep the cores busy while one
+/// waits on a page read.
+fn blocking_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(2 * cores)
+    })
+}
+
 #[async_trait::async_trait]
 impl ShardStore for crate::Store {
     async fn get(&self, key: &StorageKey, keys: &RecordKeys) -> Result<Option<ResidentRecord>> {
-        off_reactor(|| crate::Store::get(self, key, keys))
+        off_reactor(|| crate::Store::get(self, key, keys)).await
     }
 
     async fn contains(&self, key: &StorageKey) -> Result<bool> {
-        off_reactor(|| crate::Store::contains(self, key))
+        off_reactor(|| crate::Store::contains(self, key)).await
     }
 
     async fn apply(&self, write: Write<'_>) -> Result<Applied> {
@@ -119,6 +136,7 @@ impl ShardStore for crate::Store {
             now_ms,
         } = write;
         off_reactor(|| crate::Store::apply(self, context, key, keys, change, reference, now_ms))
+            .await
     }
 
     async fn durable(&self) -> Result<()> {
@@ -132,7 +150,7 @@ impl ShardStore for crate::Store {
         timestamp_ms: i64,
         now_ms: i64,
     ) -> Result<bool> {
-        off_reactor(|| crate::Store::record_txn(self, caller, txn, timestamp_ms, now_ms))
+        off_reactor(|| crate::Store::record_txn(self, caller, txn, timestamp_ms, now_ms)).await
     }
 
     async fn audit(&self, record: AuditRecord) -> Result<u64> {
@@ -146,7 +164,7 @@ impl ShardStore for crate::Store {
         token: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<AuditEntry>, Option<u64>)> {
-        off_reactor(|| crate::Store::history(self, key, before, token, limit))
+        off_reactor(|| crate::Store::history(self, key, before, token, limit)).await
     }
 
     fn residents(&self) -> u64 {
