@@ -336,6 +336,25 @@ async fn replay_index(place: Place) {
             .unwrap(),
         "outside the retention window"
     );
+
+    // A restart in between, at this machine's time: a pair recorded by a verify that
+    // was answered (its audit entry written) is still a replay after the restart.
+    let real = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!(store.record_txn("agency", "t-2", real, real).await.unwrap());
+    store.audit(audit_record(9, "tok-r", "ref-r")).await.unwrap();
+    drop(store);
+    let store = place.open().await;
+    assert!(
+        !store.record_txn("agency", "t-2", real, real + 1).await.unwrap(),
+        "a replay after a restart"
+    );
+    assert!(
+        store.record_txn("agency", "t-3", real, real).await.unwrap(),
+        "a new pair after a restart"
+    );
 }
 
 fn audit_record(subject: u8, token: &str, reference: &str) -> AuditRecord {

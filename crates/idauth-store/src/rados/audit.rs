@@ -1,25 +1,31 @@
 //! The audit chain on RADOS: the same entries, links and head as on sled
-//! (`crate::audit`), in omap segments of one shard's chain, with a per-resident
-//! history object.
+//! (`crate::audit`), in omap segments of one shard's chain, which also hold the
+//! residents' history index; and the replay index's hour buckets.
 //!
-//! - `{chain}.a.{segment:08x}`: omap `{seq:016x}` -> entry bytes, and `head` -> the
-//!   head after that segment's last entry; `SEGMENT` entries a segment, so no omap grows
-//!   past what RADOS recovers comfortably.
+//! - `{chain}.a.{segment:08x}`: omap `{seq:016x}` -> entry bytes, `head` -> the head
+//!   after that segment's last entry, and `h.{storage key hex}.{u64::MAX - seq:016x}` ->
+//!   the same entry bytes for each entry about a resident (the history index: a
+//!   resident's entries in a segment list newest first under one prefix). `SEGMENT`
+//!   entries a segment, so no omap grows past what RADOS recovers comfortably.
 //! - `{chain}.a.tail`: the number of the segment being written.
-//! - `h.{storage key hex}`: omap `{u64::MAX - seq:016x}.{chain}` -> entry bytes, so a
-//!   resident's history reads newest first from one object.
+//! - `{chain}.t.{hour:08x}`: omap `{txn hash hex}` -> the request's timestamp, for the
+//!   (caller, txn) pairs whose timestamp falls in that hour (`txns.rs`).
 //!
-//! One task per chain appends (the chain's only writer): it takes every record queued
-//! while its last write was in flight and writes them in one operation, like the
-//! sled engine's group commit; no lock is held across an await.
+//! One task per chain writes (the chain's only writer): it takes every record and
+//! replay entry queued while its last write was in flight and writes them in one
+//! operation per object, like the sled engine's group commit, so a verify costs the
+//! cluster a share of a batch rather than writes of its own. No lock is held across an
+//! await.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use idauth_core::StorageKey;
 use tokio::sync::{mpsc, oneshot};
 
 use super::client::{ENOENT, Pool, RadosError, ReadOp, WriteOp};
-use crate::audit::{AuditEntry, AuditLog, AuditRecord, ChainBreak, ChainWalk, Head};
+use super::txns::TxnEntry;
+use crate::audit::{AuditLog, AuditRecord, ChainBreak, ChainWalk, Head};
 use crate::error::{Result, StoreError};
 
 /// Entries in one chain segment.
@@ -43,8 +49,14 @@ pub(crate) fn tail_oid(chain: &str) -> String {
     format!("{chain}.a.tail")
 }
 
-pub(crate) fn history_oid(key: &StorageKey) -> String {
-    format!("h.{}", hex(&key.0))
+/// The prefix of `subject`'s history keys in a segment.
+pub(crate) fn history_prefix(subject: &StorageKey) -> String {
+    format!("h.{}.", hex(&subject.0))
+}
+
+/// `subject`'s history key for entry `seq` (newer entries sort first).
+pub(crate) fn history_key(subject: &StorageKey, seq: u64) -> Vec<u8> {
+    format!("{}{:016x}", history_prefix(subject), u64::MAX - seq).into_bytes()
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -53,10 +65,22 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 type Reply = oneshot::Sender<Result<u64>>;
 
+/// What the writer is asked to write.
+enum Queued {
+    /// An audit record, answered with its sequence number once written.
+    Audit(AuditRecord, Reply),
+    /// A replay-index entry: written with the next batch, answered by nothing. The
+    /// verify that made it is answered only after its own audit entry, queued after
+    /// it, so the entry is durable before any answer that relied on it.
+    Txn(TxnEntry),
+}
+
 /// The handle the store appends through.
 #[derive(Debug, Clone)]
 pub(crate) struct Chain {
-    queue: mpsc::UnboundedSender<(AuditRecord, Reply)>,
+    queue: mpsc::UnboundedSender<Queued>,
+    /// The segment being written (history reads start there).
+    newest: std::sync::Arc<AtomicU64>,
 }
 
 impl Chain {
@@ -65,23 +89,44 @@ impl Chain {
         pool: std::sync::Arc<Pool>,
         chain: String,
         timeout: Duration,
+        txn_retention_ms: i64,
     ) -> Result<Self> {
         let (head, segment) = read_head(&pool, &chain, timeout).await?;
         let (queue, incoming) = mpsc::unbounded_channel();
-        tokio::spawn(writer(pool, chain, timeout, head, segment, incoming));
-        Ok(Self { queue })
+        let newest = std::sync::Arc::new(AtomicU64::new(segment));
+        let writing = Writing {
+            pool,
+            chain,
+            timeout,
+            newest: std::sync::Arc::clone(&newest),
+            txn_retention_ms,
+        };
+        tokio::spawn(writer(writing, head, segment, incoming));
+        Ok(Self { queue, newest })
     }
 
-    /// Appends `record`; its sequence number once the chain and the resident's
-    /// history hold it on every replica.
+    /// Appends `record`; its sequence number once the chain segment (entry and
+    /// history index) is on every replica.
     pub(crate) async fn append(&self, record: AuditRecord) -> Result<u64> {
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send((record, reply))
+            .send(Queued::Audit(record, reply))
             .map_err(|_| StoreError::Flush("the audit writer stopped".into()))?;
         answer
             .await
             .map_err(|_| StoreError::Flush("the audit writer stopped".into()))?
+    }
+
+    /// The segment being written.
+    pub(crate) fn newest_segment(&self) -> u64 {
+        self.newest.load(Ordering::Acquire)
+    }
+
+    /// Queues a replay-index entry for the next batch.
+    pub(crate) fn note_txn(&self, entry: TxnEntry) -> Result<()> {
+        self.queue
+            .send(Queued::Txn(entry))
+            .map_err(|_| StoreError::Flush("the audit writer stopped".into()))
     }
 }
 
@@ -131,19 +176,44 @@ pub(crate) async fn read_head(pool: &Pool, chain: &str, timeout: Duration) -> Re
     )))
 }
 
-async fn writer(
+/// What the writer writes to.
+struct Writing {
     pool: std::sync::Arc<Pool>,
     chain: String,
     timeout: Duration,
+    newest: std::sync::Arc<AtomicU64>,
+    txn_retention_ms: i64,
+}
+
+async fn writer(
+    writing: Writing,
     mut head: Head,
     mut tail: u64,
-    mut incoming: mpsc::UnboundedReceiver<(AuditRecord, Reply)>,
+    mut incoming: mpsc::UnboundedReceiver<Queued>,
 ) {
+    let Writing {
+        pool,
+        chain,
+        timeout,
+        newest,
+        txn_retention_ms,
+    } = writing;
+    let mut swept_hour = None;
     // After a failed append the segment write may still land (a timed-out operation
     // is not withdrawn): the head is read back from the cluster before the next one,
     // so no sequence number is given twice.
     let mut uncertain = false;
     while let Some(first) = incoming.recv().await {
+        // Once an hour, the replay bucket that left the window goes (a start removed
+        // older ones).
+        let now_ms = super::txns::clock_ms();
+        let gone = super::txns::left_window(swept_hour, txn_retention_ms, now_ms);
+        if swept_hour != Some(super::txns::hour_of(now_ms)) {
+            if let Err(error) = super::txns::sweep(&pool, &chain, gone, timeout).await {
+                tracing::warn!(%error, "an old replay bucket was not removed; trying again next hour");
+            }
+            swept_hour = Some(super::txns::hour_of(now_ms));
+        }
         if uncertain {
             match read_head(&pool, &chain, timeout).await {
                 Ok((read, segment)) => {
@@ -151,31 +221,53 @@ async fn writer(
                 }
                 Err(error) => {
                     tracing::error!(%error, "the RADOS audit chain's head cannot be read");
-                    let _ = first.1.send(Err(error));
+                    if let Queued::Audit(_, reply) = first {
+                        let _ = reply.send(Err(error));
+                    }
                     continue;
                 }
             }
         }
-        let mut batch = vec![first];
-        // Only as many as fit in the current segment, so one write holds the batch.
+        let (mut records, mut replies, mut txns) = (Vec::new(), Vec::new(), Vec::new());
+        let mut queued = Some(first);
+        // Only as many records as fit in the current segment, so one write holds them.
         let room = (SEGMENT - head.next_seq % SEGMENT) as usize;
-        while batch.len() < BATCH.min(room) {
-            match incoming.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
+        while let Some(next) = queued.take() {
+            match next {
+                Queued::Audit(record, reply) => {
+                    records.push(record);
+                    replies.push(reply);
+                }
+                Queued::Txn(entry) => txns.push(entry),
+            }
+            if records.len() < BATCH.min(room) && txns.len() < BATCH {
+                queued = incoming.try_recv().ok();
             }
         }
-        let (records, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        match append(&pool, &chain, timeout, &head, &mut tail, records).await {
-            Ok((next, seqs)) => {
-                head = next;
+        let (appended, txns_written) = futures_util::future::join(
+            append(&pool, &chain, timeout, &head, tail, records),
+            super::txns::write(&pool, &chain, timeout, &txns),
+        )
+        .await;
+        let seqs = match appended {
+            Ok((next, segment, seqs)) => {
+                (head, tail) = (next, segment);
+                newest.store(tail, Ordering::Release);
+                Ok(seqs)
+            }
+            Err(error) => {
+                uncertain = true;
+                Err(error)
+            }
+        };
+        match (seqs, txns_written) {
+            (Ok(seqs), Ok(())) => {
                 for (reply, seq) in replies.into_iter().zip(seqs) {
                     let _ = reply.send(Ok(seq));
                 }
             }
-            Err(error) => {
-                uncertain = true;
-                tracing::error!(%error, "audit entries not appended to the RADOS chain");
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::error!(%error, "audit or replay entries not written to the RADOS pool");
                 for reply in replies {
                     let _ = reply.send(Err(StoreError::Flush(error.to_string())));
                 }
@@ -184,45 +276,38 @@ async fn writer(
     }
 }
 
-/// Writes one batch: the chain segment (entries and head, one atomic operation), then
-/// each resident's history object, then the tail when the segment is new. The head
-/// advances only if the segment write succeeded; the batch is acknowledged only if
-/// every write did.
+/// Writes one batch: the chain segment (entries, their history index and the head,
+/// one atomic operation), then the tail when the segment is new; the head after it and
+/// the segment written. Nothing to write for an empty batch.
 async fn append(
     pool: &Pool,
     chain: &str,
     timeout: Duration,
     head: &Head,
-    tail: &mut u64,
+    tail: u64,
     records: Vec<AuditRecord>,
-) -> Result<(Head, Vec<u64>)> {
+) -> Result<(Head, u64, Vec<u64>)> {
+    if records.is_empty() {
+        let same = Head {
+            next_seq: head.next_seq,
+            last_hash: head.last_hash,
+        };
+        return Ok((same, tail, Vec::new()));
+    }
     let prepared = AuditLog::prepare(head, records)?;
     let segment = head.next_seq / SEGMENT;
     let mut op = WriteOp::default();
-    for (seq, bytes, _) in &prepared.entries {
+    for (seq, bytes, subject) in &prepared.entries {
         op = op.omap_set(format!("{seq:016x}").into_bytes(), bytes.clone());
+        if let Some(subject) = subject {
+            op = op.omap_set(history_key(subject, *seq), bytes.clone());
+        }
     }
     op = op.omap_set(b"head".to_vec(), prepared.head_bytes.clone());
     pool.write(&segment_oid(chain, segment), op, timeout)
         .await
         .map_err(cluster)?;
-    let history = prepared
-        .entries
-        .iter()
-        .filter_map(|(seq, bytes, subject)| {
-            let subject = subject.as_ref()?;
-            let key = format!("{:016x}.{chain}", u64::MAX - seq).into_bytes();
-            Some((history_oid(subject), key, bytes.clone()))
-        })
-        .collect::<Vec<_>>();
-    let writes = history.into_iter().map(|(oid, key, bytes)| async move {
-        pool.write(&oid, WriteOp::default().omap_set(key, bytes), timeout)
-            .await
-    });
-    let results = futures_util::future::join_all(writes).await;
-    let head_after = prepared.head;
-    let seqs = prepared.entries.iter().map(|(seq, _, _)| *seq).collect();
-    if segment != *tail {
+    if segment != tail {
         pool.write(
             &tail_oid(chain),
             WriteOp::default().write_full(segment.to_le_bytes().to_vec()),
@@ -230,61 +315,9 @@ async fn append(
         )
         .await
         .map_err(cluster)?;
-        *tail = segment;
     }
-    if let Some(error) = results.into_iter().find_map(|r| r.err()) {
-        // The chain holds the entries (evidence); the index missed one: refuse the
-        // acknowledgement, as sled would refuse a failed transaction.
-        return Err(cluster(error));
-    }
-    Ok((head_after, seqs))
-}
-
-/// A page of `subject`'s history from its history object: newest first, older than
-/// `before`, only `token`'s when given; and whether more remain.
-pub(crate) async fn history(
-    pool: &Pool,
-    subject: &StorageKey,
-    before: Option<u64>,
-    token: Option<&str>,
-    limit: usize,
-    timeout: Duration,
-) -> Result<(Vec<AuditEntry>, bool)> {
-    let mut after = match before {
-        // Keys of entries older than `before` sort after every key of `before` itself.
-        Some(before) => format!("{:016x}.\u{7f}", u64::MAX - before),
-        None => String::new(),
-    };
-    let mut entries = Vec::with_capacity(limit.min(256));
-    loop {
-        let read = pool
-            .read(
-                &history_oid(subject),
-                ReadOp::default().omap_after(&after, "", (limit as u64 + 1).max(16)),
-                timeout,
-            )
-            .await;
-        let read = match read {
-            Ok(read) => read,
-            Err(e) if e.errno == ENOENT => return Ok((entries, false)),
-            Err(e) => return Err(cluster(e)),
-        };
-        for (key, bytes) in &read.omap {
-            let entry: AuditEntry = postcard::from_bytes(bytes)?;
-            if token.is_some_and(|token| entry.token != token) {
-                continue;
-            }
-            if entries.len() == limit {
-                return Ok((entries, true));
-            }
-            entries.push(entry);
-            let _ = key;
-        }
-        match read.omap.last() {
-            Some((key, _)) if read.more => after = String::from_utf8_lossy(key).into_owned(),
-            _ => return Ok((entries, false)),
-        }
-    }
+    let seqs = prepared.entries.iter().map(|(seq, _, _)| *seq).collect();
+    Ok((prepared.head, segment, seqs))
 }
 
 /// Walks the chain `chain` in `pool`: the number of entries, or the first break (the
@@ -311,6 +344,10 @@ pub async fn verify_chain(
             for (key, bytes) in &read.omap {
                 if key == b"head" {
                     last_head = Some(postcard::from_bytes(bytes)?);
+                    continue;
+                }
+                if key.starts_with(b"h.") {
+                    // The history index: copies of entries walked by their own keys.
                     continue;
                 }
                 let key_seq = std::str::from_utf8(key)

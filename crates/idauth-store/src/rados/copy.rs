@@ -1,15 +1,19 @@
 //! `idauth store copy`: one shard's sled store streamed into its RADOS namespace, the
 //! migration from one machine to a cluster. Idempotent and resumable: records, request
 //! guards and replay entries are exclusive creates (one already there is counted, not
-//! rewritten); the audit chain continues from the pool's head after checking that the
-//! pool's chain is a prefix of this one; history entries are set again unchanged.
+//! rewritten); replay entries are set in their hour buckets where missing; the audit
+//! chain continues from the pool's head after checking that the pool's chain is a
+//! prefix of this one; history index entries are set again unchanged in the segments
+//! that hold their entries.
 
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 
-use super::audit::{SEGMENT, cluster, hex, history_oid, read_head, segment_oid, tail_oid};
-use super::client::{EEXIST, Pool, WriteOp};
+use std::collections::BTreeMap;
+
+use super::audit::{SEGMENT, cluster, hex, history_key, read_head, segment_oid, tail_oid};
+use super::client::{EEXIST, ENOENT, Pool, ReadOp, WriteOp};
 use super::store::{record_oid, request_oid};
 use crate::audit::Head;
 use crate::error::{Result, StoreError};
@@ -21,6 +25,9 @@ const CONCURRENCY: usize = 32;
 
 /// Audit entries per chain write.
 const AUDIT_BATCH: u64 = 512;
+
+/// Index entries (replay, history) read from sled per round of writes.
+const INDEX_CHUNK: usize = 4096;
 
 /// What one shard's copy did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -128,14 +135,7 @@ pub async fn copy_shard(
     });
     counts.requests = create_all(pool, requests, timeout, "requests", progress).await?;
 
-    let txns = tree("txns")?.iter().map(|item| {
-        let (key, stamp) = item?;
-        let hash = key
-            .get(8..24)
-            .ok_or_else(|| StoreError::Flush("a short txn key".into()))?;
-        Ok((format!("t.{}", hex(hash)), stamp.to_vec()))
-    });
-    counts.txns = create_all(pool, txns, timeout, "txns", progress).await?;
+    counts.txns = copy_txns(&tree("txns")?, pool, chain, timeout, progress).await?;
 
     counts.audit_entries = copy_chain(&tree("audit")?, pool, chain, timeout, progress).await?;
     counts.history = copy_history(
@@ -227,7 +227,72 @@ async fn copy_chain(
     Ok((total, copied))
 }
 
-/// Each history index entry set on its resident's history object (idempotent).
+/// A replay entry as its bucket holds it: the hash (hex) and the timestamp.
+type Pair = (Vec<u8>, Vec<u8>);
+
+/// The replay entries, each set in its hour's bucket unless there already; (entries in
+/// sled, set now). sled's key is the hour then the pair's hash, as the bucket's name
+/// and key are.
+async fn copy_txns(
+    txns: &sled::Tree,
+    pool: &Pool,
+    chain: &str,
+    timeout: Duration,
+    progress: Progress<'_>,
+) -> Result<(u64, u64)> {
+    let mut counts = (0, 0);
+    let mut items = txns.iter().peekable();
+    while items.peek().is_some() {
+        let mut buckets: BTreeMap<i64, Vec<Pair>> = BTreeMap::new();
+        let read_before = counts.0;
+        for item in items.by_ref().take(INDEX_CHUNK) {
+            let (key, stamp) = item?;
+            let (Some(hour), Some(hash)) = (key.get(..8), key.get(8..24)) else {
+                return Err(StoreError::Flush("a short txn key".into()));
+            };
+            let hour = i64::from_be_bytes(hour.try_into().unwrap_or_default());
+            buckets
+                .entry(hour)
+                .or_default()
+                .push((hex(hash).into_bytes(), stamp.to_vec()));
+            counts.0 += 1;
+        }
+        let writes = buckets.into_iter().map(|(hour, pairs)| async move {
+            let oid = super::txns::bucket_oid(chain, hour);
+            let keys = pairs.iter().map(|(key, _)| key.clone()).collect();
+            let present = match pool
+                .read(&oid, ReadOp::default().omap_keys(keys), timeout)
+                .await
+            {
+                Ok(read) => read.omap.into_iter().map(|(key, _)| key).collect(),
+                Err(e) if e.errno == ENOENT => Vec::new(),
+                Err(e) => return Err(cluster(e)),
+            };
+            let missing: Vec<_> = pairs
+                .into_iter()
+                .filter(|(key, _)| !present.contains(key))
+                .collect();
+            let set = missing.len() as u64;
+            if set > 0 {
+                let op = missing
+                    .into_iter()
+                    .fold(WriteOp::default(), |op, (key, stamp)| {
+                        op.omap_set(key, stamp)
+                    });
+                pool.write(&oid, op, timeout).await.map_err(cluster)?;
+            }
+            Ok::<u64, StoreError>(set)
+        });
+        for set in futures_util::future::join_all(writes).await {
+            counts.1 += set?;
+        }
+        progress("txns", counts.0 - read_before);
+    }
+    Ok(counts)
+}
+
+/// Each history index entry set in the segment that holds its entry (idempotent);
+/// the number set.
 async fn copy_history(
     history: &sled::Tree,
     audit: &sled::Tree,
@@ -236,36 +301,39 @@ async fn copy_history(
     timeout: Duration,
     progress: Progress<'_>,
 ) -> Result<u64> {
-    let items = history.iter().map(|item| {
-        let (key, _) = item?;
-        let subject = StorageKey(key32(key.get(..32).unwrap_or_default())?);
-        let seq = u64::from_be_bytes(
-            key.get(32..40)
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| StoreError::Flush("a short history key".into()))?,
-        );
-        let bytes = audit
-            .get(seq.to_be_bytes())?
-            .ok_or(StoreError::IndexBroken(seq))?;
-        let index_key = format!("{:016x}.{chain}", u64::MAX - seq).into_bytes();
-        Ok((history_oid(&subject), index_key, bytes.to_vec()))
-    });
-    let results = stream::iter(items)
-        .map(|item: Result<(String, Vec<u8>, Vec<u8>)>| async move {
-            let (oid, key, bytes) = item?;
-            pool.write(&oid, WriteOp::default().omap_set(key, bytes), timeout)
-                .await
-                .map_err(cluster)?;
-            progress("history", 1);
-            Ok::<(), StoreError>(())
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect::<Vec<_>>()
-        .await;
     let mut set = 0;
-    for result in results {
-        result?;
-        set += 1;
+    let mut items = history.iter().peekable();
+    while items.peek().is_some() {
+        let mut segments: BTreeMap<u64, WriteOp> = BTreeMap::new();
+        let mut chunk = 0;
+        for item in items.by_ref().take(INDEX_CHUNK) {
+            let (key, _) = item?;
+            let subject = StorageKey(key32(key.get(..32).unwrap_or_default())?);
+            let seq = u64::from_be_bytes(
+                key.get(32..40)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| StoreError::Flush("a short history key".into()))?,
+            );
+            let bytes = audit
+                .get(seq.to_be_bytes())?
+                .ok_or(StoreError::IndexBroken(seq))?;
+            let op = segments.remove(&(seq / SEGMENT)).unwrap_or_default();
+            segments.insert(
+                seq / SEGMENT,
+                op.omap_set(history_key(&subject, seq), bytes.to_vec()),
+            );
+            chunk += 1;
+        }
+        let writes = segments.into_iter().map(|(segment, op)| async move {
+            pool.write(&segment_oid(chain, segment), op, timeout)
+                .await
+                .map_err(cluster)
+        });
+        for written in futures_util::future::join_all(writes).await {
+            written?;
+        }
+        set += chunk;
+        progress("history", chunk);
     }
     Ok(set)
 }

@@ -6,8 +6,10 @@ mod audit;
 mod client;
 mod copy;
 mod ffi;
+mod history;
 mod ops;
 mod store;
+mod txns;
 
 pub use audit::verify_chain;
 pub use client::{Cluster, Pool, RadosError, ReadOp, ReadResult, WriteOp};

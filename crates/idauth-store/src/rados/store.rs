@@ -9,9 +9,8 @@
 //! - `q.{request}`: the (centre, request id) guard, created exclusively before the
 //!   record is written and holding the write's fingerprint, so that a request id
 //!   reused for another resident is refused as on sled.
-//! - `t.{hash of caller and txn}`: the replay index, one exclusive create per verify;
-//!   an entry older than the retention window is taken over.
-//! - the audit chain and history objects of `audit.rs`.
+//! - the audit chain, its history index and the replay index's hour buckets of
+//!   `audit.rs` and `txns.rs`, written in batches by the chain's one writer.
 //!
 //! A write is acknowledged by RADOS once every replica of the acting set has it, so
 //! [`ShardStore::durable`] has nothing to wait for.
@@ -27,7 +26,10 @@ use idauth_core::{ErrorCode, RecordKeys, StorageKey};
 use super::Cluster;
 use super::audit::{Chain, cluster, hex};
 use super::client::{EEXIST, ENOENT, EOVERFLOW, ERANGE, Pool, ReadOp, ReadResult, WriteOp};
+use super::history::{Place, history};
+use super::txns::{Seen, clock_ms};
 use crate::audit::{AuditEntry, AuditRecord};
+use crate::cache::HotCache;
 use crate::error::{Result, StoreError};
 use crate::record::ResidentRecord;
 use crate::shard_store::{ShardStore, Write};
@@ -50,11 +52,13 @@ pub struct RadosOptions {
     pub op_timeout: Duration,
     /// How long a (caller, txn) pair is remembered, milliseconds.
     pub txn_retention_ms: i64,
+    /// Sealed records held in memory (0: none).
+    pub cache_records: usize,
 }
 
 impl RadosOptions {
     /// Defaults for `conf` and `pool`: namespace `idauth`, chain `shard-0`, a 2 s
-    /// operation timeout, the sled store's txn retention.
+    /// operation timeout, the sled store's txn retention and record cache.
     pub fn new(conf: PathBuf, pool: &str) -> Self {
         Self {
             conf,
@@ -63,6 +67,7 @@ impl RadosOptions {
             chain: "shard-0".into(),
             op_timeout: Duration::from_secs(2),
             txn_retention_ms: crate::StoreOptions::default().txn_retention_ms,
+            cache_records: crate::StoreOptions::default().cache_records,
         }
     }
 }
@@ -72,8 +77,14 @@ impl RadosOptions {
 pub struct RadosStore {
     pool: Arc<Pool>,
     chain: Chain,
+    chain_name: String,
+    seen: Seen,
+    /// Sealed records by storage key, with their record version. Served without asking
+    /// the cluster because one process writes a shard's namespace (the rule the chain
+    /// and the replay index rely on too); sealed, so a cached record opens only for a
+    /// caller holding its key, as a read from the pool would.
+    cache: HotCache<StorageKey, (Arc<Vec<u8>>, u64)>,
     timeout: Duration,
-    retention_ms: i64,
     residents: AtomicU64,
 }
 
@@ -112,15 +123,32 @@ impl RadosStore {
             }
         })
         .await?;
+        let seen = patiently("reading the replay index", || {
+            Seen::load(
+                &pool,
+                &options.chain,
+                options.txn_retention_ms,
+                clock_ms(),
+                options.op_timeout,
+            )
+        })
+        .await?;
         let chain = patiently("reading the audit chain's head", || {
-            Chain::open(Arc::clone(&pool), options.chain.clone(), options.op_timeout)
+            Chain::open(
+                Arc::clone(&pool),
+                options.chain.clone(),
+                options.op_timeout,
+                options.txn_retention_ms,
+            )
         })
         .await?;
         Ok(Self {
             pool,
             chain,
+            chain_name: options.chain.clone(),
+            seen,
+            cache: HotCache::new(options.cache_records),
             timeout: options.op_timeout,
-            retention_ms: options.txn_retention_ms,
             residents: AtomicU64::new(residents),
         })
     }
@@ -151,6 +179,13 @@ impl RadosStore {
             Err(e) if e.errno == ENOENT => Ok(None),
             Err(e) => Err(cluster(e)),
         }
+    }
+
+    /// Caches `sealed` (record `version`) unless a newer version is cached: of two
+    /// racing inserts the newer wins whatever their order.
+    fn remember(&self, key: &StorageKey, sealed: Vec<u8>, version: u64) {
+        self.cache
+            .insert_if(*key, (Arc::new(sealed), version), |(_, cached)| *cached < version);
     }
 
     /// Creates the (centre, request id) guard; `Ok(Guard::Created)` when this call
@@ -218,7 +253,7 @@ impl RadosStore {
             None => WriteOp::default().create_exclusive(),
             Some(version) => WriteOp::default().assert_version(version),
         };
-        op = op.write_full(sealed).omap_set(
+        op = op.write_full(sealed.clone()).omap_set(
             request_oid(request).into_bytes(),
             postcard::to_stdvec(&entry)?,
         );
@@ -231,6 +266,7 @@ impl RadosStore {
                 if record.version == 1 {
                     self.residents.fetch_add(1, Ordering::Relaxed);
                 }
+                self.remember(&write.key, sealed, record.version);
                 Ok(Some(Applied {
                     outcome: WriteOutcome {
                         reference: write.reference.to_owned(),
@@ -301,15 +337,21 @@ fn cluster_error(error: super::RadosError) -> StoreError {
 #[async_trait::async_trait]
 impl ShardStore for RadosStore {
     async fn get(&self, key: &StorageKey, keys: &RecordKeys) -> Result<Option<ResidentRecord>> {
+        if let Some((sealed, _)) = self.cache.get(key) {
+            return Ok(Some(postcard::from_bytes(&seal::open(&sealed, key, keys)?)?));
+        }
         let Some((sealed, _, _)) = self.read_record(key, None).await? else {
             return Ok(None);
         };
-        Ok(Some(postcard::from_bytes(&seal::open(
-            &sealed, key, keys,
-        )?)?))
+        let record: ResidentRecord = postcard::from_bytes(&seal::open(&sealed, key, keys)?)?;
+        self.remember(key, sealed, record.version);
+        Ok(Some(record))
     }
 
     async fn contains(&self, key: &StorageKey) -> Result<bool> {
+        if self.cache.get(key).is_some() {
+            return Ok(true);
+        }
         match self
             .pool
             .read(&record_oid(key), ReadOp::default(), self.timeout)
@@ -372,36 +414,14 @@ impl ShardStore for RadosStore {
         timestamp_ms: i64,
         now_ms: i64,
     ) -> Result<bool> {
-        let oid = format!("t.{}", hex(&txns::txn_hash(caller, txn)));
-        let stamp = timestamp_ms.to_le_bytes().to_vec();
-        let Some(read) = self.create_or_read(&oid, stamp.clone()).await? else {
-            return Ok(true);
-        };
-        let seen = read
-            .data
-            .get(..8)
-            .and_then(|b| b.try_into().ok())
-            .map_or(i64::MIN, i64::from_le_bytes);
-        if seen >= now_ms - self.retention_ms {
+        let Some(entry) = self
+            .seen
+            .record(txns::txn_hash(caller, txn), timestamp_ms, now_ms)
+        else {
             return Ok(false);
-        }
-        // Seen before the window: the pair is new again; take the entry over
-        // unless another verify of the same pair does so first.
-        let taken = self
-            .pool
-            .write(
-                &oid,
-                WriteOp::default()
-                    .assert_version(read.version)
-                    .write_full(stamp),
-                self.timeout,
-            )
-            .await;
-        match taken {
-            Ok(_) => Ok(true),
-            Err(e) if [ERANGE, EOVERFLOW].contains(&e.errno) => Ok(false),
-            Err(e) => Err(cluster(e)),
-        }
+        };
+        self.chain.note_txn(entry)?;
+        Ok(true)
     }
 
     async fn audit(&self, record: AuditRecord) -> Result<u64> {
@@ -415,8 +435,13 @@ impl ShardStore for RadosStore {
         token: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<AuditEntry>, Option<u64>)> {
-        let (entries, more) =
-            super::audit::history(&self.pool, key, before, token, limit, self.timeout).await?;
+        let place = Place {
+            pool: &self.pool,
+            chain: &self.chain_name,
+            newest: self.chain.newest_segment(),
+            timeout: self.timeout,
+        };
+        let (entries, more) = history(&place, key, before, token, limit).await?;
         let next = if more {
             entries.last().map(|entry| entry.seq)
         } else {
