@@ -109,16 +109,43 @@ start_osd() {
     spawn "osd.$id" ceph-osd -i "$id"
 }
 
+# Waits up to $2 seconds for osd.$1 to be marked up; fails at once if its daemon died.
+wait_up() {
+    local id=$1 limit=$2 waited=0
+    while [ "$waited" -lt "$limit" ]; do
+        alive "osd.$id" || return 1
+        ceph_ osd dump 2>/dev/null | grep -q "^osd\.$id up" && return 0
+        sleep 1; waited=$((waited + 1))
+    done
+    return 1
+}
+
+# Creates and starts a fresh OSD and waits for it to be up; prints its id. A new OSD
+# that reuses a just-purged id was once refused by the monitor at boot ("wrong fsid"),
+# so a daemon that does not come up is removed again and the OSD made anew.
 add_osd() {
-    local uuid id
-    uuid=$(cat /proc/sys/kernel/random/uuid)
-    id=$(ceph_ osd new "$uuid")
-    mkdir -p "$D/osd/ceph-$id"
-    rm -f "$D/blocks/osd.$id.block"
-    ceph-osd -c "$CONF" -i "$id" --mkfs --osd-uuid "$uuid" >>"$D/log/osd.$id.mkfs" 2>&1 \
-        || { say "mkfs of osd.$id failed: see $D/log/osd.$id.mkfs"; exit 1; }
-    start_osd "$id"
-    echo "$id"
+    local uuid id attempt
+    for attempt in 1 2 3; do
+        uuid=$(cat /proc/sys/kernel/random/uuid)
+        id=$(ceph_ osd new "$uuid")
+        mkdir -p "$D/osd/ceph-$id"
+        rm -f "$D/blocks/osd.$id.block"
+        ceph-osd -c "$CONF" -i "$id" --mkfs --osd-uuid "$uuid" >>"$D/log/osd.$id.mkfs" 2>&1 \
+            || { say "mkfs of osd.$id failed: see $D/log/osd.$id.mkfs"; exit 1; }
+        start_osd "$id"
+        if wait_up "$id" 60; then
+            echo "$id"
+            return 0
+        fi
+        say "osd.$id did not come up (try $attempt): $(tail -n 3 "$D/log/osd.$id.out" 2>/dev/null | tr '\n' ' ')"
+        if alive "osd.$id"; then kill -KILL "$(cat "$D/pids/osd.$id.pid")"; fi
+        rm -f "$D/pids/osd.$id.pid"
+        rm -rf "$D/osd/ceph-$id" "$D/blocks/osd.$id.block"
+        ceph_ osd purge "$id" --yes-i-really-mean-it >/dev/null 2>&1 || true
+        sleep 2
+    done
+    say "no new OSD came up after 3 tries"
+    exit 1
 }
 
 wait_clean() {

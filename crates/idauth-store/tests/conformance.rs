@@ -344,11 +344,17 @@ async fn replay_index(place: Place) {
         .unwrap()
         .as_millis() as i64;
     assert!(store.record_txn("agency", "t-2", real, real).await.unwrap());
-    store.audit(audit_record(9, "tok-r", "ref-r")).await.unwrap();
+    store
+        .audit(audit_record(9, "tok-r", "ref-r"))
+        .await
+        .unwrap();
     drop(store);
     let store = place.open().await;
     assert!(
-        !store.record_txn("agency", "t-2", real, real + 1).await.unwrap(),
+        !store
+            .record_txn("agency", "t-2", real, real + 1)
+            .await
+            .unwrap(),
         "a replay after a restart"
     );
     assert!(

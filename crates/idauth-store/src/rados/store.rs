@@ -185,7 +185,9 @@ impl RadosStore {
     /// racing inserts the newer wins whatever their order.
     fn remember(&self, key: &StorageKey, sealed: Vec<u8>, version: u64) {
         self.cache
-            .insert_if(*key, (Arc::new(sealed), version), |(_, cached)| *cached < version);
+            .insert_if(*key, (Arc::new(sealed), version), |(_, cached)| {
+                *cached < version
+            });
     }
 
     /// Creates the (centre, request id) guard; `Ok(Guard::Created)` when this call
@@ -338,7 +340,9 @@ fn cluster_error(error: super::RadosError) -> StoreError {
 impl ShardStore for RadosStore {
     async fn get(&self, key: &StorageKey, keys: &RecordKeys) -> Result<Option<ResidentRecord>> {
         if let Some((sealed, _)) = self.cache.get(key) {
-            return Ok(Some(postcard::from_bytes(&seal::open(&sealed, key, keys)?)?));
+            return Ok(Some(postcard::from_bytes(&seal::open(
+                &sealed, key, keys,
+            )?)?));
         }
         let Some((sealed, _, _)) = self.read_record(key, None).await? else {
             return Ok(None);
