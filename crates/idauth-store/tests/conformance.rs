@@ -493,3 +493,31 @@ conformance!(
     replay_index,
     audit_chain_history_restart_and_tamper,
 );
+
+/// RADOS only (sled locks its directory against a second process): a second process
+/// writing a shard's chain by mistake cannot fork it. Each batch asserts the head it
+/// follows, so the writer whose head is stale is refused and the chain stays whole.
+#[cfg(feature = "rados")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_writer_cannot_fork_a_rados_chain() {
+    let Some(place) = Place::rados() else { return };
+    let first = place.open().await;
+    first
+        .audit(audit_record(1, "tok-a", "ref-1"))
+        .await
+        .unwrap();
+    let second = place.open().await;
+    second
+        .audit(audit_record(2, "tok-b", "ref-2"))
+        .await
+        .unwrap();
+    let refused = first.audit(audit_record(1, "tok-a", "ref-3")).await;
+    assert!(refused.is_err(), "a stale writer appended: {refused:?}");
+    // The refused writer reads the head back and goes on from it.
+    first
+        .audit(audit_record(1, "tok-a", "ref-4"))
+        .await
+        .unwrap();
+    drop((first, second));
+    assert_eq!(place.verify_chain().await, Ok(3));
+}

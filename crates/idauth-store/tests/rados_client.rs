@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use idauth_store::rados::{Cluster, EEXIST, ENOENT, EOVERFLOW, ERANGE, Pool, ReadOp, WriteOp};
+use idauth_store::rados::{
+    Cluster, ECANCELED, EEXIST, ENOENT, EOVERFLOW, ERANGE, Pool, ReadOp, WriteOp,
+};
 
 mod common;
 
@@ -20,6 +22,46 @@ fn pool() -> Option<Pool> {
             .pool("idauth", &common::fresh_namespace())
             .expect("the idauth pool"),
     )
+}
+
+#[tokio::test]
+async fn an_omap_comparison_guards_the_whole_write() {
+    let Some(pool) = pool() else { return };
+    let set = |key: &str, value: &str| {
+        WriteOp::default().omap_set(key.as_bytes().to_vec(), value.as_bytes().to_vec())
+    };
+    pool.write("cmp", set("head", "h1"), T).await.unwrap();
+    // Holds: the entry and the new head go in together.
+    let op = set("e1", "x").omap_set(b"head".to_vec(), b"h2".to_vec());
+    pool.write("cmp", op.omap_equals(b"head".to_vec(), b"h1".to_vec()), T)
+        .await
+        .unwrap();
+    // Does not hold (the head moved on): nothing of the write lands.
+    let op = set("e2", "y").omap_set(b"head".to_vec(), b"h3".to_vec());
+    let refused = pool
+        .write("cmp", op.omap_equals(b"head".to_vec(), b"h1".to_vec()), T)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.errno, ECANCELED, "{refused}");
+    // A key that is not there does not compare equal to a value either.
+    let op = set("e3", "z").omap_equals(b"missing".to_vec(), b"h2".to_vec());
+    assert!(pool.write("cmp", op, T).await.is_err());
+    let read = pool
+        .read("cmp", ReadOp::default().omap_after("", "", 16), T)
+        .await
+        .unwrap();
+    let stored: Vec<String> = read
+        .omap
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                String::from_utf8_lossy(k),
+                String::from_utf8_lossy(v)
+            )
+        })
+        .collect();
+    assert_eq!(stored, ["e1=x", "head=h2"]);
 }
 
 #[tokio::test]

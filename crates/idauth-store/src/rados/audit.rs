@@ -20,6 +20,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
 use idauth_core::StorageKey;
 use tokio::sync::{mpsc, oneshot};
 
@@ -185,6 +186,21 @@ struct Writing {
     txn_retention_ms: i64,
 }
 
+/// Batches in flight at once. The next batch's segment write goes out while the last
+/// one is still being replicated, asserting the head that one leaves (an omap
+/// comparison), so a verify waits for about one write rather than up to two, and a
+/// batch can never land without the one before it.
+const DEPTH: usize = 2;
+
+/// What a batch in flight answers: its sequence numbers, or why not.
+type Landing<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<u64>>> + Send + 'a>>;
+
+/// A batch in flight, with the callers to answer and its segment.
+type Flight<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = (Result<Vec<u64>>, Vec<Reply>, u64)> + Send + 'a>,
+>;
+
 async fn writer(
     writing: Writing,
     mut head: Head,
@@ -199,104 +215,162 @@ async fn writer(
         txn_retention_ms,
     } = writing;
     let mut swept_hour = None;
-    // After a failed append the segment write may still land (a timed-out operation
-    // is not withdrawn): the head is read back from the cluster before the next one,
-    // so no sequence number is given twice.
+    let mut in_flight: futures_util::stream::FuturesOrdered<Flight<'_>> =
+        futures_util::stream::FuturesOrdered::new();
+    // After a failed batch its write may still land (a timed-out operation is not
+    // withdrawn): nothing more is sent until every batch in flight has answered, then
+    // the head is read back from the cluster, so no sequence number is given twice.
     let mut uncertain = false;
-    while let Some(first) = incoming.recv().await {
-        // Once an hour, the replay bucket that left the window goes (a start removed
-        // older ones).
-        let now_ms = super::txns::clock_ms();
-        let gone = super::txns::left_window(swept_hour, txn_retention_ms, now_ms);
-        if swept_hour != Some(super::txns::hour_of(now_ms)) {
-            if let Err(error) = super::txns::sweep(&pool, &chain, gone, timeout).await {
-                tracing::warn!(%error, "an old replay bucket was not removed; trying again next hour");
-            }
-            swept_hour = Some(super::txns::hour_of(now_ms));
-        }
-        if uncertain {
-            match read_head(&pool, &chain, timeout).await {
-                Ok((read, segment)) => {
-                    (head, tail, uncertain) = (read, segment, false);
+    let mut closed = false;
+    loop {
+        // A batch that opens a segment cannot assert the previous batch's head (that is
+        // in the segment before), so it waits until nothing is in flight.
+        let opens_segment = head.next_seq.is_multiple_of(SEGMENT);
+        let room = !closed
+            && !uncertain
+            && in_flight.len() < DEPTH
+            && (!opens_segment || in_flight.is_empty());
+        tokio::select! {
+            Some((landed, replies, segment)) = in_flight.next(), if !in_flight.is_empty() => {
+                match landed {
+                    Ok(seqs) => {
+                        newest.fetch_max(segment, Ordering::AcqRel);
+                        for (reply, seq) in replies.into_iter().zip(seqs) {
+                            let _ = reply.send(Ok(seq));
+                        }
+                    }
+                    Err(error) => {
+                        uncertain = true;
+                        tracing::error!(%error, "audit or replay entries not written to the RADOS pool");
+                        for reply in replies {
+                            let _ = reply.send(Err(StoreError::Flush(error.to_string())));
+                        }
+                    }
                 }
+            }
+            queued = incoming.recv(), if room => {
+                let Some(first) = queued else {
+                    closed = true;
+                    continue;
+                };
+                let now_ms = super::txns::clock_ms();
+                if swept_hour != Some(super::txns::hour_of(now_ms)) {
+                    // Once an hour, the replay bucket that left the window goes (a start
+                    // removed older ones).
+                    let gone = super::txns::left_window(swept_hour, txn_retention_ms, now_ms);
+                    if let Err(error) = super::txns::sweep(&pool, &chain, gone, timeout).await {
+                        tracing::warn!(%error, "an old replay bucket was not removed; trying again next hour");
+                    }
+                    swept_hour = Some(super::txns::hour_of(now_ms));
+                }
+                let (records, replies, txns) = gather(first, &mut incoming, &head);
+                let at = Place { pool: &pool, chain: &chain, timeout };
+                match issue(at, &head, tail, records, txns) {
+                    Ok((next, segment, landing)) => {
+                        (head, tail) = (next, segment);
+                        in_flight.push_back(Box::pin(async move {
+                            (landing.await, replies, segment)
+                        }));
+                    }
+                    Err(error) => {
+                        for reply in replies {
+                            let _ = reply.send(Err(StoreError::Flush(error.to_string())));
+                        }
+                    }
+                }
+            }
+            else => {}
+        }
+        if uncertain && in_flight.is_empty() {
+            match read_head(&pool, &chain, timeout).await {
+                Ok((read, segment)) => (head, tail, uncertain) = (read, segment, false),
                 Err(error) => {
                     tracing::error!(%error, "the RADOS audit chain's head cannot be read");
-                    if let Queued::Audit(_, reply) = first {
-                        let _ = reply.send(Err(error));
+                    // Refuse what is queued rather than wait blind; try again on the next.
+                    match incoming.recv().await {
+                        Some(Queued::Audit(_, reply)) => {
+                            let _ = reply.send(Err(error));
+                        }
+                        Some(Queued::Txn(_)) => {}
+                        None => closed = true,
                     }
-                    continue;
                 }
             }
         }
-        let (mut records, mut replies, mut txns) = (Vec::new(), Vec::new(), Vec::new());
-        let mut queued = Some(first);
-        // Only as many records as fit in the current segment, so one write holds them.
-        let room = (SEGMENT - head.next_seq % SEGMENT) as usize;
-        while let Some(next) = queued.take() {
-            match next {
-                Queued::Audit(record, reply) => {
-                    records.push(record);
-                    replies.push(reply);
-                }
-                Queued::Txn(entry) => txns.push(entry),
-            }
-            if records.len() < BATCH.min(room) && txns.len() < BATCH {
-                queued = incoming.try_recv().ok();
-            }
-        }
-        let (appended, txns_written) = futures_util::future::join(
-            append(&pool, &chain, timeout, &head, tail, records),
-            super::txns::write(&pool, &chain, timeout, &txns),
-        )
-        .await;
-        let seqs = match appended {
-            Ok((next, segment, seqs)) => {
-                (head, tail) = (next, segment);
-                newest.store(tail, Ordering::Release);
-                Ok(seqs)
-            }
-            Err(error) => {
-                uncertain = true;
-                Err(error)
-            }
-        };
-        match (seqs, txns_written) {
-            (Ok(seqs), Ok(())) => {
-                for (reply, seq) in replies.into_iter().zip(seqs) {
-                    let _ = reply.send(Ok(seq));
-                }
-            }
-            (Err(error), _) | (_, Err(error)) => {
-                tracing::error!(%error, "audit or replay entries not written to the RADOS pool");
-                for reply in replies {
-                    let _ = reply.send(Err(StoreError::Flush(error.to_string())));
-                }
-            }
+        if closed && in_flight.is_empty() {
+            return;
         }
     }
 }
 
-/// Writes one batch: the chain segment (entries, their history index and the head,
-/// one atomic operation), then the tail when the segment is new; the head after it and
-/// the segment written. Nothing to write for an empty batch.
-async fn append(
-    pool: &Pool,
-    chain: &str,
+/// Where a batch goes.
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    pool: &'a Pool,
+    chain: &'a str,
     timeout: Duration,
+}
+
+/// `first` and whatever else is queued: records only as many as fit in the current
+/// segment, so one write holds them.
+fn gather(
+    first: Queued,
+    incoming: &mut mpsc::UnboundedReceiver<Queued>,
+    head: &Head,
+) -> (Vec<AuditRecord>, Vec<Reply>, Vec<TxnEntry>) {
+    let (mut records, mut replies, mut txns) = (Vec::new(), Vec::new(), Vec::new());
+    let room = (SEGMENT - head.next_seq % SEGMENT) as usize;
+    let mut queued = Some(first);
+    while let Some(next) = queued.take() {
+        match next {
+            Queued::Audit(record, reply) => {
+                records.push(record);
+                replies.push(reply);
+            }
+            Queued::Txn(entry) => txns.push(entry),
+        }
+        if records.len() < BATCH.min(room) && txns.len() < BATCH {
+            queued = incoming.try_recv().ok();
+        }
+    }
+    (records, replies, txns)
+}
+
+/// Sends one batch: the chain segment (entries, their history index and the head, one
+/// atomic operation that asserts the head it follows, or creates the segment), then the
+/// tail when the segment is new; the replay entries beside it. Returns the head after
+/// the batch, its segment and what answers once everything landed.
+fn issue<'a>(
+    at: Place<'a>,
     head: &Head,
     tail: u64,
     records: Vec<AuditRecord>,
-) -> Result<(Head, u64, Vec<u64>)> {
+    txns: Vec<TxnEntry>,
+) -> Result<(Head, u64, Landing<'a>)> {
+    let Place {
+        pool,
+        chain,
+        timeout,
+    } = at;
+    let segment = head.next_seq / SEGMENT;
+    let txns_written = async move { super::txns::write(pool, chain, timeout, &txns).await };
     if records.is_empty() {
         let same = Head {
             next_seq: head.next_seq,
             last_hash: head.last_hash,
         };
-        return Ok((same, tail, Vec::new()));
+        return Ok((
+            same,
+            tail,
+            Box::pin(async move { txns_written.await.map(|()| Vec::new()) }),
+        ));
     }
     let prepared = AuditLog::prepare(head, records)?;
-    let segment = head.next_seq / SEGMENT;
-    let mut op = WriteOp::default();
+    let mut op = if head.next_seq.is_multiple_of(SEGMENT) {
+        WriteOp::default().create_exclusive()
+    } else {
+        WriteOp::default().omap_equals(b"head".to_vec(), postcard::to_stdvec(head)?)
+    };
     for (seq, bytes, subject) in &prepared.entries {
         op = op.omap_set(format!("{seq:016x}").into_bytes(), bytes.clone());
         if let Some(subject) = subject {
@@ -304,20 +378,27 @@ async fn append(
         }
     }
     op = op.omap_set(b"head".to_vec(), prepared.head_bytes.clone());
-    pool.write(&segment_oid(chain, segment), op, timeout)
-        .await
-        .map_err(cluster)?;
-    if segment != tail {
-        pool.write(
-            &tail_oid(chain),
-            WriteOp::default().write_full(segment.to_le_bytes().to_vec()),
-            timeout,
-        )
-        .await
-        .map_err(cluster)?;
-    }
-    let seqs = prepared.entries.iter().map(|(seq, _, _)| *seq).collect();
-    Ok((prepared.head, segment, seqs))
+    let seqs: Vec<u64> = prepared.entries.iter().map(|(seq, _, _)| *seq).collect();
+    let chain_written = async move {
+        pool.write(&segment_oid(chain, segment), op, timeout)
+            .await
+            .map_err(cluster)?;
+        if segment != tail {
+            let op = WriteOp::default().write_full(segment.to_le_bytes().to_vec());
+            pool.write(&tail_oid(chain), op, timeout)
+                .await
+                .map_err(cluster)?;
+        }
+        Ok::<(), StoreError>(())
+    };
+    let landing = async move {
+        let (chain_written, txns_written) =
+            futures_util::future::join(chain_written, txns_written).await;
+        chain_written?;
+        txns_written?;
+        Ok(seqs)
+    };
+    Ok((prepared.head, segment, Box::pin(landing)))
 }
 
 /// Walks the chain `chain` in `pool`: the number of entries, or the first break (the

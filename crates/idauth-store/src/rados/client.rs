@@ -41,6 +41,8 @@ pub const ETIMEDOUT: i32 = 110;
 pub const ENOSPC: i32 = 28;
 /// EDQUOT: the pool's quota is reached.
 pub const EDQUOT: i32 = 122;
+/// ECANCELED: an omap comparison did not hold.
+pub const ECANCELED: i32 = 125;
 
 fn check(op: &'static str, rv: c_int) -> Result<c_int, RadosError> {
     if rv < 0 {
@@ -350,6 +352,7 @@ impl Pool {
             assert_version,
             write_full,
             omap,
+            omap_equals,
             remove,
         } = op;
         // SAFETY: creates a fresh operation, owned by `Pending` until released.
@@ -365,6 +368,17 @@ impl Pool {
             }
             if let Some(version) = assert_version {
                 ffi::rados_write_op_assert_version(raw, version);
+            }
+            if let Some((key, value)) = &omap_equals {
+                ffi::rados_write_op_omap_cmp2(
+                    raw,
+                    key.as_ptr().cast(),
+                    ffi::LIBRADOS_CMPXATTR_OP_EQ,
+                    value.as_ptr().cast(),
+                    key.len(),
+                    value.len(),
+                    std::ptr::null_mut(),
+                );
             }
             if remove {
                 ffi::rados_write_op_remove(raw);
@@ -384,6 +398,7 @@ impl Pool {
         }
         let mut keep: Vec<Vec<u8>> = omap.into_iter().flat_map(|(k, v)| [k, v]).collect();
         keep.push(data);
+        keep.extend(omap_equals.into_iter().flat_map(|(k, v)| [k, v]));
         let pending = Pending {
             _keep: keep,
             _pointers: vec![keys, vals],

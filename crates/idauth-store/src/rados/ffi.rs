@@ -19,6 +19,9 @@ pub type rados_callback_t = Option<unsafe extern "C" fn(cb: rados_completion_t, 
 /// `rados_write_op_create`: fail with EEXIST if the object exists.
 pub const LIBRADOS_CREATE_EXCLUSIVE: c_int = 1;
 
+/// `rados_write_op_omap_cmp2`: the stored value must equal the given one.
+pub const LIBRADOS_CMPXATTR_OP_EQ: u8 = 1;
+
 /// `struct rados_pool_stat_t`.
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy)]
@@ -72,6 +75,15 @@ unsafe extern "C" {
         num: usize,
     );
     pub fn rados_write_op_remove(op: rados_write_op_t);
+    pub fn rados_write_op_omap_cmp2(
+        op: rados_write_op_t,
+        key: *const c_char,
+        comparison_operator: u8,
+        val: *const c_char,
+        key_len: usize,
+        val_len: usize,
+        prval: *mut c_int,
+    );
     pub fn rados_aio_write_op_operate(
         op: rados_write_op_t,
         io: rados_ioctx_t,

@@ -13,6 +13,6 @@ mod txns;
 
 pub use audit::verify_chain;
 pub use client::{Cluster, Pool, RadosError, ReadOp, ReadResult, WriteOp};
-pub use client::{EDQUOT, EEXIST, ENOENT, ENOSPC, EOVERFLOW, ERANGE, ETIMEDOUT};
+pub use client::{ECANCELED, EDQUOT, EEXIST, ENOENT, ENOSPC, EOVERFLOW, ERANGE, ETIMEDOUT};
 pub use copy::{CopyCounts, Progress, copy_shard};
 pub use store::{RadosOptions, RadosStore};

@@ -7,6 +7,7 @@ pub struct WriteOp {
     pub(super) assert_version: Option<u64>,
     pub(super) write_full: Option<Vec<u8>>,
     pub(super) omap: Vec<(Vec<u8>, Vec<u8>)>,
+    pub(super) omap_equals: Option<(Vec<u8>, Vec<u8>)>,
     pub(super) remove: bool,
 }
 
@@ -36,6 +37,14 @@ impl WriteOp {
     #[must_use]
     pub fn omap_set(mut self, key: Vec<u8>, value: Vec<u8>) -> Self {
         self.omap.push((key, value));
+        self
+    }
+
+    /// Fails with ECANCELED unless omap key `key` holds exactly `value` (the whole
+    /// operation then changes nothing).
+    #[must_use]
+    pub fn omap_equals(mut self, key: Vec<u8>, value: Vec<u8>) -> Self {
+        self.omap_equals = Some((key, value));
         self
     }
 
