@@ -235,17 +235,19 @@ fn bench_probes_only_the_fingers_synth_enrolled() {
         None,
         "{report}"
     );
-    // Every probe is of an enrolled finger, so each verify matches, unless this busy
+    // Every probe is of an enrolled finger, so each verify is decided, unless this busy
     // test machine made the service shed it (a server-side refusal, not a probe's).
+    // Decided is not always matched: a genuine synthetic impression misses now and
+    // then (the matcher's false non-match rate, some 0.1-0.5 % in `idauth bench`).
     let shed: u64 = ["OVERLOADED", "DEADLINE_EXCEEDED"]
         .iter()
         .filter_map(|code| verify["errors"].get(*code)?.as_u64())
         .sum();
-    assert_eq!(
-        verify["decisions"]["match"].as_u64().unwrap() + shed,
-        80,
-        "{report}"
-    );
+    let decisions = &verify["decisions"];
+    let matched = decisions["match"].as_u64().unwrap();
+    let missed = decisions["no_match"].as_u64().unwrap_or(0);
+    assert_eq!(matched + missed + shed, 80, "{report}");
+    assert!(missed <= 4, "{missed} genuine probes missed: {report}");
     assert!(shed < 8, "{report}");
     // More probe fingers than enrolled ones is refused before anything is sent.
     let output = idauth()

@@ -1,19 +1,19 @@
 //! The audit chain on RADOS: the same entries, links and head as on sled
 //! (`crate::audit`), in omap segments of one shard's chain, which also hold the
-//! residents' history index; and the replay index's hour buckets.
+//! residents' history index and the replay index.
 //!
 //! - `{chain}.a.{segment:08x}`: omap `{seq:016x}` -> entry bytes, `head` -> the head
-//!   after that segment's last entry, and `h.{storage key hex}.{u64::MAX - seq:016x}` ->
+//!   after that segment's last entry, `h.{storage key hex}.{u64::MAX - seq:016x}` ->
 //!   the same entry bytes for each entry about a resident (the history index: a
-//!   resident's entries in a segment list newest first under one prefix). `SEGMENT`
-//!   entries a segment, so no omap grows past what RADOS recovers comfortably.
+//!   resident's entries in a segment list newest first under one prefix), and
+//!   `t.{txn hash hex}` -> the request's timestamp for each (caller, txn) pair recorded
+//!   (the replay index, `txns.rs`). `SEGMENT` entries a segment: with their history and
+//!   replay keys, under Ceph's large-omap warning of 200,000 keys.
 //! - `{chain}.a.tail`: the number of the segment being written.
-//! - `{chain}.t.{hour:08x}`: omap `{txn hash hex}` -> the request's timestamp, for the
-//!   (caller, txn) pairs whose timestamp falls in that hour (`txns.rs`).
 //!
 //! One task per chain writes (the chain's only writer): it takes every record and
 //! replay entry queued while its last write was in flight and writes them in one
-//! operation per object, like the sled engine's group commit, so a verify costs the
+//! operation, like the sled engine's group commit, so a verify costs the
 //! cluster a share of a batch rather than writes of its own. No lock is held across an
 //! await.
 
@@ -70,9 +70,9 @@ type Reply = oneshot::Sender<Result<u64>>;
 enum Queued {
     /// An audit record, answered with its sequence number once written.
     Audit(AuditRecord, Reply),
-    /// A replay-index entry: written with the next batch, answered by nothing. The
-    /// verify that made it is answered only after its own audit entry, queued after
-    /// it, so the entry is durable before any answer that relied on it.
+    /// A replay-index entry: written with the next batch of audit entries, answered by
+    /// nothing. The verify that made it is answered only after its own audit entry,
+    /// queued after it, so the entry is durable before any answer that relied on it.
     Txn(TxnEntry),
 }
 
@@ -90,7 +90,6 @@ impl Chain {
         pool: std::sync::Arc<Pool>,
         chain: String,
         timeout: Duration,
-        txn_retention_ms: i64,
     ) -> Result<Self> {
         let (head, segment) = read_head(&pool, &chain, timeout).await?;
         let (queue, incoming) = mpsc::unbounded_channel();
@@ -100,7 +99,6 @@ impl Chain {
             chain,
             timeout,
             newest: std::sync::Arc::clone(&newest),
-            txn_retention_ms,
         };
         tokio::spawn(writer(writing, head, segment, incoming));
         Ok(Self { queue, newest })
@@ -183,7 +181,6 @@ struct Writing {
     chain: String,
     timeout: Duration,
     newest: std::sync::Arc<AtomicU64>,
-    txn_retention_ms: i64,
 }
 
 /// Batches in flight at once. The next batch's segment write goes out while the last
@@ -212,9 +209,10 @@ async fn writer(
         chain,
         timeout,
         newest,
-        txn_retention_ms,
     } = writing;
-    let mut swept_hour = None;
+    // Replay entries wait for the next batch of audit entries (their verifies' own
+    // entries follow them), so that every write is a chain write.
+    let mut txns = Vec::new();
     let mut in_flight: futures_util::stream::FuturesOrdered<Flight<'_>> =
         futures_util::stream::FuturesOrdered::new();
     // After a failed batch its write may still land (a timed-out operation is not
@@ -253,19 +251,12 @@ async fn writer(
                     closed = true;
                     continue;
                 };
-                let now_ms = super::txns::clock_ms();
-                if swept_hour != Some(super::txns::hour_of(now_ms)) {
-                    // Once an hour, the replay bucket that left the window goes (a start
-                    // removed older ones).
-                    let gone = super::txns::left_window(swept_hour, txn_retention_ms, now_ms);
-                    if let Err(error) = super::txns::sweep(&pool, &chain, gone, timeout).await {
-                        tracing::warn!(%error, "an old replay bucket was not removed; trying again next hour");
-                    }
-                    swept_hour = Some(super::txns::hour_of(now_ms));
+                let (records, replies) = gather(first, &mut incoming, &head, &mut txns);
+                if records.is_empty() {
+                    continue;
                 }
-                let (records, replies, txns) = gather(first, &mut incoming, &head);
                 let at = Place { pool: &pool, chain: &chain, timeout };
-                match issue(at, &head, tail, records, txns) {
+                match issue(at, &head, tail, records, std::mem::take(&mut txns)) {
                     Ok((next, segment, landing)) => {
                         (head, tail) = (next, segment);
                         in_flight.push_back(Box::pin(async move {
@@ -312,13 +303,14 @@ struct Place<'a> {
 }
 
 /// `first` and whatever else is queued: records only as many as fit in the current
-/// segment, so one write holds them.
+/// segment, so one write holds them; replay entries onto `txns`.
 fn gather(
     first: Queued,
     incoming: &mut mpsc::UnboundedReceiver<Queued>,
     head: &Head,
-) -> (Vec<AuditRecord>, Vec<Reply>, Vec<TxnEntry>) {
-    let (mut records, mut replies, mut txns) = (Vec::new(), Vec::new(), Vec::new());
+    txns: &mut Vec<TxnEntry>,
+) -> (Vec<AuditRecord>, Vec<Reply>) {
+    let (mut records, mut replies) = (Vec::new(), Vec::new());
     let room = (SEGMENT - head.next_seq % SEGMENT) as usize;
     let mut queued = Some(first);
     while let Some(next) = queued.take() {
@@ -333,12 +325,12 @@ fn gather(
             queued = incoming.try_recv().ok();
         }
     }
-    (records, replies, txns)
+    (records, replies)
 }
 
-/// Sends one batch: the chain segment (entries, their history index and the head, one
-/// atomic operation that asserts the head it follows, or creates the segment), then the
-/// tail when the segment is new; the replay entries beside it. Returns the head after
+/// Sends one batch: the chain segment (entries, their history index, the replay
+/// entries and the head, one atomic operation that asserts the head it follows, or
+/// creates the segment), then the tail when the segment is new. Returns the head after
 /// the batch, its segment and what answers once everything landed.
 fn issue<'a>(
     at: Place<'a>,
@@ -353,18 +345,6 @@ fn issue<'a>(
         timeout,
     } = at;
     let segment = head.next_seq / SEGMENT;
-    let txns_written = async move { super::txns::write(pool, chain, timeout, &txns).await };
-    if records.is_empty() {
-        let same = Head {
-            next_seq: head.next_seq,
-            last_hash: head.last_hash,
-        };
-        return Ok((
-            same,
-            tail,
-            Box::pin(async move { txns_written.await.map(|()| Vec::new()) }),
-        ));
-    }
     let prepared = AuditLog::prepare(head, records)?;
     let mut op = if head.next_seq.is_multiple_of(SEGMENT) {
         WriteOp::default().create_exclusive()
@@ -377,9 +357,13 @@ fn issue<'a>(
             op = op.omap_set(history_key(subject, *seq), bytes.clone());
         }
     }
+    for entry in &txns {
+        let (key, value) = super::txns::omap_pair(entry);
+        op = op.omap_set(key, value);
+    }
     op = op.omap_set(b"head".to_vec(), prepared.head_bytes.clone());
     let seqs: Vec<u64> = prepared.entries.iter().map(|(seq, _, _)| *seq).collect();
-    let chain_written = async move {
+    let landing = async move {
         pool.write(&segment_oid(chain, segment), op, timeout)
             .await
             .map_err(cluster)?;
@@ -389,13 +373,6 @@ fn issue<'a>(
                 .await
                 .map_err(cluster)?;
         }
-        Ok::<(), StoreError>(())
-    };
-    let landing = async move {
-        let (chain_written, txns_written) =
-            futures_util::future::join(chain_written, txns_written).await;
-        chain_written?;
-        txns_written?;
         Ok(seqs)
     };
     Ok((prepared.head, segment, Box::pin(landing)))
@@ -427,8 +404,9 @@ pub async fn verify_chain(
                     last_head = Some(postcard::from_bytes(bytes)?);
                     continue;
                 }
-                if key.starts_with(b"h.") {
-                    // The history index: copies of entries walked by their own keys.
+                if key.starts_with(b"h.") || key.starts_with(b"t.") {
+                    // The history index (copies of entries walked by their own keys)
+                    // and the replay index.
                     continue;
                 }
                 let key_seq = std::str::from_utf8(key)

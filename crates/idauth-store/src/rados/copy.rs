@@ -1,10 +1,10 @@
 //! `idauth store copy`: one shard's sled store streamed into its RADOS namespace, the
 //! migration from one machine to a cluster. Idempotent and resumable: records, request
 //! guards and replay entries are exclusive creates (one already there is counted, not
-//! rewritten); replay entries are set in their hour buckets where missing; the audit
-//! chain continues from the pool's head after checking that the pool's chain is a
-//! prefix of this one; history index entries are set again unchanged in the segments
-//! that hold their entries.
+//! rewritten); the audit chain continues from the pool's head after checking that the
+//! pool's chain is a prefix of this one; history index entries are set again unchanged
+//! in the segments that hold their entries; replay entries are set in the chain's
+//! newest segment where missing.
 
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use futures_util::stream::{self, StreamExt};
 use std::collections::BTreeMap;
 
 use super::audit::{SEGMENT, cluster, hex, history_key, read_head, segment_oid, tail_oid};
-use super::client::{EEXIST, ENOENT, Pool, ReadOp, WriteOp};
+use super::client::{EEXIST, Pool, ReadOp, WriteOp};
 use super::store::{record_oid, request_oid};
 use crate::audit::Head;
 use crate::error::{Result, StoreError};
@@ -135,8 +135,6 @@ pub async fn copy_shard(
     });
     counts.requests = create_all(pool, requests, timeout, "requests", progress).await?;
 
-    counts.txns = copy_txns(&tree("txns")?, pool, chain, timeout, progress).await?;
-
     counts.audit_entries = copy_chain(&tree("audit")?, pool, chain, timeout, progress).await?;
     counts.history = copy_history(
         &tree("history")?,
@@ -147,6 +145,7 @@ pub async fn copy_shard(
         progress,
     )
     .await?;
+    counts.txns = copy_txns(&tree("txns")?, pool, chain, timeout, progress).await?;
     Ok(counts)
 }
 
@@ -227,12 +226,11 @@ async fn copy_chain(
     Ok((total, copied))
 }
 
-/// A replay entry as its bucket holds it: the hash (hex) and the timestamp.
-type Pair = (Vec<u8>, Vec<u8>);
-
-/// The replay entries, each set in its hour's bucket unless there already; (entries in
-/// sled, set now). sled's key is the hour then the pair's hash, as the bucket's name
-/// and key are.
+/// The replay entries, each set in the chain's newest segment unless there already
+/// (a start reads the window's pairs from the newest segments); (entries in sled, set
+/// now). sled's key is the timestamp's hour, then the pair's hash. With no chain in the
+/// pool there is no segment to hold them, and none is set: a segment made for them
+/// alone would stand where the chain's first write must create its first segment.
 async fn copy_txns(
     txns: &sled::Tree,
     pool: &Pool,
@@ -240,53 +238,48 @@ async fn copy_txns(
     timeout: Duration,
     progress: Progress<'_>,
 ) -> Result<(u64, u64)> {
+    let (head, segment) = read_head(pool, chain, timeout).await?;
+    let total = txns.len() as u64;
+    if head.next_seq == 0 {
+        return Ok((total, 0));
+    }
+    let oid = segment_oid(chain, segment);
     let mut counts = (0, 0);
     let mut items = txns.iter().peekable();
     while items.peek().is_some() {
-        let mut buckets: BTreeMap<i64, Vec<Pair>> = BTreeMap::new();
-        let read_before = counts.0;
+        let mut pairs = Vec::new();
         for item in items.by_ref().take(INDEX_CHUNK) {
             let (key, stamp) = item?;
-            let (Some(hour), Some(hash)) = (key.get(..8), key.get(8..24)) else {
-                return Err(StoreError::Flush("a short txn key".into()));
-            };
-            let hour = i64::from_be_bytes(hour.try_into().unwrap_or_default());
-            buckets
-                .entry(hour)
-                .or_default()
-                .push((hex(hash).into_bytes(), stamp.to_vec()));
-            counts.0 += 1;
+            let hash = key
+                .get(8..24)
+                .ok_or_else(|| StoreError::Flush("a short txn key".into()))?;
+            pairs.push((format!("t.{}", hex(hash)).into_bytes(), stamp.to_vec()));
         }
-        let writes = buckets.into_iter().map(|(hour, pairs)| async move {
-            let oid = super::txns::bucket_oid(chain, hour);
-            let keys = pairs.iter().map(|(key, _)| key.clone()).collect();
-            let present = match pool
-                .read(&oid, ReadOp::default().omap_keys(keys), timeout)
-                .await
-            {
-                Ok(read) => read.omap.into_iter().map(|(key, _)| key).collect(),
-                Err(e) if e.errno == ENOENT => Vec::new(),
-                Err(e) => return Err(cluster(e)),
-            };
-            let missing: Vec<_> = pairs
+        let keys = pairs.iter().map(|(key, _)| key.clone()).collect();
+        let present: Vec<Vec<u8>> = pool
+            .read(&oid, ReadOp::default().omap_keys(keys), timeout)
+            .await
+            .map_err(cluster)?
+            .omap
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        let read = pairs.len() as u64;
+        let missing: Vec<_> = pairs
+            .into_iter()
+            .filter(|(key, _)| !present.contains(key))
+            .collect();
+        counts.0 += read;
+        counts.1 += missing.len() as u64;
+        if !missing.is_empty() {
+            let op = missing
                 .into_iter()
-                .filter(|(key, _)| !present.contains(key))
-                .collect();
-            let set = missing.len() as u64;
-            if set > 0 {
-                let op = missing
-                    .into_iter()
-                    .fold(WriteOp::default(), |op, (key, stamp)| {
-                        op.omap_set(key, stamp)
-                    });
-                pool.write(&oid, op, timeout).await.map_err(cluster)?;
-            }
-            Ok::<u64, StoreError>(set)
-        });
-        for set in futures_util::future::join_all(writes).await {
-            counts.1 += set?;
+                .fold(WriteOp::default(), |op, (key, stamp)| {
+                    op.omap_set(key, stamp)
+                });
+            pool.write(&oid, op, timeout).await.map_err(cluster)?;
         }
-        progress("txns", counts.0 - read_before);
+        progress("txns", read);
     }
     Ok(counts)
 }

@@ -9,8 +9,9 @@
 //! - `q.{request}`: the (centre, request id) guard, created exclusively before the
 //!   record is written and holding the write's fingerprint, so that a request id
 //!   reused for another resident is refused as on sled.
-//! - the audit chain, its history index and the replay index's hour buckets of
-//!   `audit.rs` and `txns.rs`, written in batches by the chain's one writer.
+//! - the audit chain's segments, which also hold the history index and the replay
+//!   index (`audit.rs`, `history.rs`, `txns.rs`), written in batches by the chain's one
+//!   writer.
 //!
 //! A write is acknowledged by RADOS once every replica of the acting set has it, so
 //! [`ShardStore::durable`] has nothing to wait for.
@@ -134,12 +135,7 @@ impl RadosStore {
         })
         .await?;
         let chain = patiently("reading the audit chain's head", || {
-            Chain::open(
-                Arc::clone(&pool),
-                options.chain.clone(),
-                options.op_timeout,
-                options.txn_retention_ms,
-            )
+            Chain::open(Arc::clone(&pool), options.chain.clone(), options.op_timeout)
         })
         .await?;
         Ok(Self {
