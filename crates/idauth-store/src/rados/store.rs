@@ -30,7 +30,6 @@ use super::client::{EEXIST, ENOENT, EOVERFLOW, ERANGE, Pool, ReadOp, ReadResult,
 use super::history::{Place, history};
 use super::txns::{Seen, clock_ms};
 use crate::audit::{AuditEntry, AuditRecord};
-use crate::cache::HotCache;
 use crate::error::{Result, StoreError};
 use crate::record::ResidentRecord;
 use crate::shard_store::{ShardStore, Write};
@@ -53,13 +52,11 @@ pub struct RadosOptions {
     pub op_timeout: Duration,
     /// How long a (caller, txn) pair is remembered, milliseconds.
     pub txn_retention_ms: i64,
-    /// Sealed records held in memory (0: none).
-    pub cache_records: usize,
 }
 
 impl RadosOptions {
     /// Defaults for `conf` and `pool`: namespace `idauth`, chain `shard-0`, a 2 s
-    /// operation timeout, the sled store's txn retention and record cache.
+    /// operation timeout, the sled store's txn retention.
     pub fn new(conf: PathBuf, pool: &str) -> Self {
         Self {
             conf,
@@ -68,7 +65,6 @@ impl RadosOptions {
             chain: "shard-0".into(),
             op_timeout: Duration::from_secs(2),
             txn_retention_ms: crate::StoreOptions::default().txn_retention_ms,
-            cache_records: crate::StoreOptions::default().cache_records,
         }
     }
 }
@@ -80,11 +76,6 @@ pub struct RadosStore {
     chain: Chain,
     chain_name: String,
     seen: Seen,
-    /// Sealed records by storage key, with their record version. Served without asking
-    /// the cluster because one process writes a shard's namespace (the rule the chain
-    /// and the replay index rely on too); sealed, so a cached record opens only for a
-    /// caller holding its key, as a read from the pool would.
-    cache: HotCache<StorageKey, (Arc<Vec<u8>>, u64)>,
     timeout: Duration,
     residents: AtomicU64,
 }
@@ -143,7 +134,6 @@ impl RadosStore {
             chain,
             chain_name: options.chain.clone(),
             seen,
-            cache: HotCache::new(options.cache_records),
             timeout: options.op_timeout,
             residents: AtomicU64::new(residents),
         })
@@ -175,15 +165,6 @@ impl RadosStore {
             Err(e) if e.errno == ENOENT => Ok(None),
             Err(e) => Err(cluster(e)),
         }
-    }
-
-    /// Caches `sealed` (record `version`) unless a newer version is cached: of two
-    /// racing inserts the newer wins whatever their order.
-    fn remember(&self, key: &StorageKey, sealed: Vec<u8>, version: u64) {
-        self.cache
-            .insert_if(*key, (Arc::new(sealed), version), |(_, cached)| {
-                *cached < version
-            });
     }
 
     /// Creates the (centre, request id) guard; `Ok(Guard::Created)` when this call
@@ -251,7 +232,7 @@ impl RadosStore {
             None => WriteOp::default().create_exclusive(),
             Some(version) => WriteOp::default().assert_version(version),
         };
-        op = op.write_full(sealed.clone()).omap_set(
+        op = op.write_full(sealed).omap_set(
             request_oid(request).into_bytes(),
             postcard::to_stdvec(&entry)?,
         );
@@ -264,7 +245,6 @@ impl RadosStore {
                 if record.version == 1 {
                     self.residents.fetch_add(1, Ordering::Relaxed);
                 }
-                self.remember(&write.key, sealed, record.version);
                 Ok(Some(Applied {
                     outcome: WriteOutcome {
                         reference: write.reference.to_owned(),
@@ -334,24 +314,21 @@ fn cluster_error(error: super::RadosError) -> StoreError {
 
 #[async_trait::async_trait]
 impl ShardStore for RadosStore {
+    /// Always from the pool, never a cache: a write that timed out here may still land
+    /// (an operation the client gave up on is not withdrawn from the OSD), and a cache
+    /// would go on serving the record from before it. A lock landing so must hold at
+    /// the next verify; the crash harness found a cached record serving the fingers of
+    /// before an update that had landed late and was then acknowledged to its resend.
     async fn get(&self, key: &StorageKey, keys: &RecordKeys) -> Result<Option<ResidentRecord>> {
-        if let Some((sealed, _)) = self.cache.get(key) {
-            return Ok(Some(postcard::from_bytes(&seal::open(
-                &sealed, key, keys,
-            )?)?));
-        }
         let Some((sealed, _, _)) = self.read_record(key, None).await? else {
             return Ok(None);
         };
-        let record: ResidentRecord = postcard::from_bytes(&seal::open(&sealed, key, keys)?)?;
-        self.remember(key, sealed, record.version);
-        Ok(Some(record))
+        Ok(Some(postcard::from_bytes(&seal::open(
+            &sealed, key, keys,
+        )?)?))
     }
 
     async fn contains(&self, key: &StorageKey) -> Result<bool> {
-        if self.cache.get(key).is_some() {
-            return Ok(true);
-        }
         match self
             .pool
             .read(&record_oid(key), ReadOp::default(), self.timeout)
