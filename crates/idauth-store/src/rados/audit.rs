@@ -364,18 +364,32 @@ fn issue<'a>(
     op = op.omap_set(b"head".to_vec(), prepared.head_bytes.clone());
     let seqs: Vec<u64> = prepared.entries.iter().map(|(seq, _, _)| *seq).collect();
     let landing = async move {
-        pool.write(&segment_oid(chain, segment), op, timeout)
-            .await
-            .map_err(cluster)?;
-        if segment != tail {
-            let op = WriteOp::default().write_full(segment.to_le_bytes().to_vec());
-            pool.write(&tail_oid(chain), op, timeout)
-                .await
-                .map_err(cluster)?;
-        }
+        write_segment(pool, chain, segment, op, tail, timeout).await?;
         Ok(seqs)
     };
     Ok((prepared.head, segment, Box::pin(landing)))
+}
+
+/// Applies `op` to segment `segment` of `chain`, then names it in the tail when it is
+/// not `tail` (the segment the tail already names).
+pub(crate) async fn write_segment(
+    pool: &Pool,
+    chain: &str,
+    segment: u64,
+    op: WriteOp,
+    tail: u64,
+    timeout: Duration,
+) -> Result<()> {
+    pool.write(&segment_oid(chain, segment), op, timeout)
+        .await
+        .map_err(cluster)?;
+    if segment != tail {
+        let op = WriteOp::default().write_full(segment.to_le_bytes().to_vec());
+        pool.write(&tail_oid(chain), op, timeout)
+            .await
+            .map_err(cluster)?;
+    }
+    Ok(())
 }
 
 /// Walks the chain `chain` in `pool`: the number of entries, or the first break (the

@@ -12,7 +12,7 @@ use futures_util::stream::{self, StreamExt};
 
 use std::collections::BTreeMap;
 
-use super::audit::{SEGMENT, cluster, hex, history_key, read_head, segment_oid, tail_oid};
+use super::audit::{SEGMENT, cluster, hex, history_key, read_head, segment_oid, write_segment};
 use super::client::{EEXIST, Pool, ReadOp, WriteOp};
 use super::store::{record_oid, request_oid};
 use crate::audit::Head;
@@ -209,16 +209,8 @@ async fn copy_chain(
         }
         let batch = next.next_seq - head.next_seq;
         op = op.omap_set(b"head".to_vec(), postcard::to_stdvec(&next)?);
-        pool.write(&segment_oid(chain, segment), op, timeout)
-            .await
-            .map_err(cluster)?;
-        if segment != tail {
-            let op = WriteOp::default().write_full(segment.to_le_bytes().to_vec());
-            pool.write(&tail_oid(chain), op, timeout)
-                .await
-                .map_err(cluster)?;
-            tail = segment;
-        }
+        write_segment(pool, chain, segment, op, tail, timeout).await?;
+        tail = segment;
         progress("audit", batch);
         copied += batch;
         head = next;
