@@ -83,6 +83,11 @@ client mount timeout = 30
 rados osd op timeout = 30
 rados mon op timeout = 30
 
+# Each client process gets its own admin socket: two \`ceph\` commands at once (a test and
+# this script) otherwise race for client.admin.asok.
+[client]
+admin socket = $D/run/\$name.\$pid.asok
+
 [mon]
 mon data = $D/mon/\$cluster-\$id
 

@@ -42,20 +42,29 @@ pub fn cluster_script(conf: &Path, args: &[&str]) -> String {
     stdout
 }
 
-/// `ceph <args>` on the cluster of `conf`.
+/// `ceph <args>` on the cluster of `conf`. A monitor busy with an OSD that just came
+/// back can refuse a command once ("problem getting command descriptions"), so a
+/// failure is tried again, five times in all, before the test fails with its output.
 fn ceph(conf: &Path, args: &[&str]) -> String {
-    let output = Command::new("ceph")
-        .arg("-c")
-        .arg(conf)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "ceph {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    let mut last = String::new();
+    for attempt in 0..5 {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        let output = Command::new("ceph")
+            .arg("-c")
+            .arg(conf)
+            .args(["--connect-timeout", "20"])
+            .args(args)
+            .output()
+            .unwrap();
+        if output.status.success() {
+            return String::from_utf8_lossy(&output.stdout).into_owned();
+        }
+        last = String::from_utf8_lossy(&output.stderr).into_owned();
+        eprintln!("ceph {args:?} failed (attempt {}): {last}", attempt + 1);
+    }
+    panic!("ceph {args:?}: {last}")
 }
 
 /// The OSD ids in the cluster map.
