@@ -25,7 +25,20 @@ MON_PORT=${IDAUTH_CEPH_MON_PORT:-6789}
 PACKAGES=(ceph-mon ceph-osd ceph-mgr ceph-common librados-dev)
 
 say() { echo "dev-cluster: $*" >&2; }
-ceph_() { timeout 60 ceph -c "$CONF" "$@"; }
+# A monitor busy with an OSD that just came back can refuse a command once ("problem
+# getting command descriptions from mon", seen in CI), so a failed command is tried
+# three times before its failure counts.
+ceph_() {
+    local out attempt
+    for attempt in 1 2 3; do
+        if out=$(timeout 60 ceph -c "$CONF" "$@"); then
+            [ -n "$out" ] && printf '%s\n' "$out"
+            return 0
+        fi
+        [ "$attempt" -lt 3 ] && sleep 2
+    done
+    return 1
+}
 
 install_packages() {
     local missing=()
