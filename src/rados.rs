@@ -20,6 +20,7 @@ pub fn options(config: &Config, shard_id: &str) -> RadosOptions {
         chain: shard_id.to_owned(),
         op_timeout: Duration::from_millis(config.rados_op_timeout_ms),
         txn_retention_ms: idauth_store::StoreOptions::default().txn_retention_ms,
+        cache_records: config.cache_records,
     }
 }
 

@@ -41,6 +41,17 @@ pub fn copy(args: &StoreCopyArgs) -> anyhow::Result<i32> {
         let pool = cluster
             .pool(&config.rados_pool, &namespace)
             .with_context(|| format!("opening pool {}", config.rados_pool))?;
+        // A copy writes records and the chain: like a service, it takes the shard over
+        // and fences whichever process held it (a service left running on the target
+        // namespace stops writing there).
+        let taken = idauth_store::rados::take_over(&pool, &store.shard)
+            .with_context(|| format!("taking shard {} over in the pool", store.shard))?;
+        if taken.fenced > 0 {
+            eprintln!(
+                "{}: fenced {} client(s) that held the shard in the pool",
+                store.shard, taken.fenced
+            );
+        }
         let items: u64 = ["residents", "requests", "txns", "audit", "history"]
             .iter()
             .map(|name| {

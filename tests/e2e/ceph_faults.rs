@@ -9,9 +9,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::common::ceph::{
-    all_verify, ceph_conf, client, enrol_all, enrolment, fresh_namespace, retryable,
+    all_verify, ceph_conf, client, enrol_all, enrolment, fresh_namespace, lock, retryable,
+    verify_code,
 };
 use crate::common::service::{Running, scratch, serve_over};
+use idauth_core::ErrorCode;
 
 /// The cluster to break, or `None` (reason printed) when these tests are not asked for.
 pub fn faults_cluster() -> Option<PathBuf> {
@@ -152,6 +154,9 @@ fn a_lost_disk_under_enrolment_load_loses_no_acknowledged_enrolment() {
     );
 }
 
+/// Residents locked while writes are below min_size.
+const LOCKED: usize = 20;
+
 #[test]
 fn below_min_size_writes_fail_fast_and_retryably_then_succeed() {
     let Some(conf) = faults_cluster() else { return };
@@ -159,7 +164,11 @@ fn below_min_size_writes_fail_fast_and_retryably_then_succeed() {
     let (_server, url, key) = serve_on(dir.path(), &conf, &fresh_namespace());
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let client = runtime.block_on(client(&url, &key));
-    runtime.block_on(enrol_all(&client, 0, 50, 8));
+    runtime.block_on(async {
+        enrol_all(&client, 0, 50, 8).await;
+        // Every record read once, so the service holds it in its cache.
+        all_verify(&client, 50).await;
+    });
     let osds = osd_ids(&conf);
     let stopped = [osds[0], osds[1]];
     // Down but not out: otherwise the monitor would map their placement groups to
@@ -198,6 +207,19 @@ fn below_min_size_writes_fail_fast_and_retryably_then_succeed() {
         slowest < Duration::from_secs(6),
         "an answer took {slowest:?}, past the write budget"
     );
+    // Locks of cached records while writes time out: a lock whose caller was told to
+    // retry may still land later, and the cache must not go on serving the record
+    // from before it.
+    let mut locks_refused = 0;
+    runtime.block_on(async {
+        for n in 0..LOCKED {
+            if let Err(error) = client.lock_biometrics(lock(n)).await {
+                assert!(retryable(&error), "lock {n}: {error}");
+                locks_refused += 1;
+            }
+        }
+    });
+    eprintln!("ceph below min_size: {locks_refused} of {LOCKED} locks refused (retryable)");
 
     // One OSD back: every refused enrolment succeeds when resent unchanged, and every
     // acknowledged one is there.
@@ -216,10 +238,30 @@ fn below_min_size_writes_fail_fast_and_retryably_then_succeed() {
                 }
             }
         }
-        all_verify(&client, 90).await;
+        // Every lock resent until acknowledged (a replay where it had landed), then
+        // every locked resident refused and every other one matching.
+        for n in 0..LOCKED {
+            let mut tries = 0;
+            while let Err(error) = client.lock_biometrics(lock(n)).await {
+                assert!(retryable(&error) && tries < 300, "lock {n}: {error}");
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            assert_eq!(
+                verify_code(&client, n).await,
+                u32::from(ErrorCode::BiometricsLocked.number()),
+                "resident {n}: its acknowledged lock does not hold"
+            );
+        }
+        for n in LOCKED..90 {
+            assert_eq!(verify_code(&client, n).await, 0, "resident {n}");
+        }
     });
     cluster_script(&conf, &["osd-start", &stopped[1].to_string()]);
     ceph(&conf, &["osd", "unset", "noout"]);
     cluster_script(&conf, &["wait-clean", "300"]);
-    eprintln!("ceph below min_size: all 90 verify once OSDs returned; active+clean again");
+    eprintln!(
+        "ceph below min_size: once OSDs returned, all {LOCKED} locks hold and the other {} verify; active+clean again",
+        90 - LOCKED
+    );
 }

@@ -73,6 +73,35 @@ pub fn enrolment(n: usize) -> v1::EnrolRequest {
     )
 }
 
+/// A lock of test resident `n`'s biometrics, its request id fixed so that a resend
+/// is a replay.
+pub fn lock(n: usize) -> v1::LockRequest {
+    v1::LockRequest {
+        context: Some(v1::EnrolmentContext {
+            centre_id: "ceph-faults".into(),
+            request_id: format!("l-{n}"),
+            timestamp: Some(now()),
+            consent: true,
+        }),
+        resident: id(n),
+    }
+}
+
+/// The error code a verify of resident `n` answers (0 for none), resending while the
+/// service says retry.
+pub async fn verify_code(client: &Client, n: usize) -> u32 {
+    for _ in 0..50 {
+        match client.verify(walkthrough_verify(id(n), "ceph")).await {
+            Ok(response) => return response.error.map_or(0, |error| error.code),
+            Err(error) if retryable(&error) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(error) => panic!("verify of resident {n}: {error}"),
+        }
+    }
+    panic!("verify of resident {n}: still refused after 50 tries")
+}
+
 /// Enrols `from..to` with `concurrency` in flight, resending each refusal that says
 /// retry (the same request id) until it is acknowledged; the count acknowledged.
 pub async fn enrol_all(client: &Client, from: usize, to: usize, concurrency: usize) -> usize {

@@ -17,7 +17,7 @@
 //! cluster a share of a batch rather than writes of its own. No lock is held across an
 //! await.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -35,7 +35,16 @@ pub(crate) const SEGMENT: u64 = 65_536;
 /// The most records one append writes.
 const BATCH: usize = 512;
 
+/// EBLOCKLISTED (ESHUTDOWN): the OSDs refuse this client, fenced by another process.
+const EBLOCKLISTED: i32 = 108;
+static FENCED_SAID: AtomicBool = AtomicBool::new(false);
+
 pub(crate) fn cluster(error: RadosError) -> StoreError {
+    if error.errno == EBLOCKLISTED && !FENCED_SAID.swap(true, Ordering::Relaxed) {
+        tracing::error!(
+            "this process is fenced: another one took its shard over in the Ceph pool, and every write of this one is refused; stop it"
+        );
+    }
     StoreError::Cluster {
         op: error.op,
         errno: error.errno,

@@ -44,7 +44,7 @@ pub const EDQUOT: i32 = 122;
 /// ECANCELED: an omap comparison did not hold.
 pub const ECANCELED: i32 = 125;
 
-fn check(op: &'static str, rv: c_int) -> Result<c_int, RadosError> {
+pub(super) fn check(op: &'static str, rv: c_int) -> Result<c_int, RadosError> {
     if rv < 0 {
         Err(RadosError { op, errno: -rv })
     } else {
@@ -52,14 +52,14 @@ fn check(op: &'static str, rv: c_int) -> Result<c_int, RadosError> {
     }
 }
 
-fn c_string(op: &'static str, text: &str) -> Result<CString, RadosError> {
+pub(super) fn c_string(op: &'static str, text: &str) -> Result<CString, RadosError> {
     CString::new(text).map_err(|_| RadosError { op, errno: 22 })
 }
 
 /// A connected cluster handle (thread-safe, as librados documents).
 #[derive(Debug)]
 pub struct Cluster {
-    handle: ffi::rados_t,
+    pub(super) handle: ffi::rados_t,
 }
 
 // SAFETY: librados cluster handles may be used from any thread once connected.
@@ -112,7 +112,7 @@ impl Cluster {
         // SAFETY: a live I/O context not yet shared with another thread.
         unsafe { ffi::rados_ioctx_set_namespace(io, namespace.as_ptr()) };
         Ok(Pool {
-            _cluster: Arc::clone(self),
+            cluster: Arc::clone(self),
             io,
         })
     }
@@ -128,8 +128,8 @@ impl Drop for Cluster {
 /// An I/O context: one pool, one namespace.
 #[derive(Debug)]
 pub struct Pool {
-    _cluster: Arc<Cluster>,
-    io: ffi::rados_ioctx_t,
+    pub(super) cluster: Arc<Cluster>,
+    pub(super) io: ffi::rados_ioctx_t,
 }
 
 // SAFETY: librados I/O contexts are thread-safe for object operations; the namespace

@@ -51,6 +51,45 @@ unsafe extern "C" {
     pub fn rados_conf_set(cluster: rados_t, option: *const c_char, value: *const c_char) -> c_int;
     pub fn rados_connect(cluster: rados_t) -> c_int;
     pub fn rados_shutdown(cluster: rados_t);
+    pub fn rados_getaddrs(cluster: rados_t, addrs: *mut *mut c_char) -> c_int;
+    pub fn rados_buffer_free(buf: *mut c_char);
+    pub fn rados_blocklist_add(
+        cluster: rados_t,
+        client_address: *mut c_char,
+        expire_seconds: u32,
+    ) -> c_int;
+    pub fn rados_wait_for_latest_osdmap(cluster: rados_t) -> c_int;
+
+    pub fn rados_lock_exclusive(
+        io: rados_ioctx_t,
+        oid: *const c_char,
+        name: *const c_char,
+        cookie: *const c_char,
+        desc: *const c_char,
+        duration: *mut c_void,
+        flags: u8,
+    ) -> c_int;
+    pub fn rados_list_lockers(
+        io: rados_ioctx_t,
+        o: *const c_char,
+        name: *const c_char,
+        exclusive: *mut c_int,
+        tag: *mut c_char,
+        tag_len: *mut usize,
+        clients: *mut c_char,
+        clients_len: *mut usize,
+        cookies: *mut c_char,
+        cookies_len: *mut usize,
+        addrs: *mut c_char,
+        addrs_len: *mut usize,
+    ) -> isize;
+    pub fn rados_break_lock(
+        io: rados_ioctx_t,
+        o: *const c_char,
+        name: *const c_char,
+        client: *const c_char,
+        cookie: *const c_char,
+    ) -> c_int;
 
     pub fn rados_ioctx_create(
         cluster: rados_t,

@@ -5,6 +5,7 @@
 mod audit;
 mod client;
 mod copy;
+mod fence;
 mod ffi;
 mod history;
 mod ops;
@@ -15,4 +16,5 @@ pub use audit::verify_chain;
 pub use client::{Cluster, Pool, RadosError, ReadOp, ReadResult, WriteOp};
 pub use client::{ECANCELED, EDQUOT, EEXIST, ENOENT, ENOSPC, EOVERFLOW, ERANGE, ETIMEDOUT};
 pub use copy::{CopyCounts, Progress, copy_shard};
+pub use fence::{TakeOver, take_over};
 pub use store::{RadosOptions, RadosStore};

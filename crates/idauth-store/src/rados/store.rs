@@ -15,11 +15,19 @@
 //!
 //! A write is acknowledged by RADOS once every replica of the acting set has it, so
 //! [`ShardStore::durable`] has nothing to wait for.
+//!
+//! Records are cached in memory: opening the store fences every other client that
+//! held the shard (`fence.rs`), so only this process's own writes change them. Of
+//! those, a write whose outcome is unknown (a timeout: the OSD may still apply it
+//! later) marks its record uncertain, and an uncertain record is read from the pool
+//! on every call for the rest of the process's life.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use dashmap::DashSet;
 
 use idauth_core::command::WriteOutcome;
 use idauth_core::{ErrorCode, RecordKeys, StorageKey};
@@ -30,6 +38,7 @@ use super::client::{EEXIST, ENOENT, EOVERFLOW, ERANGE, Pool, ReadOp, ReadResult,
 use super::history::{Place, history};
 use super::txns::{Seen, clock_ms};
 use crate::audit::{AuditEntry, AuditRecord};
+use crate::cache::HotCache;
 use crate::error::{Result, StoreError};
 use crate::record::ResidentRecord;
 use crate::shard_store::{ShardStore, Write};
@@ -52,11 +61,13 @@ pub struct RadosOptions {
     pub op_timeout: Duration,
     /// How long a (caller, txn) pair is remembered, milliseconds.
     pub txn_retention_ms: i64,
+    /// Sealed records held in memory (0: none).
+    pub cache_records: usize,
 }
 
 impl RadosOptions {
     /// Defaults for `conf` and `pool`: namespace `idauth`, chain `shard-0`, a 2 s
-    /// operation timeout, the sled store's txn retention.
+    /// operation timeout, the sled store's txn retention and record cache.
     pub fn new(conf: PathBuf, pool: &str) -> Self {
         Self {
             conf,
@@ -65,6 +76,7 @@ impl RadosOptions {
             chain: "shard-0".into(),
             op_timeout: Duration::from_secs(2),
             txn_retention_ms: crate::StoreOptions::default().txn_retention_ms,
+            cache_records: crate::StoreOptions::default().cache_records,
         }
     }
 }
@@ -76,7 +88,16 @@ pub struct RadosStore {
     chain: Chain,
     chain_name: String,
     seen: Seen,
+    /// Sealed records by storage key, with their version; sealed, so a cached record
+    /// opens only for a caller holding its key, as a read from the pool would.
+    cache: HotCache<StorageKey, (Arc<Vec<u8>>, u64)>,
+    /// Records a write of unknown outcome may still change: never cached.
+    uncertain: DashSet<StorageKey>,
     timeout: Duration,
+    /// The timeout of a record's write: `timeout`, a field of its own so that the
+    /// crate's tests can make a write give up before the cluster answers, the late
+    /// landing the uncertain set is for.
+    record_write_timeout: Duration,
     residents: AtomicU64,
 }
 
@@ -92,9 +113,9 @@ pub(crate) fn request_oid(request: &[u8; 32]) -> String {
 }
 
 impl RadosStore {
-    /// Connects (blocking: call it from start-up, not the request path), counts the
-    /// residents stored, reads the chain's head and starts its writer. Needs a tokio
-    /// runtime.
+    /// Connects (blocking: call it from start-up, not the request path), takes the
+    /// shard over (fencing the process that held it), counts the residents stored,
+    /// reads the chain's head and starts its writer. Needs a tokio runtime.
     pub async fn open(options: &RadosOptions, cluster: Option<Arc<Cluster>>) -> Result<Self> {
         let cluster = match cluster {
             Some(cluster) => cluster,
@@ -105,6 +126,16 @@ impl RadosStore {
                 .pool(&options.pool, &options.namespace)
                 .map_err(cluster_error)?,
         );
+        patiently("taking the shard over", || {
+            let (pool, chain) = (Arc::clone(&pool), options.chain.clone());
+            async move {
+                let taken = tokio::task::spawn_blocking(move || super::take_over(&pool, &chain))
+                    .await
+                    .map_err(|e| StoreError::Flush(e.to_string()))?;
+                taken.map_err(cluster_error)
+            }
+        })
+        .await?;
         let residents = patiently("counting the residents", || {
             let pool = Arc::clone(&pool);
             async move {
@@ -134,7 +165,10 @@ impl RadosStore {
             chain,
             chain_name: options.chain.clone(),
             seen,
+            cache: HotCache::new(options.cache_records),
+            uncertain: DashSet::new(),
             timeout: options.op_timeout,
+            record_write_timeout: options.op_timeout,
             residents: AtomicU64::new(residents),
         })
     }
@@ -142,6 +176,28 @@ impl RadosStore {
     /// The pool this store is on (tools: `audit verify`, `store copy`).
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// Caches `sealed` (record `version`) unless a newer version is cached (of two
+    /// racing inserts the newer wins whatever their order) or the record is
+    /// uncertain. The second look at `uncertain` catches a write that timed out
+    /// between the first and the insert: it marks before it evicts, so either it
+    /// evicts this insert or this look sees its mark.
+    fn remember(&self, key: &StorageKey, sealed: Arc<Vec<u8>>, version: u64) {
+        if self.uncertain.contains(key) {
+            return;
+        }
+        self.cache
+            .insert_if(*key, (sealed, version), |(_, cached)| *cached < version);
+        if self.uncertain.contains(key) {
+            self.cache.remove(key);
+        }
+    }
+
+    /// A write of `key` whose outcome is unknown: it may land at any later time.
+    fn unsure(&self, key: &StorageKey) {
+        self.uncertain.insert(*key);
+        self.cache.remove(key);
     }
 
     /// The record's sealed bytes, version and the idempotency entry of `request`.
@@ -232,19 +288,21 @@ impl RadosStore {
             None => WriteOp::default().create_exclusive(),
             Some(version) => WriteOp::default().assert_version(version),
         };
-        op = op.write_full(sealed).omap_set(
+        let sealed = Arc::new(sealed);
+        op = op.write_full(sealed.to_vec()).omap_set(
             request_oid(request).into_bytes(),
             postcard::to_stdvec(&entry)?,
         );
         match self
             .pool
-            .write(&record_oid(&write.key), op, self.timeout)
+            .write(&record_oid(&write.key), op, self.record_write_timeout)
             .await
         {
             Ok(_) => {
                 if record.version == 1 {
                     self.residents.fetch_add(1, Ordering::Relaxed);
                 }
+                self.remember(&write.key, sealed, record.version);
                 Ok(Some(Applied {
                     outcome: WriteOutcome {
                         reference: write.reference.to_owned(),
@@ -254,9 +312,15 @@ impl RadosStore {
                     replayed: false,
                 }))
             }
-            // Another writer got there first: read again.
-            Err(e) if [EEXIST, ERANGE, EOVERFLOW].contains(&e.errno) => Ok(None),
-            Err(e) => Err(cluster(e)),
+            // Another write got there first: read again (and not from the cache).
+            Err(e) if [EEXIST, ERANGE, EOVERFLOW].contains(&e.errno) => {
+                self.cache.remove(&write.key);
+                Ok(None)
+            }
+            Err(e) => {
+                self.unsure(&write.key);
+                Err(cluster(e))
+            }
         }
     }
 }
@@ -314,21 +378,27 @@ fn cluster_error(error: super::RadosError) -> StoreError {
 
 #[async_trait::async_trait]
 impl ShardStore for RadosStore {
-    /// Always from the pool, never a cache: a write that timed out here may still land
-    /// (an operation the client gave up on is not withdrawn from the OSD), and a cache
-    /// would go on serving the record from before it. A lock landing so must hold at
-    /// the next verify; the crash harness found a cached record serving the fingers of
-    /// before an update that had landed late and was then acknowledged to its resend.
+    /// From the cache unless the record is uncertain (see the module's notes: the
+    /// crash harness once caught a cache serving the fingers of before an update that
+    /// had timed out, landed late and was then acknowledged to its resend).
     async fn get(&self, key: &StorageKey, keys: &RecordKeys) -> Result<Option<ResidentRecord>> {
+        if let Some((sealed, _)) = self.cache.get(key) {
+            return Ok(Some(postcard::from_bytes(&seal::open(
+                &sealed, key, keys,
+            )?)?));
+        }
         let Some((sealed, _, _)) = self.read_record(key, None).await? else {
             return Ok(None);
         };
-        Ok(Some(postcard::from_bytes(&seal::open(
-            &sealed, key, keys,
-        )?)?))
+        let record: ResidentRecord = postcard::from_bytes(&seal::open(&sealed, key, keys)?)?;
+        self.remember(key, Arc::new(sealed), record.version);
+        Ok(Some(record))
     }
 
     async fn contains(&self, key: &StorageKey) -> Result<bool> {
+        if self.cache.get(key).is_some() {
+            return Ok(true);
+        }
         match self
             .pool
             .read(&record_oid(key), ReadOp::default(), self.timeout)
@@ -439,3 +509,7 @@ impl ShardStore for RadosStore {
         "rados"
     }
 }
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;
