@@ -5,12 +5,14 @@
 #
 # For each engine (sled, rados; and OLD_BIN's sled): `idauth serve` on a fresh store,
 # `synth` RESIDENTS residents (one finger each) for enrolments/s, a closed loop (32 in
-# flight) for verifies/s, then an open loop at half that rate for p50/p99. Every
+# flight, DURATION seconds, default 10) for verifies/s, then an open loop at half that
+# rate for p50/p99. Every
 # server is started here, recorded by PID and stopped by that PID.
 set -euo pipefail
 BIN=${BIN:-target/release/idauth}
 CONF=${IDAUTH_CEPH_CONF:-/tmp/idauth-ceph/ceph.conf}
 RESIDENTS=${RESIDENTS:-2000}
+DURATION=${DURATION:-10}
 D=${D:-/tmp/idauth-bench-engines}
 PORT=${PORT:-50093}
 rm -rf "$D"; mkdir -p "$D"
@@ -27,11 +29,11 @@ run_engine() {
     for _ in $(seq 300); do grep -q "listening on" "$dir/serve.out" 2>/dev/null && break; sleep 0.1; done
     local c=(--server http://127.0.0.1:$PORT --api-key-file "$dir/secrets/dev-credential.key" --json)
     "$BIN" synth "${c[@]}" --residents "$RESIDENTS" --fingers 1 --concurrency 32 >"$dir/synth.json"
-    "$BIN" bench "${c[@]}" --residents "$RESIDENTS" --enrolled-fingers 1 --duration 10 \
+    "$BIN" bench "${c[@]}" --residents "$RESIDENTS" --enrolled-fingers 1 --duration "$DURATION" \
         --concurrency 32 --warmup 1000 >"$dir/closed.json"
     local cap
     cap=$(python3 -c "import json;print(json.load(open('$dir/closed.json'))['verify']['throughput_per_s'])")
-    "$BIN" bench "${c[@]}" --residents "$RESIDENTS" --enrolled-fingers 1 --duration 10 \
+    "$BIN" bench "${c[@]}" --residents "$RESIDENTS" --enrolled-fingers 1 --duration "$DURATION" \
         --rate "$(python3 -c "print(round($cap/2))")" >"$dir/half.json"
     kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
     python3 - "$dir" "$name" <<'PY'
