@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use idauth_shard::ShardStorage;
-use idauth_store::rados::{Cluster, RadosOptions, RadosStore};
+use idauth_store::rados::{Cluster, EEXIST, RadosOptions, RadosStore, ReadOp, WriteOp};
 
 use crate::config::Config;
 
@@ -45,9 +45,62 @@ pub fn connect(config: &Config) -> anyhow::Result<Arc<Cluster>> {
     })
 }
 
-/// Opens the stores of `ids` on one connection.
-pub async fn storages(config: &Config, ids: &[String]) -> anyhow::Result<Vec<ShardStorage>> {
+/// The object, in the deployment's own namespace, that names its shards.
+const SHARDS_OID: &str = "shards";
+
+/// Checks `ids` against the shards the deployment was created with, recording them
+/// when it is new. Residents are placed on shards by rendezvous hashing over the shard
+/// ids, each shard's residents in a namespace of its own: served with another set of
+/// shards, residents would be looked for where they are not and answered as never
+/// enrolled. There is no re-homing between shard sets, so a different set is refused.
+pub async fn check_shards(
+    config: &Config,
+    cluster: &Arc<Cluster>,
+    ids: &[String],
+) -> anyhow::Result<()> {
+    let pool = cluster.pool(&config.rados_pool, &config.rados_namespace)?;
+    let timeout = Duration::from_millis(config.rados_op_timeout_ms).max(Duration::from_secs(5));
+    let mut sorted = ids.to_vec();
+    sorted.sort();
+    let ours = sorted.join(",");
+    let create = WriteOp::default()
+        .create_exclusive()
+        .write_full(ours.clone().into_bytes());
+    let recorded = match pool.write(SHARDS_OID, create, timeout).await {
+        Ok(_) => return Ok(()),
+        Err(e) if e.errno == EEXIST => pool
+            .read(SHARDS_OID, ReadOp::default().data(), timeout)
+            .await
+            .context("reading the deployment's shards from the pool")?,
+        Err(e) => return Err(e).context("recording the deployment's shards in the pool"),
+    };
+    let recorded = String::from_utf8_lossy(&recorded.data).into_owned();
+    anyhow::ensure!(
+        recorded == ours,
+        "pool {} namespace {} holds a deployment of {} shard(s) ({recorded}); this configuration \
+         has {} ({ours}): set shards = {} (residents are placed by shard, and there is no \
+         moving them to another set of shards)",
+        config.rados_pool,
+        config.rados_namespace,
+        recorded.split(',').count(),
+        ids.len(),
+        recorded.split(',').count()
+    );
+    Ok(())
+}
+
+/// Opens the stores of `ids` on one connection. `whole`: `ids` are every shard of
+/// the deployment (`idauth serve`), checked against the set it was created with; a
+/// shard process (`idauth shard`) opens one of a set its gateway's map names.
+pub async fn storages(
+    config: &Config,
+    ids: &[String],
+    whole: bool,
+) -> anyhow::Result<Vec<ShardStorage>> {
     let cluster = connect(config)?;
+    if whole {
+        check_shards(config, &cluster, ids).await?;
+    }
     let mut storages = Vec::with_capacity(ids.len());
     for id in ids {
         let store = RadosStore::open(&options(config, id), Some(Arc::clone(&cluster)))

@@ -105,17 +105,21 @@ async fn shard_storages(config: &Config) -> anyhow::Result<Vec<ShardStorage>> {
                 .map(|_| ShardStorage::Shared(Arc::clone(&engine)))
                 .collect())
         }
-        StoreKind::Rados => rados_storages(config, &ids).await,
+        StoreKind::Rados => rados_storages(config, &ids, true).await,
     }
 }
 
 #[cfg(feature = "rados")]
-async fn rados_storages(config: &Config, ids: &[String]) -> anyhow::Result<Vec<ShardStorage>> {
-    crate::rados::storages(config, ids).await
+async fn rados_storages(
+    config: &Config,
+    ids: &[String],
+    whole: bool,
+) -> anyhow::Result<Vec<ShardStorage>> {
+    crate::rados::storages(config, ids, whole).await
 }
 
 #[cfg(not(feature = "rados"))]
-async fn rados_storages(_: &Config, _: &[String]) -> anyhow::Result<Vec<ShardStorage>> {
+async fn rados_storages(_: &Config, _: &[String], _: bool) -> anyhow::Result<Vec<ShardStorage>> {
     // Config::check refuses `store = "rados"` in a build without the engine.
     anyhow::bail!("this build has no RADOS engine (cargo build --features rados)")
 }
@@ -274,9 +278,11 @@ pub fn shard(args: &ShardArgs) -> anyhow::Result<()> {
                 dir: config.data_dir.join(&config.shard_id),
                 engine: config.engine_options(),
             },
-            StoreKind::Rados => rados_storages(&config, std::slice::from_ref(&config.shard_id))
-                .await?
-                .remove(0),
+            StoreKind::Rados => {
+                rados_storages(&config, std::slice::from_ref(&config.shard_id), false)
+                    .await?
+                    .remove(0)
+            }
         };
         let shard = shard_settings(&config)?
             .open(&config.shard_id, storage)

@@ -34,6 +34,13 @@ pub fn copy(args: &StoreCopyArgs) -> anyhow::Result<i32> {
     let cluster = crate::rados::connect(&config)?;
     let timeout = Duration::from_millis(config.rados_op_timeout_ms).max(Duration::from_secs(5));
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    if args.shards.is_empty() {
+        // The whole deployment: the pool records its shards (or, copied into before,
+        // must already name the same ones), so that `serve` with another number of
+        // shards refuses to start rather than miss residents.
+        let ids: Vec<String> = stores.iter().map(|s| s.shard.clone()).collect();
+        runtime.block_on(crate::rados::check_shards(&config, &cluster, &ids))?;
+    }
     let started = Instant::now();
     let (mut total, mut mismatched) = (CopyCounts::default(), 0);
     for store in &stores {

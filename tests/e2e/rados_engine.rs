@@ -3,10 +3,13 @@
 //! `service_loopback.rs`), then again after a SIGKILL and a restart on the same pool.
 //! Built with `--features rados`; skips without a cluster, fails under CI=true.
 
+use std::io::Read;
+use std::process::Stdio;
+
 use crate::common::ceph::{ceph_conf, fresh_namespace};
 use crate::common::corpus::corpus;
 use crate::common::service::{
-    check_decisions, import, open_corpus, probes, residents_per_shard, scratch, serve_over,
+    check_decisions, idauth, import, open_corpus, probes, residents_per_shard, scratch, serve_over,
 };
 
 #[test]
@@ -66,4 +69,41 @@ fn serve_on_rados_gives_the_matchers_decisions_across_a_restart() {
         Some(0),
         "a re-import enrols nothing new: {again}"
     );
+
+    // The same namespace served with another number of shards would look for
+    // residents where they are not: refused at start, naming the number to set.
+    drop(server);
+    let mut other = idauth()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--secrets-dir")
+        .arg(&secrets)
+        .envs(env)
+        .env("IDAUTH_SHARDS", "2")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = other.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            other.kill().unwrap();
+            other.wait().unwrap();
+            panic!("serve with 2 shards on a 4-shard namespace did not refuse to start");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    other
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains("set shards = 4"), "{stderr}");
 }
