@@ -519,6 +519,9 @@ async fn a_second_process_opening_a_rados_shard_fences_the_first() {
     assert!(write.is_err(), "a fenced process wrote a record: {write:?}");
     let audit = first.audit(audit_record(1, "tok-a", "ref-3")).await;
     assert!(audit.is_err(), "a fenced process appended: {audit:?}");
+    // Nothing more goes out from the fenced client, reads included.
+    let read = first.get(&StorageKey([2; 32]), &keys()).await;
+    assert!(read.is_err(), "a fenced process read the pool: {read:?}");
     let record = second
         .get(&StorageKey([1; 32]), &keys())
         .await

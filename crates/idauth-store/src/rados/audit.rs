@@ -24,7 +24,7 @@ use futures_util::StreamExt as _;
 use idauth_core::StorageKey;
 use tokio::sync::{mpsc, oneshot};
 
-use super::client::{ENOENT, Pool, RadosError, ReadOp, WriteOp};
+use super::client::{EBLOCKLISTED, ENOENT, Pool, RadosError, ReadOp, WriteOp};
 use super::txns::TxnEntry;
 use crate::audit::{AuditLog, AuditRecord, ChainBreak, ChainWalk, Head};
 use crate::error::{Result, StoreError};
@@ -35,8 +35,6 @@ pub(crate) const SEGMENT: u64 = 65_536;
 /// The most records one append writes.
 const BATCH: usize = 512;
 
-/// EBLOCKLISTED (ESHUTDOWN): the OSDs refuse this client, fenced by another process.
-const EBLOCKLISTED: i32 = 108;
 static FENCED_SAID: AtomicBool = AtomicBool::new(false);
 
 pub(crate) fn cluster(error: RadosError) -> StoreError {

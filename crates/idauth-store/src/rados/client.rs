@@ -10,6 +10,7 @@
 use std::ffi::{CString, c_char, c_int, c_void};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -43,6 +44,8 @@ pub const ENOSPC: i32 = 28;
 pub const EDQUOT: i32 = 122;
 /// ECANCELED: an omap comparison did not hold.
 pub const ECANCELED: i32 = 125;
+/// EBLOCKLISTED (ESHUTDOWN): the OSDs refuse this client, fenced by another process.
+pub const EBLOCKLISTED: i32 = 108;
 
 pub(super) fn check(op: &'static str, rv: c_int) -> Result<c_int, RadosError> {
     if rv < 0 {
@@ -60,6 +63,10 @@ pub(super) fn c_string(op: &'static str, text: &str) -> Result<CString, RadosErr
 #[derive(Debug)]
 pub struct Cluster {
     pub(super) handle: ffi::rados_t,
+    /// Set at the first EBLOCKLISTED: another process took a shard of this client
+    /// over. Kept for good, so that nothing more is sent even once the cluster's
+    /// blocklist entry expires (a cache here may be stale by then).
+    fenced: std::sync::atomic::AtomicBool,
 }
 
 // SAFETY: librados cluster handles may be used from any thread once connected.
@@ -77,7 +84,10 @@ impl Cluster {
             ffi::rados_create(&mut handle, std::ptr::null())
         })?;
         // From here `cluster` owns the handle and shuts it down on every exit.
-        let cluster = Self { handle };
+        let cluster = Self {
+            handle,
+            fenced: std::sync::atomic::AtomicBool::new(false),
+        };
         let path = c_string("rados_conf_read_file", &conf.to_string_lossy())?;
         // SAFETY: a live handle and a NUL-terminated path.
         check("rados_conf_read_file", unsafe {
@@ -341,8 +351,30 @@ impl Pool {
         op: WriteOp,
         timeout: Duration,
     ) -> Result<u64, RadosError> {
+        self.unfenced()?;
         let answer = self.start_write(oid, op)?;
-        Ok(wait(answer, timeout).await?.version)
+        Ok(self.noting(wait(answer, timeout).await)?.version)
+    }
+
+    /// EBLOCKLISTED at once when this client was fenced.
+    fn unfenced(&self) -> Result<(), RadosError> {
+        if self.cluster.fenced.load(Ordering::Relaxed) {
+            return Err(RadosError {
+                op: "fenced: another process took this shard over",
+                errno: EBLOCKLISTED,
+            });
+        }
+        Ok(())
+    }
+
+    /// Notes a refusal for being blocklisted on the cluster handle.
+    fn noting<T>(&self, result: Result<T, RadosError>) -> Result<T, RadosError> {
+        if let Err(e) = &result
+            && e.errno == EBLOCKLISTED
+        {
+            self.cluster.fenced.store(true, Ordering::Relaxed);
+        }
+        result
     }
 
     fn start_write(&self, oid: &str, op: WriteOp) -> Result<Answer, RadosError> {
@@ -430,11 +462,12 @@ impl Pool {
         op: ReadOp,
         timeout: Duration,
     ) -> Result<ReadResult, RadosError> {
-        let first = wait(self.start_read(oid, &op, FIRST_READ)?, timeout).await?;
+        self.unfenced()?;
+        let first = self.noting(wait(self.start_read(oid, &op, FIRST_READ)?, timeout).await)?;
         if op.data && first.size > first.data.len() as u64 {
             // A larger object: read again at the size the stat gave.
             let size = usize::try_from(first.size).unwrap_or(usize::MAX);
-            return wait(self.start_read(oid, &op, size)?, timeout).await;
+            return self.noting(wait(self.start_read(oid, &op, size)?, timeout).await);
         }
         Ok(first)
     }

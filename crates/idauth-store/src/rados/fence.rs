@@ -20,6 +20,10 @@ const EBUSY: i32 = 16;
 const ENOENT: i32 = 2;
 /// ERANGE: a buffer of `rados_list_lockers` was too short.
 const ERANGE: i32 = 34;
+/// How long a fenced client stays blocklisted: 30 days rather than the monitor's
+/// hour, so that a process stopped (not killed) cannot wake after the entry expires
+/// and write again; it also stops itself at its first refusal (`Cluster::fenced`).
+const BLOCKLIST_SECONDS: u32 = 30 * 24 * 3600;
 /// How many times a lock broken by us may be taken by somebody else first.
 const TRIES: usize = 5;
 
@@ -225,13 +229,13 @@ impl Cluster {
         Ok(text)
     }
 
-    /// Blocklists client `addr` on every OSD (the monitor's default expiry, an hour)
-    /// and waits for this client's map to carry it.
+    /// Blocklists client `addr` on every OSD for [`BLOCKLIST_SECONDS`] and waits for
+    /// this client's map to carry it.
     fn blocklist(&self, addr: &str) -> Result<(), RadosError> {
         let addr = c_string("rados_blocklist_add", addr)?;
         // SAFETY: a connected handle and a NUL-terminated address librados only reads.
         check("rados_blocklist_add", unsafe {
-            ffi::rados_blocklist_add(self.handle, addr.as_ptr().cast_mut(), 0)
+            ffi::rados_blocklist_add(self.handle, addr.as_ptr().cast_mut(), BLOCKLIST_SECONDS)
         })
         .map(|_| ())
     }

@@ -14,7 +14,9 @@ mod txns;
 
 pub use audit::verify_chain;
 pub use client::{Cluster, Pool, RadosError, ReadOp, ReadResult, WriteOp};
-pub use client::{ECANCELED, EDQUOT, EEXIST, ENOENT, ENOSPC, EOVERFLOW, ERANGE, ETIMEDOUT};
+pub use client::{
+    EBLOCKLISTED, ECANCELED, EDQUOT, EEXIST, ENOENT, ENOSPC, EOVERFLOW, ERANGE, ETIMEDOUT,
+};
 pub use copy::{CopyCounts, Progress, copy_shard};
 pub use fence::{TakeOver, take_over};
 pub use store::{RadosOptions, RadosStore};

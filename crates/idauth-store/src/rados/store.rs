@@ -93,6 +93,9 @@ pub struct RadosStore {
     cache: HotCache<StorageKey, (Arc<Vec<u8>>, u64)>,
     /// Records a write of unknown outcome may still change: never cached.
     uncertain: DashSet<StorageKey>,
+    /// Acknowledged record writes, counted per stripe of storage keys: a read from the
+    /// pool is cached only if no write of its stripe was acknowledged meanwhile.
+    generations: Box<[AtomicU64]>,
     timeout: Duration,
     /// The timeout of a record's write: `timeout`, a field of its own so that the
     /// crate's tests can make a write give up before the cluster answers, the late
@@ -103,6 +106,9 @@ pub struct RadosStore {
 
 /// The most times a write re-reads a record that another writer changed first.
 const CAS_TRIES: usize = 16;
+
+/// Stripes of [`RadosStore::generations`].
+const STRIPES: usize = 1024;
 
 pub(crate) fn record_oid(key: &StorageKey) -> String {
     format!("r.{}", hex(&key.0))
@@ -167,6 +173,7 @@ impl RadosStore {
             seen,
             cache: HotCache::new(options.cache_records),
             uncertain: DashSet::new(),
+            generations: (0..STRIPES).map(|_| AtomicU64::new(0)).collect(),
             timeout: options.op_timeout,
             record_write_timeout: options.op_timeout,
             residents: AtomicU64::new(residents),
@@ -190,6 +197,22 @@ impl RadosStore {
         self.cache
             .insert_if(*key, (sealed, version), |(_, cached)| *cached < version);
         if self.uncertain.contains(key) {
+            self.cache.remove(key);
+        }
+    }
+
+    fn generation(&self, key: &StorageKey) -> &AtomicU64 {
+        let stripe = usize::from(u16::from_le_bytes([key.0[0], key.0[1]])) % STRIPES;
+        &self.generations[stripe]
+    }
+
+    /// Caches a record read from the pool when the read began at generation
+    /// `before`. A write acknowledged since may have cached its newer version first
+    /// (then this older one is not inserted) and seen it evicted again (then this one
+    /// would be): so if the generation moved, the key is dropped instead, a miss.
+    fn fill(&self, key: &StorageKey, sealed: Arc<Vec<u8>>, version: u64, before: u64) {
+        self.remember(key, sealed, version);
+        if self.generation(key).load(Ordering::SeqCst) != before {
             self.cache.remove(key);
         }
     }
@@ -302,6 +325,7 @@ impl RadosStore {
                 if record.version == 1 {
                     self.residents.fetch_add(1, Ordering::Relaxed);
                 }
+                self.generation(&write.key).fetch_add(1, Ordering::SeqCst);
                 self.remember(&write.key, sealed, record.version);
                 Ok(Some(Applied {
                     outcome: WriteOutcome {
@@ -312,11 +336,9 @@ impl RadosStore {
                     replayed: false,
                 }))
             }
-            // Another write got there first: read again (and not from the cache).
-            Err(e) if [EEXIST, ERANGE, EOVERFLOW].contains(&e.errno) => {
-                self.cache.remove(&write.key);
-                Ok(None)
-            }
+            // Another write of this process got there first (and cached its version):
+            // read again, from the pool.
+            Err(e) if [EEXIST, ERANGE, EOVERFLOW].contains(&e.errno) => Ok(None),
             Err(e) => {
                 self.unsure(&write.key);
                 Err(cluster(e))
@@ -387,11 +409,12 @@ impl ShardStore for RadosStore {
                 &sealed, key, keys,
             )?)?));
         }
+        let before = self.generation(key).load(Ordering::SeqCst);
         let Some((sealed, _, _)) = self.read_record(key, None).await? else {
             return Ok(None);
         };
         let record: ResidentRecord = postcard::from_bytes(&seal::open(&sealed, key, keys)?)?;
-        self.remember(key, Arc::new(sealed), record.version);
+        self.fill(key, Arc::new(sealed), record.version, before);
         Ok(Some(record))
     }
 
