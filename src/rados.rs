@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use idauth_shard::ShardStorage;
-use idauth_store::rados::{Cluster, EEXIST, RadosOptions, RadosStore, ReadOp, WriteOp};
+use idauth_store::rados::{Cluster, EEXIST, ETIMEDOUT, RadosOptions, RadosStore, ReadOp, WriteOp};
 
 use crate::config::Config;
 
@@ -66,13 +66,27 @@ pub async fn check_shards(
     let create = WriteOp::default()
         .create_exclusive()
         .write_full(ours.clone().into_bytes());
-    let recorded = match pool.write(SHARDS_OID, create, timeout).await {
-        Ok(_) => return Ok(()),
-        Err(e) if e.errno == EEXIST => pool
-            .read(SHARDS_OID, ReadOp::default().data(), timeout)
-            .await
-            .context("reading the deployment's shards from the pool")?,
-        Err(e) => return Err(e).context("recording the deployment's shards in the pool"),
+    // A cluster still peering after a restart times out: wait for it, as opening the
+    // stores does, rather than exit.
+    let started = std::time::Instant::now();
+    let recorded = loop {
+        let attempt = match pool.write(SHARDS_OID, create.clone(), timeout).await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.errno == EEXIST => {
+                pool.read(SHARDS_OID, ReadOp::default().data(), timeout)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        match attempt {
+            Ok(read) => break read,
+            Err(e) if e.errno == ETIMEDOUT && started.elapsed() < Duration::from_secs(90) => {
+                tracing::warn!(
+                    "the Ceph cluster does not answer yet; waiting to check the deployment's shards"
+                );
+            }
+            Err(e) => return Err(e).context("checking the deployment's shards in the pool"),
+        }
     };
     let recorded = String::from_utf8_lossy(&recorded.data).into_owned();
     anyhow::ensure!(

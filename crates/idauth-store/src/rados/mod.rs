@@ -1,6 +1,6 @@
 //! The Ceph RADOS engine (cargo feature `rados`): an in-repo binding of the few
 //! librados calls it needs, and the [`ShardStore`](crate::ShardStore) on a pool.
-//! Layout and trade-offs: `docs/adr/0004-rados-layout.md`.
+//! Layout and trade-offs: `docs/decisions/0009-rados-layout.md`.
 
 mod audit;
 mod client;
