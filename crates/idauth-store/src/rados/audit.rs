@@ -17,14 +17,14 @@
 //! cluster a share of a batch rather than writes of its own. No lock is held across an
 //! await.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use idauth_core::StorageKey;
 use tokio::sync::{mpsc, oneshot};
 
-use super::client::{EBLOCKLISTED, ENOENT, Pool, RadosError, ReadOp, WriteOp};
+use super::client::{ENOENT, Pool, RadosError, ReadOp, WriteOp};
 use super::txns::TxnEntry;
 use crate::audit::{AuditLog, AuditRecord, ChainBreak, ChainWalk, Head};
 use crate::error::{Result, StoreError};
@@ -35,14 +35,7 @@ pub(crate) const SEGMENT: u64 = 65_536;
 /// The most records one append writes.
 const BATCH: usize = 512;
 
-static FENCED_SAID: AtomicBool = AtomicBool::new(false);
-
 pub(crate) fn cluster(error: RadosError) -> StoreError {
-    if error.errno == EBLOCKLISTED && !FENCED_SAID.swap(true, Ordering::Relaxed) {
-        tracing::error!(
-            "this process is fenced: another one took its shard over in the Ceph pool, and every write of this one is refused; stop it"
-        );
-    }
     StoreError::Cluster {
         op: error.op,
         errno: error.errno,

@@ -367,12 +367,15 @@ impl Pool {
         Ok(())
     }
 
-    /// Notes a refusal for being blocklisted on the cluster handle.
+    /// Notes a refusal for being blocklisted on the cluster handle, saying so once.
     fn noting<T>(&self, result: Result<T, RadosError>) -> Result<T, RadosError> {
         if let Err(e) = &result
             && e.errno == EBLOCKLISTED
+            && !self.cluster.fenced.swap(true, Ordering::Relaxed)
         {
-            self.cluster.fenced.store(true, Ordering::Relaxed);
+            tracing::error!(
+                "this process is fenced: another one took its shard over in the Ceph pool, and every write of this one is refused; stop it"
+            );
         }
         result
     }

@@ -9,17 +9,13 @@
 
 use std::ffi::{c_char, c_int};
 
-use super::client::{Cluster, Pool, RadosError, c_string, check};
+use super::client::{Cluster, ENOENT, ERANGE, Pool, RadosError, c_string, check};
 use super::ffi;
 
 /// The lock's name on the lock object.
 const LOCK: &str = "idauth-shard";
 /// EBUSY: another (client, cookie) holds the lock.
 const EBUSY: i32 = 16;
-/// ENOENT: no such lock holder (someone broke it first).
-const ENOENT: i32 = 2;
-/// ERANGE: a buffer of `rados_list_lockers` was too short.
-const ERANGE: i32 = 34;
 /// How long a fenced client stays blocklisted: 30 days rather than the monitor's
 /// hour, so that a process stopped (not killed) cannot wake after the entry expires
 /// and write again; it also stops itself at its first refusal (`Cluster::fenced`).
@@ -159,9 +155,10 @@ fn lockers(pool: &Pool, oid: &str) -> Result<Vec<Locker>, RadosError> {
             )
         };
         if rv == -(ERANGE as isize) {
-            // The lengths now hold the sizes needed.
+            // The lengths now hold the sizes needed; growing each at least twofold
+            // ends the loop whatever they say.
             for (size, needed) in sizes.iter_mut().zip(lengths) {
-                *size = needed.max(*size);
+                *size = needed.max(*size * 2);
             }
             continue;
         }
