@@ -20,6 +20,8 @@ pub fn run(command: &AuditCommand) -> anyhow::Result<i32> {
 pub(crate) struct ShardStore {
     /// The shard id.
     pub shard: String,
+    /// The directory of its engine.
+    pub dir: std::path::PathBuf,
     /// Its sled database.
     pub db: sled::Db,
     /// Its trees' name prefix.
@@ -44,9 +46,10 @@ pub(crate) fn shard_stores(data_dir: &Path) -> anyhow::Result<Vec<ShardStore>> {
         let db = open(&shared)?;
         for name in db.tree_names() {
             let name = String::from_utf8_lossy(&name).into_owned();
-            if let Some(prefix) = name.strip_suffix("audit").filter(|p| p.ends_with('/')) {
+            if let Some(prefix) = name.strip_suffix("residents").filter(|p| p.ends_with('/')) {
                 stores.push(ShardStore {
                     shard: prefix.trim_end_matches('/').to_owned(),
+                    dir: shared.clone(),
                     db: db.clone(),
                     prefix: prefix.to_owned(),
                 });
@@ -61,6 +64,7 @@ pub(crate) fn shard_stores(data_dir: &Path) -> anyhow::Result<Vec<ShardStore>> {
         if name.starts_with("shard-") && entry.path().is_dir() {
             stores.push(ShardStore {
                 shard: name,
+                dir: entry.path(),
                 db: open(&entry.path())?,
                 prefix: String::new(),
             });
@@ -93,7 +97,12 @@ fn verify(args: &AuditVerifyArgs) -> anyhow::Result<i32> {
     );
     let mut broken = 0;
     for store in &stores {
-        match idauth_store::verify_chain(&store.db, &store.prefix)? {
+        // Converts a log of earlier versions and recovers an interrupted write; a log
+        // that cannot open is still walked, to name where it breaks.
+        if let Err(error) = idauth_store::upgrade_store(&store.dir, &store.db, &store.prefix) {
+            println!("{}: the audit log does not open: {error}", store.shard);
+        }
+        match idauth_store::verify_chain(&store.dir, &store.db, &store.prefix)? {
             Ok(entries) => println!("{}: audit chain intact, {entries} entries", store.shard),
             Err(chain_break) => {
                 broken += 1;

@@ -59,7 +59,9 @@ pub fn copy(args: &StoreCopyArgs) -> anyhow::Result<i32> {
                 store.shard, taken.fenced
             );
         }
-        let items: u64 = ["residents", "requests", "txns", "audit", "history"]
+        idauth_store::upgrade_store(&store.dir, &store.db, &store.prefix)
+            .with_context(|| format!("opening the audit log of shard {}", store.shard))?;
+        let items: u64 = ["residents", "requests", "txns"]
             .iter()
             .map(|name| {
                 store
@@ -67,7 +69,9 @@ pub fn copy(args: &StoreCopyArgs) -> anyhow::Result<i32> {
                     .open_tree(format!("{}{name}", store.prefix))
                     .map_or(0, |t| t.len() as u64)
             })
-            .sum();
+            .sum::<u64>()
+            + idauth_store::audit_entries(&store.db, &store.prefix)
+                .with_context(|| format!("reading shard {}'s audit log", store.shard))?;
         let bar = Arc::new(ProgressBar::new(items));
         bar.set_style(
             ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({eta} left)")
@@ -84,6 +88,7 @@ pub fn copy(args: &StoreCopyArgs) -> anyhow::Result<i32> {
         };
         let counts = runtime
             .block_on(copy_shard(
+                &store.dir,
                 &store.db,
                 &store.prefix,
                 &pool,

@@ -1,7 +1,7 @@
 //! Faults of the disk under `idauth serve`: a resident record corrupted on disk is
 //! refused for that resident alone with 704 RECORD_UNDECRYPTABLE (never decoded into
-//! something else), while every other resident is still served; audit entries cut
-//! short on disk make those residents' histories a STORAGE_FAILURE while verifies go
+//! something else), while every other resident is still served; audit entries damaged
+//! on disk make those residents' histories a STORAGE_FAILURE while verifies go
 //! on and `audit verify` names the entry; a data filesystem
 //! that fills refuses writes with 706 STORAGE_FULL before sled reaches the end of it,
 //! keeps verifying, and takes writes again once space is freed; one that fills past
@@ -68,21 +68,21 @@ async fn corrupted_records_and_audit_entries_are_refused_alone_and_the_rest_are_
         tree.insert(k, bytes).unwrap();
         corrupted += 1;
     }
-    // The same shard's audit entries cut short (a flipped bit would only break the
-    // chain, which `audit verify` shows; a short entry no longer decodes).
-    let prefix = &tree_name[..tree_name.len() - b"residents".len()];
-    let audit = db.open_tree([prefix, b"audit"].concat()).unwrap();
-    let mut cut = 0;
-    for entry in audit.iter() {
-        let (k, v) = entry.unwrap();
-        if k.len() == 8 {
-            audit.insert(k, &v[..v.len() - 8]).unwrap();
-            cut += 1;
-        }
+    // The same shard's audit journal damaged: a bit flipped every 64 bytes, so that
+    // every entry (each well over 64 bytes) fails its check.
+    let prefix = String::from_utf8_lossy(&tree_name[..tree_name.len() - b"residents".len()]);
+    let log = data
+        .join("shards/journal")
+        .join(prefix.trim_end_matches('/'))
+        .join("00000000000000000000.log");
+    let mut bytes = std::fs::read(&log).unwrap();
+    let cut = bytes.len().div_ceil(64);
+    for at in (0..bytes.len()).step_by(64) {
+        bytes[at] ^= 0x10;
     }
-    assert!(cut >= corrupted, "every enrolment was audited");
+    std::fs::write(&log, bytes).unwrap();
     db.flush().unwrap();
-    drop((tree, audit));
+    drop(tree);
     drop(db);
 
     let server = serve_over(
@@ -144,10 +144,10 @@ async fn corrupted_records_and_audit_entries_are_refused_alone_and_the_rest_are_
         .unwrap();
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success());
-    assert!(report.contains("does not decode"), "{report}");
+    assert!(report.contains("damaged on disk"), "{report}");
     eprintln!(
         "disk faults: {corrupted} records corrupted on disk, {refused} refused with \
-         RECORD_UNDECRYPTABLE, {served} served; {cut} audit entries cut short, \
+         RECORD_UNDECRYPTABLE, {served} served; {cut} bytes of the audit journal flipped, \
          {unreadable} histories refused with STORAGE_FAILURE, {histories} served, \
          audit verify names the entry"
     );

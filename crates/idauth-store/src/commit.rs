@@ -2,10 +2,12 @@
 //!
 //! Writers apply their change to sled first, then ask for durability, handing over
 //! the change's audit entry if it has one. A dedicated thread takes every request
-//! waiting at that moment, appends their audit entries to their stores' chains (in
-//! one transaction), calls sled's `flush` and then `fdatasync` on sled's data file
-//! (sled's own flush stops at `sync_file_range`, which is not durable against a power
-//! cut), and answers them all;
+//! waiting at that moment, links their audit entries into their stores' chains (and
+//! sets each resident's latest entry in sled), calls sled's `flush` and then
+//! `fdatasync` on sled's data file (sled's own flush stops at `sync_file_range`,
+//! which is not durable against a power cut), then writes and syncs the entries in
+//! each store's journal ([`crate::journal`]: an entry is never on disk before the
+//! write it records), and answers them all;
 //! requests arriving during the fsync wait for the next one. Every write therefore
 //! reaches disk before its acknowledgement, and under load one fsync is shared by the
 //! whole batch.
@@ -16,17 +18,17 @@
 //! (PostgreSQL stops for the same reason). Later requests are refused at once with
 //! [`StoreError::Stopped`] instead of each trying sled again.
 //!
-//! Appending here rather than in the writer keeps sled off the async reactor (an
-//! append can wait for sled's IO buffers, which would stall every request on that
-//! worker), lets one thread own the chain's head without contention, and writes the
-//! head once per batch instead of once per entry.
+//! Appending here rather than in the writer keeps disk writes off the async reactor,
+//! and lets one thread own the chain's head without contention. A journal that fails
+//! to write or sync stops the engine as a failed flush does.
 
 use std::sync::{Arc, OnceLock, mpsc};
 use std::thread;
 
 use tokio::sync::oneshot;
 
-use crate::audit::{self, AuditLog, AuditRecord};
+use crate::audit::AuditRecord;
+use crate::audit_log::{self, AuditLog, Staged};
 use crate::error::{Result, StoreError};
 
 /// How writes are made durable before they are acknowledged.
@@ -150,8 +152,8 @@ fn flush_loop(
         if durability == Durability::GroupCommit {
             batch.extend(queue.try_iter());
         }
-        let seqs = append_entries(&mut batch);
-        // Flushed even when an append failed: the other writers' changes are in sled
+        let (order, staged) = stage_entries(&mut batch);
+        // Flushed even when staging failed: the other writers' changes are in sled
         // and still need their fsync.
         let flushed = db
             .flush()
@@ -162,6 +164,10 @@ fn flush_loop(
                     .sync_data()
                     .map_err(|error| format!("fdatasync of sled's files: {error}"))
             });
+        let seqs = match (&flushed, staged) {
+            (Ok(()), staged) => write_entries(batch.len(), &order, staged, stopped),
+            (Err(_), _) => vec![None; batch.len()],
+        };
         if let Err(error) = &flushed
             && stopped.set(error.clone()).is_ok()
         {
@@ -186,10 +192,11 @@ fn flush_loop(
     }
 }
 
-/// Appends the batch's entries, each store's in request order, all in one
-/// transaction; what each request's entry became (`None`: it had none).
-fn append_entries(batch: &mut [Request]) -> Vec<Option<std::result::Result<u64, String>>> {
-    let mut seqs = vec![None; batch.len()];
+/// Links the batch's entries, each store's in request order, and stages them in
+/// sled: which requests handed an entry over, in the order [`audit_log::write`]
+/// answers (store by store, in request order), and the staged batches or why
+/// staging failed.
+fn stage_entries(batch: &mut [Request]) -> (Vec<usize>, std::result::Result<Vec<Staged>, String>) {
     // Per store: its log, and the requests whose entries go to it, in order.
     let mut groups: Vec<(Arc<AuditLog>, Vec<usize>, Vec<AuditRecord>)> = Vec::new();
     for (i, request) in batch.iter_mut().enumerate() {
@@ -207,30 +214,53 @@ fn append_entries(batch: &mut [Request]) -> Vec<Option<std::result::Result<u64, 
             None => groups.push((log, vec![i], vec![record])),
         }
     }
-    if groups.is_empty() {
-        return seqs;
-    }
-    // The requests in the order `append` answers: store by store, in request order.
     let order: Vec<usize> = groups
         .iter()
         .flat_map(|(_, indices, _)| indices.iter().copied())
         .collect();
-    let appended = audit::append(
+    let staged = audit_log::stage(
         groups
-            .iter_mut()
-            .map(|(log, _, records)| (&**log, std::mem::take(records)))
+            .into_iter()
+            .map(|(log, _, records)| (log, records))
             .collect(),
-    );
-    match appended {
+    )
+    .map_err(|error| {
+        tracing::error!(%error, entries = order.len(), "audit staging failed");
+        error.to_string()
+    });
+    (order, staged)
+}
+
+/// Writes the staged entries to their journals; what each request's entry became
+/// (`None`: it had none). A journal that fails stops the engine.
+fn write_entries(
+    requests: usize,
+    order: &[usize],
+    staged: std::result::Result<Vec<Staged>, String>,
+    stopped: &OnceLock<String>,
+) -> Vec<Option<std::result::Result<u64, String>>> {
+    let mut seqs = vec![None; requests];
+    let written = staged.and_then(|staged| {
+        audit_log::write(staged).map_err(|error| {
+            let error = format!("writing the audit journal: {error}");
+            if stopped.set(error.clone()).is_ok() {
+                tracing::error!(
+                    %error,
+                    "storage engine stopped: the audit journal could not be written or synced; writes and verifies are refused (STORAGE_FAILURE) until the service restarts"
+                );
+            }
+            error
+        })
+    });
+    match written {
         Ok(numbers) => {
-            for (i, seq) in order.into_iter().zip(numbers.into_iter().flatten()) {
+            for (&i, seq) in order.iter().zip(numbers.into_iter().flatten()) {
                 seqs[i] = Some(Ok(seq));
             }
         }
         Err(error) => {
-            tracing::error!(%error, entries = order.len(), "audit append failed");
-            for i in order {
-                seqs[i] = Some(Err(error.to_string()));
+            for &i in order {
+                seqs[i] = Some(Err(error.clone()));
             }
         }
     }

@@ -12,7 +12,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::audit::{AuditLog, AuditRecord};
+use crate::audit::AuditRecord;
+use crate::audit_log::AuditLog;
 use crate::commit::{Committed, Durability, GroupCommit};
 use crate::error::{Result, StoreError};
 use crate::sled_files::SledFiles;
@@ -56,6 +57,7 @@ pub const DEFAULT_PAGE_CACHE_BYTES: u64 = 8 << 20;
 /// One sled database and the thread that makes its writes durable.
 #[derive(Debug)]
 pub struct Engine {
+    dir: std::path::PathBuf,
     db: sled::Db,
     commit: GroupCommit,
     durability: Durability,
@@ -82,6 +84,7 @@ impl Engine {
         let commit = GroupCommit::start(db.clone(), data_file, durability)
             .map_err(|error| StoreError::Flush(format!("cannot start flush thread: {error}")))?;
         Ok(Arc::new(Self {
+            dir: dir.to_path_buf(),
             db,
             commit,
             durability,
@@ -98,6 +101,12 @@ impl Engine {
     /// Bytes the database occupies on disk.
     pub fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
+    }
+
+    /// The directory the engine's files are in (sled's, and each store's audit
+    /// journal under `journal/`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The database, for tools that read it directly (`verify_chain`).

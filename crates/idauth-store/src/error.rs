@@ -40,6 +40,9 @@ pub enum StoreError {
         /// The positive error number.
         errno: i32,
     },
+    /// The audit journal's files failed (I/O) or hold what they must not.
+    #[error("audit journal: {0}")]
+    Journal(String),
     /// The history index names an audit entry the log does not hold.
     #[error("audit entry {0} is indexed but missing from the log")]
     IndexBroken(u64),
@@ -60,6 +63,7 @@ impl StoreError {
             | Self::Corrupt(_)
             | Self::Flush(_)
             | Self::Stopped(_)
+            | Self::Journal(_)
             | Self::IndexBroken(_) => ErrorCode::StorageFailure,
         }
     }

@@ -10,6 +10,8 @@
 //! prefix.
 
 mod audit;
+mod audit_convert;
+mod audit_log;
 mod cache;
 mod commit;
 mod engine;
@@ -17,6 +19,7 @@ mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod journal;
 #[cfg(feature = "rados")]
 pub mod rados;
 mod record;
@@ -30,6 +33,7 @@ mod store;
 mod txns;
 
 pub use audit::{AuditEntry, AuditRecord, ChainBreak, verify_chain};
+pub use audit_log::{audit_entries, rewrite_audit_entry, upgrade_store};
 pub use cache::HotCache;
 pub use commit::Durability;
 pub use engine::{DEFAULT_PAGE_CACHE_BYTES, DEFAULT_RESERVE_BYTES, Engine, EngineOptions};

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use crate::audit::{AuditEntry, AuditLog, AuditRecord};
+use crate::audit::{AuditEntry, AuditRecord};
+use crate::audit_log::AuditLog;
 use crate::cache::HotCache;
 use crate::commit::Committed;
 use crate::engine::{Engine, EngineOptions};
@@ -111,10 +112,7 @@ impl Store {
         let residents = engine.tree(prefix, "residents")?;
         let requests = engine.tree(prefix, "requests")?;
         let txns = TxnIndex::new(engine.tree(prefix, "txns")?, options.txn_retention_ms);
-        let audit = Arc::new(AuditLog::open(
-            engine.tree(prefix, "audit")?,
-            engine.tree(prefix, "history")?,
-        )?);
+        let audit = Arc::new(AuditLog::open(engine.dir(), engine.db(), prefix)?);
         let count = AtomicU64::new(residents.len() as u64);
         engine.attach();
         Ok(Self {

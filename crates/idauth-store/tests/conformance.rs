@@ -59,7 +59,7 @@ impl Place {
                     idauth_store::EngineOptions::default(),
                 )
                 .unwrap();
-                idauth_store::verify_chain(engine.db(), "").unwrap()
+                idauth_store::verify_chain(engine.dir(), engine.db(), "").unwrap()
             }
             #[cfg(feature = "rados")]
             Self::Rados(options) => {
@@ -78,14 +78,8 @@ impl Place {
     async fn tamper(&self, seq: u64, bytes: Vec<u8>) {
         match self {
             Self::Sled(dir) => {
-                let engine = idauth_store::Engine::open(
-                    &dir.path().join("store"),
-                    idauth_store::EngineOptions::default(),
-                )
-                .unwrap();
-                let tree = engine.db().open_tree("audit").unwrap();
-                tree.insert(seq.to_be_bytes(), bytes).unwrap();
-                engine.db().flush().unwrap();
+                idauth_store::rewrite_audit_entry(&dir.path().join("store"), "", seq, Some(bytes))
+                    .unwrap();
             }
             #[cfg(feature = "rados")]
             Self::Rados(options) => {

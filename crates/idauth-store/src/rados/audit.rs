@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::client::{ENOENT, Pool, RadosError, ReadOp, WriteOp};
 use super::txns::TxnEntry;
-use crate::audit::{AuditLog, AuditRecord, ChainBreak, ChainWalk, Head};
+use crate::audit::{AuditRecord, ChainBreak, ChainWalk, Head};
 use crate::error::{Result, StoreError};
 
 /// Entries in one chain segment.
@@ -345,7 +345,7 @@ fn issue<'a>(
         timeout,
     } = at;
     let segment = head.next_seq / SEGMENT;
-    let prepared = AuditLog::prepare(head, records)?;
+    let prepared = crate::audit::prepare(head, records)?;
     let mut op = if head.next_seq.is_multiple_of(SEGMENT) {
         WriteOp::default().create_exclusive()
     } else {

@@ -1,22 +1,23 @@
 //! `idauth store copy`: one shard's sled store streamed into its RADOS namespace, the
 //! migration from one machine to a cluster. Idempotent and resumable: records, request
 //! guards and replay entries are exclusive creates (one already there is counted, not
-//! rewritten); the audit chain continues from the pool's head after checking that the
-//! pool's chain is a prefix of this one; history index entries are set again unchanged
-//! in the segments that hold their entries; replay entries are set in the chain's
-//! newest segment where missing.
+//! rewritten); the audit chain, read from the store's journal, continues from the
+//! pool's head after checking that the pool's chain is a prefix of this one, each
+//! entry's history index entry written with it in the segment that holds it; replay
+//! entries are set in the chain's newest segment where missing.
 
+use std::path::Path;
 use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 
-use std::collections::BTreeMap;
-
 use super::audit::{SEGMENT, cluster, hex, history_key, read_head, segment_oid, write_segment};
 use super::client::{EEXIST, Pool, ReadOp, WriteOp};
 use super::store::{record_oid, request_oid};
-use crate::audit::Head;
+use crate::audit::{Head, journal_error};
+use crate::audit_log::journal_dir;
 use crate::error::{Result, StoreError};
+use crate::journal::Scan;
 use crate::store::RequestEntry;
 use idauth_core::StorageKey;
 
@@ -26,7 +27,7 @@ const CONCURRENCY: usize = 32;
 /// Audit entries per chain write.
 const AUDIT_BATCH: u64 = 512;
 
-/// Index entries (replay, history) read from sled per round of writes.
+/// Replay entries read from sled per round of writes.
 const INDEX_CHUNK: usize = 4096;
 
 /// What one shard's copy did.
@@ -42,7 +43,7 @@ pub struct CopyCounts {
     pub txns: (u64, u64),
     /// Audit entries in the sled store, and copied now.
     pub audit_entries: (u64, u64),
-    /// History index entries set.
+    /// History index entries set with the audit entries copied now.
     pub history: u64,
 }
 
@@ -101,9 +102,11 @@ fn key32(bytes: &[u8]) -> Result<[u8; 32]> {
     })
 }
 
-/// Copies the sled store under tree prefix `prefix` of `db` into `pool` (the shard's
-/// namespace), its audit chain as `chain`.
+/// Copies the sled store under tree prefix `prefix` of `db` (the engine in `dir`,
+/// opened once by [`crate::upgrade_store`]) into `pool` (the shard's namespace), its
+/// audit chain as `chain`.
 pub async fn copy_shard(
+    dir: &Path,
     db: &sled::Db,
     prefix: &str,
     pool: &Pool,
@@ -135,51 +138,52 @@ pub async fn copy_shard(
     });
     counts.requests = create_all(pool, requests, timeout, "requests", progress).await?;
 
-    counts.audit_entries = copy_chain(&tree("audit")?, pool, chain, timeout, progress).await?;
-    counts.history = copy_history(
-        &tree("history")?,
-        &tree("audit")?,
-        pool,
-        chain,
-        timeout,
-        progress,
-    )
-    .await?;
+    let journal = journal_dir(dir, prefix);
+    let total = crate::audit_log::synced(db, prefix)?.next_seq;
+    let (copied, history) = copy_chain(&journal, total, pool, chain, timeout, progress).await?;
+    (counts.audit_entries, counts.history) = ((total, copied), history);
     counts.txns = copy_txns(&tree("txns")?, pool, chain, timeout, progress).await?;
     Ok(counts)
 }
 
-/// The chain's entries after the pool's head, in batches within a segment; (entries
-/// in sled, copied now).
+/// The journal's entries after the pool's head, in batches within a segment, each
+/// with its history index entry; (entries copied now, history entries set).
 async fn copy_chain(
-    audit: &sled::Tree,
+    journal: &Path,
+    total: u64,
     pool: &Pool,
     chain: &str,
     timeout: Duration,
     progress: Progress<'_>,
 ) -> Result<(u64, u64)> {
-    let total = audit.len().saturating_sub(1) as u64; // less the head record
     let (mut head, mut tail) = read_head(pool, chain, timeout).await?;
+    let mut frames = Scan::new(journal).map_err(journal_error)?.peekable();
+    let damaged = |why: String| {
+        StoreError::Journal(format!("{why}: run `idauth audit verify` on the source"))
+    };
     if head.next_seq > 0 {
         // The pool's chain must be this one's prefix: its last hash is this log's.
-        let last = audit
-            .get((head.next_seq - 1).to_be_bytes())?
-            .ok_or_else(|| StoreError::Flush(format!(
-                "the pool's chain {chain} has {} entries, more than this store's {total}: not this store's chain",
-                head.next_seq
-            )))?;
-        if *blake3::hash(&last).as_bytes() != head.last_hash {
+        let mut last = None;
+        for frame in frames.by_ref() {
+            let frame = frame.map_err(damaged)?;
+            if frame.seq + 1 == head.next_seq {
+                last = Some(frame);
+                break;
+            }
+        }
+        let last = last.ok_or_else(|| StoreError::Flush(format!(
+            "the pool's chain {chain} has {} entries, more than this store's {total}: not this store's chain",
+            head.next_seq
+        )))?;
+        if *blake3::hash(&last.entry).as_bytes() != head.last_hash {
             return Err(StoreError::Flush(format!(
                 "the pool's chain {chain} is not a copy of this store's (entry {} differs)",
                 head.next_seq - 1
             )));
         }
     }
-    let mut copied = 0;
-    let mut entries = audit
-        .range(head.next_seq.to_be_bytes().to_vec()..vec![0xff; 9])
-        .peekable();
-    while entries.peek().is_some() {
+    let (mut copied, mut history) = (0, 0);
+    while frames.peek().is_some() {
         let segment = head.next_seq / SEGMENT;
         let room = SEGMENT - head.next_seq % SEGMENT;
         let mut op = WriteOp::default();
@@ -188,23 +192,28 @@ async fn copy_chain(
             last_hash: head.last_hash,
         };
         for _ in 0..AUDIT_BATCH.min(room) {
-            let Some(item) = entries.next() else { break };
-            let (key, bytes) = item?;
-            let seq = u64::from_be_bytes(
-                key.as_ref()
-                    .try_into()
-                    .map_err(|_| StoreError::Flush("a foreign key in the audit log".into()))?,
-            );
-            if seq != next.next_seq {
-                return Err(StoreError::Flush(format!(
-                    "the audit log jumps from {} to {seq}: run `idauth audit verify` on the source",
-                    next.next_seq
+            let Some(frame) = frames.next() else { break };
+            let frame = frame.map_err(damaged)?;
+            if frame.seq != next.next_seq {
+                return Err(damaged(format!(
+                    "the audit journal jumps from {} to {}",
+                    next.next_seq, frame.seq
                 )));
             }
-            op = op.omap_set(format!("{seq:016x}").into_bytes(), bytes.to_vec());
+            op = op.omap_set(
+                format!("{:016x}", frame.seq).into_bytes(),
+                frame.entry.clone(),
+            );
+            if let Some(subject) = frame.subject {
+                op = op.omap_set(
+                    history_key(&StorageKey(subject), frame.seq),
+                    frame.entry.clone(),
+                );
+                history += 1;
+            }
             next = Head {
-                next_seq: seq + 1,
-                last_hash: *blake3::hash(&bytes).as_bytes(),
+                next_seq: frame.seq + 1,
+                last_hash: *blake3::hash(&frame.entry).as_bytes(),
             };
         }
         let batch = next.next_seq - head.next_seq;
@@ -215,7 +224,7 @@ async fn copy_chain(
         copied += batch;
         head = next;
     }
-    Ok((total, copied))
+    Ok((copied, history))
 }
 
 /// The replay entries, each set in the chain's newest segment unless there already
@@ -274,51 +283,4 @@ async fn copy_txns(
         progress("txns", read);
     }
     Ok(counts)
-}
-
-/// Each history index entry set in the segment that holds its entry (idempotent);
-/// the number set.
-async fn copy_history(
-    history: &sled::Tree,
-    audit: &sled::Tree,
-    pool: &Pool,
-    chain: &str,
-    timeout: Duration,
-    progress: Progress<'_>,
-) -> Result<u64> {
-    let mut set = 0;
-    let mut items = history.iter().peekable();
-    while items.peek().is_some() {
-        let mut segments: BTreeMap<u64, WriteOp> = BTreeMap::new();
-        let mut chunk = 0;
-        for item in items.by_ref().take(INDEX_CHUNK) {
-            let (key, _) = item?;
-            let subject = StorageKey(key32(key.get(..32).unwrap_or_default())?);
-            let seq = u64::from_be_bytes(
-                key.get(32..40)
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or_else(|| StoreError::Flush("a short history key".into()))?,
-            );
-            let bytes = audit
-                .get(seq.to_be_bytes())?
-                .ok_or(StoreError::IndexBroken(seq))?;
-            let op = segments.remove(&(seq / SEGMENT)).unwrap_or_default();
-            segments.insert(
-                seq / SEGMENT,
-                op.omap_set(history_key(&subject, seq), bytes.to_vec()),
-            );
-            chunk += 1;
-        }
-        let writes = segments.into_iter().map(|(segment, op)| async move {
-            pool.write(&segment_oid(chain, segment), op, timeout)
-                .await
-                .map_err(cluster)
-        });
-        for written in futures_util::future::join_all(writes).await {
-            written?;
-        }
-        set += chunk;
-        progress("history", chunk);
-    }
-    Ok(set)
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::Durability;
+use crate::journal::{Frame, Journal, Scan, Synced};
 use idauth_core::{FingerPosition, TemplateFormat};
 
 fn context(request: &str) -> WriteContext {
@@ -124,60 +125,64 @@ async fn the_audit_chain_detects_edits_removals_and_reorders() {
         // The chain continues across a reopen.
         let store = open(dir.path());
         append(&store, 3, 5).await;
-        assert_eq!(crate::verify_chain(store.engine.db(), "").unwrap(), Ok(5));
+        assert_eq!(
+            crate::verify_chain(store.engine.dir(), store.engine.db(), "").unwrap(),
+            Ok(5)
+        );
     }
-    let tamper = |edit: &dyn Fn(&sled::Tree)| {
+    let tamper = |edit: &dyn Fn(&mut Vec<Frame>)| {
         let copy = tempfile::tempdir().unwrap();
-        for file in std::fs::read_dir(dir.path()).unwrap() {
-            let file = file.unwrap();
-            if file.path().is_file() {
-                std::fs::copy(file.path(), copy.path().join(file.file_name())).unwrap();
-            } else {
-                let to = copy.path().join(file.file_name());
-                std::fs::create_dir_all(&to).unwrap();
-                for inner in std::fs::read_dir(file.path()).unwrap() {
-                    let inner = inner.unwrap();
-                    std::fs::copy(inner.path(), to.join(inner.file_name())).unwrap();
-                }
-            }
+        copy_dir(dir.path(), copy.path());
+        let journal = crate::audit_log::journal_dir(copy.path(), "");
+        let mut frames: Vec<Frame> = Scan::new(&journal).unwrap().map(|f| f.unwrap()).collect();
+        edit(&mut frames);
+        // Written back as someone with the files would: each frame well formed.
+        std::fs::remove_dir_all(&journal).unwrap();
+        let rewritten = Journal::open(&journal, Synced::EMPTY).unwrap();
+        for frame in frames {
+            rewritten
+                .append(&[Frame {
+                    seq: rewritten.head().0,
+                    ..frame
+                }])
+                .unwrap();
         }
         let db = sled::open(copy.path()).unwrap();
-        edit(&db.open_tree("audit").unwrap());
-        db.flush().unwrap();
-        crate::verify_chain(&db, "").unwrap().unwrap_err()
+        crate::verify_chain(copy.path(), &db, "")
+            .unwrap()
+            .unwrap_err()
     };
-    let key = |seq: u64| seq.to_be_bytes();
-    let edited = tamper(&|tree| {
-        let bytes = tree.get(key(2)).unwrap().unwrap().to_vec();
+    let edited = tamper(&|frames| {
+        let bytes = &mut frames[2].entry;
         let at = bytes.windows(5).position(|w| w == b"ref-2").unwrap();
-        let mut edited = bytes.clone();
-        edited[at + 4] = b'9';
-        tree.insert(key(2), edited).unwrap();
+        bytes[at + 4] = b'9';
     });
     assert_eq!(edited.seq, 2, "{edited:?}");
-    let removed = tamper(&|tree| {
-        tree.remove(key(1)).unwrap();
+    let removed = tamper(&|frames| {
+        frames.remove(1);
     });
     assert_eq!(removed.seq, 1, "{removed:?}");
-    let swapped = tamper(&|tree| {
-        let (a, b) = (
-            tree.get(key(1)).unwrap().unwrap(),
-            tree.get(key(2)).unwrap().unwrap(),
-        );
-        tree.insert(key(1), b).unwrap();
-        tree.insert(key(2), a).unwrap();
-    });
+    let swapped = tamper(&|frames| frames.swap(1, 2));
     assert_eq!(swapped.seq, 1, "{swapped:?}");
-    let last_edited = tamper(&|tree| {
-        let mut bytes = tree.get(key(4)).unwrap().unwrap().to_vec();
-        bytes[2] ^= 1;
-        tree.insert(key(4), bytes).unwrap();
-    });
+    let last_edited = tamper(&|frames| frames[4].entry[2] ^= 1);
     assert_eq!(last_edited.seq, 4, "{last_edited:?}");
-    let truncated = tamper(&|tree| {
-        tree.remove(key(4)).unwrap();
+    let truncated = tamper(&|frames| {
+        frames.pop();
     });
     assert_eq!(truncated.seq, 4, "{truncated:?}");
+}
+
+/// Copies the directory tree `from` into `to`.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for file in std::fs::read_dir(from).unwrap() {
+        let file = file.unwrap();
+        if file.path().is_dir() {
+            copy_dir(&file.path(), &to.join(file.file_name()));
+        } else {
+            std::fs::copy(file.path(), to.join(file.file_name())).unwrap();
+        }
+    }
 }
 
 #[tokio::test]
@@ -265,7 +270,10 @@ async fn concurrent_audit_entries_form_one_unbroken_chain() {
     }
     seqs.sort_unstable();
     assert_eq!(seqs, (0..64).collect::<Vec<u64>>());
-    assert_eq!(crate::verify_chain(store.engine.db(), "").unwrap(), Ok(64));
+    assert_eq!(
+        crate::verify_chain(store.engine.dir(), store.engine.db(), "").unwrap(),
+        Ok(64)
+    );
     let (page, _) = store
         .history(&StorageKey([1; 32]), None, None, 100)
         .unwrap();
@@ -374,9 +382,15 @@ async fn stores_on_one_engine_keep_apart_and_share_fsyncs() {
     let expected: Vec<u64> = (0..16).flat_map(|n| [n, n]).collect();
     assert_eq!(seqs, expected);
     for prefix in ["a/", "b/"] {
-        assert_eq!(crate::verify_chain(engine.db(), prefix).unwrap(), Ok(16));
+        assert_eq!(
+            crate::verify_chain(engine.dir(), engine.db(), prefix).unwrap(),
+            Ok(16)
+        );
     }
-    assert_eq!(crate::verify_chain(engine.db(), "").unwrap(), Ok(0));
+    assert_eq!(
+        crate::verify_chain(engine.dir(), engine.db(), "").unwrap(),
+        Ok(0)
+    );
     assert_eq!(stores[0].residents(), 1);
     assert_eq!(stores[1].residents(), 0);
 }
