@@ -61,7 +61,7 @@ pub fn copy(args: &StoreCopyArgs) -> anyhow::Result<i32> {
         }
         idauth_store::upgrade_store(&store.dir, &store.db, &store.prefix)
             .with_context(|| format!("opening the audit log of shard {}", store.shard))?;
-        let items: u64 = ["residents", "requests", "txns"]
+        let items: u64 = ["residents", "requests"]
             .iter()
             .map(|name| {
                 store
@@ -71,7 +71,9 @@ pub fn copy(args: &StoreCopyArgs) -> anyhow::Result<i32> {
             })
             .sum::<u64>()
             + idauth_store::audit_entries(&store.db, &store.prefix)
-                .with_context(|| format!("reading shard {}'s audit log", store.shard))?;
+                .with_context(|| format!("reading shard {}'s audit log", store.shard))?
+            + idauth_store::replay_entries(&store.dir, &store.prefix)
+                .with_context(|| format!("reading shard {}'s replay index", store.shard))?;
         let bar = Arc::new(ProgressBar::new(items));
         bar.set_style(
             ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({eta} left)")

@@ -36,14 +36,15 @@ fn audit_entry(data: &Path, shard: &str, seq: u64) -> Vec<u8> {
         .join(shard)
         .join("00000000000000000000.log");
     // The frame layout (crates/idauth-store/src/journal.rs): length, sequence number,
-    // previous of the subject, subject flag and key, the entry, an 8-byte check.
+    // link to the subject's previous entry (24 bytes), subject flag and key, the
+    // entry, an 8-byte check.
     let bytes = std::fs::read(log).unwrap();
     let mut at = 0;
     loop {
         let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
         let payload = &bytes[at + 4..at + 4 + len];
         if u64::from_le_bytes(payload[..8].try_into().unwrap()) == seq {
-            let start = if payload[16] == 1 { 49 } else { 17 };
+            let start = if payload[32] == 1 { 65 } else { 33 };
             return payload[start..].to_vec();
         }
         at += 4 + len + 8;

@@ -11,13 +11,25 @@ use std::path::Path;
 
 use crate::audit::journal_error;
 use crate::error::{Result, StoreError};
-use crate::journal::{Frame, Journal, Synced};
+use crate::journal::{Frame, Journal, Link, Synced};
 
 /// The old head record's key: it sorted after every eight-byte entry key.
 const OLD_HEAD_KEY: [u8; 9] = [0xff; 9];
 
 /// Entries written to the journal per append.
 const CHUNK: usize = 10_000;
+
+/// Appends a chunk, each entry linked to its subject's last.
+fn append(journal: &Journal, frames: Vec<Frame>, last: &mut HashMap<[u8; 32], Link>) -> Result<()> {
+    journal
+        .append_linked(frames, |frame, link| {
+            if let Some(subject) = frame.subject {
+                frame.prev = last.insert(subject, link);
+            }
+        })
+        .map_err(journal_error)?;
+    Ok(())
+}
 
 /// Moves the old trees' entries, if any, into a new journal in `dir`, sets the
 /// residents' latest entries in `latest`, and records the journal's state.
@@ -47,7 +59,7 @@ pub(crate) fn convert(db: &sled::Db, prefix: &str, dir: &Path, latest: &sled::Tr
         }
     }
     let journal = Journal::open(dir, Synced::EMPTY).map_err(journal_error)?;
-    let mut last: HashMap<[u8; 32], u64> = HashMap::new();
+    let mut last: HashMap<[u8; 32], Link> = HashMap::new();
     let mut frames = Vec::with_capacity(CHUNK);
     let mut expected = 0u64;
     for item in old.range(..OLD_HEAD_KEY.to_vec()) {
@@ -62,25 +74,22 @@ pub(crate) fn convert(db: &sled::Db, prefix: &str, dir: &Path, latest: &sled::Tr
                 ))
             })?;
         expected += 1;
-        let subject = subjects.get(&seq).copied();
-        let prev = subject.and_then(|subject| last.insert(subject, seq));
         frames.push(Frame {
             seq,
-            prev,
-            subject,
+            prev: None,
+            subject: subjects.get(&seq).copied(),
             entry: bytes.to_vec(),
         });
         if frames.len() == CHUNK {
-            journal.append(&frames).map_err(journal_error)?;
-            frames.clear();
+            append(&journal, std::mem::take(&mut frames), &mut last)?;
         }
     }
-    journal.append(&frames).map_err(journal_error)?;
+    append(&journal, frames, &mut last)?;
     let mut keys = sled::Batch::default();
-    for (subject, seq) in &last {
+    for (subject, link) in &last {
         keys.insert(
             &subject[..],
-            &crate::audit_log::encode_latest(*seq, None)[..],
+            &crate::audit_log::encode_latest(*link, None)[..],
         );
     }
     latest.apply_batch(keys)?;

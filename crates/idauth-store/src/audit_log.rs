@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, AuditEntry, AuditRecord, Head, journal_error};
 use crate::error::{Result, StoreError};
-use crate::journal::{Frame, Journal, Synced};
+use crate::journal::{Frame, Journal, Link, Synced};
 
 /// The meta tree's key of the last staged batch.
 const STAGE_KEY: &[u8] = b"stage";
@@ -36,24 +36,30 @@ struct Stage {
 }
 
 /// A resident's latest entry, and the latest before the batch that wrote it.
-pub(crate) fn encode_latest(latest: u64, before: Option<u64>) -> [u8; 16] {
-    let mut value = [0u8; 16];
-    value[..8].copy_from_slice(&latest.to_le_bytes());
-    value[8..].copy_from_slice(&before.unwrap_or(u64::MAX).to_le_bytes());
+pub(crate) fn encode_latest(latest: Link, before: Option<Link>) -> [u8; 48] {
+    let mut value = [0u8; 48];
+    value[..24].copy_from_slice(&Link::encode(Some(latest)));
+    value[24..].copy_from_slice(&Link::encode(before));
     value
 }
 
-fn decode_latest(value: &[u8]) -> Result<(u64, Option<u64>)> {
-    let bytes: [u8; 16] = value
-        .try_into()
-        .map_err(|_| StoreError::Journal(format!("a {}-byte latest-entry key", value.len())))?;
-    let latest = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
-    let before = u64::from_le_bytes(bytes[8..].try_into().expect("8 bytes"));
-    Ok((latest, (before != u64::MAX).then_some(before)))
+fn decode_latest(value: &[u8]) -> Result<(Link, Option<Link>)> {
+    let broken = || StoreError::Journal(format!("a {}-byte latest-entry key", value.len()));
+    if value.len() != 48 {
+        return Err(broken());
+    }
+    let latest = Link::decode(&value[..24]).ok_or_else(broken)?;
+    Ok((latest, Link::decode(&value[24..])))
 }
 
 /// The journal directory of the store under `prefix` of the engine in `engine_dir`.
 pub(crate) fn journal_dir(engine_dir: &Path, prefix: &str) -> PathBuf {
+    store_dir(engine_dir, "journal", prefix)
+}
+
+/// The directory `kind/<store>` of the store under `prefix` of the engine in
+/// `engine_dir`, for its files beside sled's.
+pub(crate) fn store_dir(engine_dir: &Path, kind: &str, prefix: &str) -> PathBuf {
     let name = prefix.trim_end_matches('/');
     let name: String = if name.is_empty() {
         "store".into()
@@ -68,7 +74,7 @@ pub(crate) fn journal_dir(engine_dir: &Path, prefix: &str) -> PathBuf {
             })
             .collect()
     };
-    engine_dir.join("journal").join(name)
+    engine_dir.join(kind).join(name)
 }
 
 /// How far the journal of the store under `prefix` was recorded as synced.
@@ -92,17 +98,26 @@ pub(crate) fn record_stage(db: &sled::Db, prefix: &str, synced: Synced) -> Resul
     Ok(())
 }
 
+/// The replay (txn index) entries of the store under `prefix` of the engine in
+/// `engine_dir`.
+pub fn replay_entries(engine_dir: &Path, prefix: &str) -> Result<u64> {
+    Ok(crate::txns::pairs(&store_dir(engine_dir, "txns", prefix))?.len() as u64)
+}
+
 /// The audit entries of the store under `prefix` (after [`upgrade_store`], exact).
 pub fn audit_entries(db: &sled::Db, prefix: &str) -> Result<u64> {
     Ok(synced(db, prefix)?.next_seq)
 }
 
-/// Opens the audit log of the store under `prefix` of the engine in `engine_dir` once,
-/// for tools that read a stopped service's files: converts a log kept in sled trees
-/// by earlier versions, recovers the journal after a crash, and records where it
-/// stands. The service does the same when it opens the store.
+/// Opens the audit log and transaction index of the store under `prefix` of the
+/// engine in `engine_dir` once, for tools that read a stopped service's files:
+/// converts what earlier versions kept in sled trees, recovers the journal after a
+/// crash, and records where it stands. The service does the same when it opens the
+/// store.
 pub fn upgrade_store(engine_dir: &Path, db: &sled::Db, prefix: &str) -> Result<()> {
-    AuditLog::open(engine_dir, db, prefix).map(drop)
+    AuditLog::open(engine_dir, db, prefix)?;
+    let retention = crate::StoreOptions::default().txn_retention_ms;
+    crate::txns::open_converting(engine_dir, db, prefix, retention).map(drop)
 }
 
 /// Replaces audit entry `seq`'s stored bytes in the journal of the store under
@@ -166,10 +181,10 @@ impl AuditLog {
         for item in self.latest.iter() {
             let (key, value) = item?;
             let (latest, before) = decode_latest(&value)?;
-            if latest < end {
+            if latest.seq < end {
                 continue;
             }
-            match before.filter(|&before| before < end) {
+            match before.filter(|before| before.seq < end) {
                 Some(before) => self.latest.insert(key, &encode_latest(before, None)[..])?,
                 None => self.latest.remove(key)?,
             };
@@ -190,10 +205,19 @@ impl AuditLog {
         Ok(())
     }
 
-    /// The subject's latest entry.
-    fn latest_of(&self, subject: &[u8; 32]) -> Result<Option<u64>> {
+    /// The subject's latest entry that is written: a batch's keys reach sled before
+    /// its frames reach the journal, and until then the entry before the batch is
+    /// the latest.
+    fn latest_of(&self, subject: &[u8; 32]) -> Result<Option<Link>> {
         match self.latest.get(subject)? {
-            Some(value) => Ok(Some(decode_latest(&value)?.0)),
+            Some(value) => {
+                let (latest, before) = decode_latest(&value)?;
+                Ok(if self.journal.visible(latest) {
+                    Some(latest)
+                } else {
+                    before
+                })
+            }
             None => Ok(None),
         }
     }
@@ -209,10 +233,11 @@ impl AuditLog {
     ) -> Result<(Vec<AuditEntry>, bool)> {
         let mut entries = Vec::with_capacity(limit.min(256));
         let mut next = self.latest_of(&subject.0)?;
-        while let Some(seq) = next {
+        while let Some(link) = next {
+            let seq = link.seq;
             let frame = self
                 .journal
-                .read(seq)
+                .read(link)
                 .map_err(journal_error)?
                 .filter(|frame| frame.subject == Some(subject.0))
                 .ok_or(StoreError::IndexBroken(seq))?;
@@ -237,6 +262,7 @@ impl AuditLog {
 pub(crate) struct Staged {
     log: Arc<AuditLog>,
     frames: Vec<Frame>,
+    links: Vec<Link>,
 }
 
 /// Links each log's records after its journal's head, sets their residents' latest
@@ -254,28 +280,31 @@ pub(crate) fn stage(batch: Vec<(Arc<AuditLog>, Vec<AuditRecord>)>) -> Result<Vec
             },
             records,
         )?;
-        // Per subject: its latest entry in this batch, and the one before the batch.
-        let mut latest: HashMap<[u8; 32], (u64, Option<u64>)> = HashMap::new();
-        let mut frames = Vec::with_capacity(prepared.entries.len());
-        for (seq, entry, subject) in prepared.entries {
-            let subject = subject.map(|subject| subject.0);
-            let prev = match subject {
-                Some(subject) => match latest.get_mut(&subject) {
-                    Some((last, _)) => Some(std::mem::replace(last, seq)),
-                    None => {
-                        let before = log.latest_of(&subject)?;
-                        latest.insert(subject, (seq, before));
-                        before
-                    }
-                },
-                None => None,
-            };
-            frames.push(Frame {
+        let mut frames: Vec<Frame> = prepared
+            .entries
+            .into_iter()
+            .map(|(seq, entry, subject)| Frame {
                 seq,
-                prev,
-                subject,
+                prev: None,
+                subject: subject.map(|subject| subject.0),
                 entry,
-            });
+            })
+            .collect();
+        let links = log.journal.plan(frames.iter().map(Frame::size));
+        // Per subject: its latest entry in this batch, and the one before the batch.
+        let mut latest: HashMap<[u8; 32], (Link, Option<Link>)> = HashMap::new();
+        for (frame, link) in frames.iter_mut().zip(&links) {
+            let Some(subject) = frame.subject else {
+                continue;
+            };
+            frame.prev = match latest.get_mut(&subject) {
+                Some((last, _)) => Some(std::mem::replace(last, *link)),
+                None => {
+                    let before = log.latest_of(&subject)?;
+                    latest.insert(subject, (*link, before));
+                    before
+                }
+            };
         }
         // The record of the batch first: sled recovers a prefix of its writes, so a
         // latest-entry key that survives a crash has its batch's end beside it.
@@ -285,11 +314,11 @@ pub(crate) fn stage(batch: Vec<(Arc<AuditLog>, Vec<AuditRecord>)>) -> Result<Vec
         };
         log.meta.insert(STAGE_KEY, postcard::to_stdvec(&stage)?)?;
         let mut keys = sled::Batch::default();
-        for (subject, (seq, before)) in latest {
-            keys.insert(&subject[..], &encode_latest(seq, before)[..]);
+        for (subject, (link, before)) in latest {
+            keys.insert(&subject[..], &encode_latest(link, before)[..]);
         }
         log.latest.apply_batch(keys)?;
-        staged.push(Staged { log, frames });
+        staged.push(Staged { log, frames, links });
     }
     Ok(staged)
 }
@@ -297,8 +326,8 @@ pub(crate) fn stage(batch: Vec<(Arc<AuditLog>, Vec<AuditRecord>)>) -> Result<Vec
 /// Writes and syncs each staged batch's frames; their sequence numbers, log by log.
 pub(crate) fn write(staged: Vec<Staged>) -> Result<Vec<Vec<u64>>> {
     let mut seqs = Vec::with_capacity(staged.len());
-    for Staged { log, frames } in staged {
-        log.journal.append(&frames).map_err(journal_error)?;
+    for Staged { log, frames, links } in staged {
+        log.journal.append(&frames, &links).map_err(journal_error)?;
         // Reaches disk with the next flush: until then the batch staged before says
         // where the journal stood, and an open recovers the rest from the files.
         let stage = Stage {

@@ -9,15 +9,45 @@
 //! own.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
 use crate::audit::AuditRecord;
 use crate::audit_log::AuditLog;
-use crate::commit::{Committed, Durability, GroupCommit};
+use crate::commit::{Committed, DataSync, Durability, GroupCommit};
 use crate::error::{Result, StoreError};
 use crate::sled_files::SledFiles;
 use crate::space::{Need, SpaceGuard};
+use crate::txns::TxnIndex;
+
+/// The transaction indexes of an engine's stores, synced by its group commit.
+type TxnIndexes = Arc<Mutex<Vec<Weak<TxnIndex>>>>;
+
+/// What the group commit syncs after sled's flush: sled's files, then every store's
+/// transaction index, so that a verify is answered only once its pair is on disk.
+struct EngineFiles {
+    sled: SledFiles,
+    txns: TxnIndexes,
+}
+
+impl DataSync for EngineFiles {
+    fn sync_data(&mut self) -> std::io::Result<()> {
+        self.sled.sync_data()?;
+        let indexes: Vec<Arc<TxnIndex>> = self
+            .txns
+            .lock()
+            .expect("txn index list poisoned")
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for index in indexes {
+            index
+                .sync()
+                .map_err(|error| std::io::Error::other(error.to_string()))?;
+        }
+        Ok(())
+    }
+}
 
 /// How an engine is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +93,7 @@ pub struct Engine {
     durability: Durability,
     space: SpaceGuard,
     stores: AtomicU64,
+    txns: TxnIndexes,
 }
 
 impl Engine {
@@ -79,9 +110,14 @@ impl Engine {
             .open()?;
         // sled's flush is not durable on its own: the group commit syncs its files
         // after each flush (`SledFiles`; docs/reliability.md, "Durability").
-        let data_file = SledFiles::open(dir)
+        let sled_files = SledFiles::open(dir)
             .map_err(|error| StoreError::Flush(format!("cannot open sled's files: {error}")))?;
-        let commit = GroupCommit::start(db.clone(), data_file, durability)
+        let txns = TxnIndexes::default();
+        let files = EngineFiles {
+            sled: sled_files,
+            txns: Arc::clone(&txns),
+        };
+        let commit = GroupCommit::start(db.clone(), files, durability)
             .map_err(|error| StoreError::Flush(format!("cannot start flush thread: {error}")))?;
         Ok(Arc::new(Self {
             dir: dir.to_path_buf(),
@@ -90,6 +126,7 @@ impl Engine {
             durability,
             space: SpaceGuard::new(dir.to_path_buf(), reserve_bytes),
             stores: AtomicU64::new(0),
+            txns,
         }))
     }
 
@@ -127,9 +164,13 @@ impl Engine {
         self.stores.load(Ordering::Relaxed).max(1)
     }
 
-    /// Counts a store opened on this engine.
-    pub(crate) fn attach(&self) {
+    /// Counts a store opened on this engine, whose transaction index the group
+    /// commit syncs from now on.
+    pub(crate) fn attach(&self, txns: &Arc<TxnIndex>) {
         self.stores.fetch_add(1, Ordering::Relaxed);
+        let mut indexes = self.txns.lock().expect("txn index list poisoned");
+        indexes.retain(|index| index.strong_count() > 0);
+        indexes.push(Arc::downgrade(txns));
     }
 
     /// Opens the tree `name` of the store under `prefix`.

@@ -43,9 +43,11 @@ pub fn sealed_record(bytes: &[u8]) {
     round_trip::<ResidentRecord>(&opened);
 }
 
-/// `bytes` as each of the audit log's stored values and as an idempotency entry.
+/// `bytes` as each of the audit log's stored values, as an idempotency entry, and as
+/// a frame of the audit journal (payload, then its 8-byte check).
 pub fn audit_entry(bytes: &[u8]) {
     round_trip::<AuditEntry>(bytes);
     round_trip::<Head>(bytes);
     round_trip::<RequestEntry>(bytes);
+    crate::journal::frame_round_trip(bytes);
 }

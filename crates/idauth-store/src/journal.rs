@@ -5,23 +5,25 @@
 //! sequential key, 45 per random one, whatever its page cache: docs/reliability.md,
 //! "Soak"), so an audit chain and a history index in sled trees grew the service's
 //! memory with every verify. Here an entry costs memory nowhere: the entries live in
-//! segment files (`{first seq}.log`, at most [`SEGMENT_BYTES`] each) with a
-//! fixed-width offset index beside each (`{first seq}.idx`, eight bytes per entry),
-//! and each frame carries the sequence number of the same resident's previous entry,
-//! so a history is a walk back from the resident's latest entry (kept in sled, one
-//! key per resident, overwritten in place: flat).
+//! segment files (`{first seq}.log`, a new one begun once the last holds
+//! [`SEGMENT_BYTES`]), and each frame carries the position ([`Link`]: sequence number,
+//! segment, byte offset) of the same resident's previous entry, so a history is a
+//! walk back from the resident's latest entry, whose position sled keeps (one key per
+//! resident, overwritten in place: flat). Positions are known before a batch is
+//! written ([`Journal::plan`]), so the latest-entry keys go to sled in the flush
+//! before the frames are written.
 //!
 //! A frame is `u32` payload length, the payload, then the first 8 bytes of the
 //! payload's BLAKE3 hash (a torn or damaged frame does not pass). The payload is the
-//! sequence number, the previous entry of the same subject (`u64::MAX`: none), a
-//! subject flag and the 32-byte storage key when set, then the entry's bytes as the
-//! chain hashes them.
+//! sequence number, the link to the same subject's previous entry (24 bytes, all ones
+//! for none), a subject flag and the 32-byte storage key when set, then the entry's
+//! bytes as the chain hashes them.
 //!
-//! Durability: the group commit writes and syncs a batch's frames and their index
-//! entries after sled's flush, and records in sled, in the next batch's flush, how
-//! far the journal was synced ([`Synced`]). On open, everything before that point is
-//! taken as written; frames past it (the batch a crash interrupted, never
-//! acknowledged) are kept while they pass their checks and the rest is cut off.
+//! Durability: the group commit writes and syncs a batch's frames after sled's flush,
+//! and records in sled how far the journal was synced ([`Synced`]). On open,
+//! everything before that point is taken as written; frames past it (the last batch
+//! when its record had not reached sled's disk, or the batch a crash interrupted,
+//! never acknowledged) are kept while they pass their checks and the rest is cut off.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -35,22 +37,68 @@ use serde::{Deserialize, Serialize};
 /// A segment is closed and a new one begun once it holds this many bytes.
 pub(crate) const SEGMENT_BYTES: u64 = 64 << 20;
 
-/// No previous entry of the subject.
+/// No previous entry of the subject (all three fields of the link).
 const NONE: u64 = u64::MAX;
 
 /// Frame overhead: length, check value.
 const FRAME_EXTRA: u64 = 4 + 8;
 
+/// Payload bytes before the entry: sequence number, link, subject flag.
+const PAYLOAD_FIXED: usize = 8 + 24 + 1;
+
 /// A payload longer than this is a damaged length field, not an entry.
 const MAX_PAYLOAD: u32 = 1 << 20;
+
+/// Where an entry is: its sequence number, its segment (the segment's first
+/// sequence number) and its frame's byte offset there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Link {
+    /// The entry's sequence number.
+    pub(crate) seq: u64,
+    /// The first sequence number of its segment.
+    pub(crate) segment: u64,
+    /// The frame's offset in the segment file.
+    pub(crate) offset: u64,
+}
+
+impl Link {
+    /// The link as 24 bytes; `None` as all ones.
+    pub(crate) fn encode(link: Option<Self>) -> [u8; 24] {
+        let link = link.unwrap_or(Self {
+            seq: NONE,
+            segment: NONE,
+            offset: NONE,
+        });
+        let mut out = [0u8; 24];
+        out[..8].copy_from_slice(&link.seq.to_le_bytes());
+        out[8..16].copy_from_slice(&link.segment.to_le_bytes());
+        out[16..].copy_from_slice(&link.offset.to_le_bytes());
+        out
+    }
+
+    /// The link in 24 bytes (`None`: all ones, or fewer than 24 bytes).
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Self> {
+        let word = |i: usize| {
+            bytes
+                .get(i * 8..i * 8 + 8)
+                .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+        };
+        let (seq, segment, offset) = (word(0)?, word(1)?, word(2)?);
+        (seq != NONE).then_some(Self {
+            seq,
+            segment,
+            offset,
+        })
+    }
+}
 
 /// One entry as the journal holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Frame {
     /// Position in the chain.
     pub(crate) seq: u64,
-    /// The same subject's previous entry.
-    pub(crate) prev: Option<u64>,
+    /// Where the same subject's previous entry is.
+    pub(crate) prev: Option<Link>,
     /// The resident the entry concerns, if any.
     pub(crate) subject: Option<[u8; 32]>,
     /// The entry's bytes, as the chain hashes them.
@@ -58,11 +106,17 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
+    /// Bytes the frame takes in a segment.
+    pub(crate) fn size(&self) -> u64 {
+        (PAYLOAD_FIXED + self.subject.map_or(0, |s| s.len()) + self.entry.len()) as u64
+            + FRAME_EXTRA
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
         let start = out.len();
         out.extend_from_slice(&[0; 4]);
         out.extend_from_slice(&self.seq.to_le_bytes());
-        out.extend_from_slice(&self.prev.unwrap_or(NONE).to_le_bytes());
+        out.extend_from_slice(&Link::encode(self.prev));
         match &self.subject {
             Some(subject) => {
                 out.push(1);
@@ -79,19 +133,25 @@ impl Frame {
 
     /// The frame in `payload` whose check value is `check`; `None` when damaged.
     fn decode(payload: &[u8], check: &[u8]) -> Option<Self> {
-        if blake3::hash(payload).as_bytes()[..8] != *check || payload.len() < 17 {
+        if blake3::hash(payload).as_bytes()[..8] != *check || payload.len() < PAYLOAD_FIXED {
             return None;
         }
         let seq = u64::from_le_bytes(payload[..8].try_into().ok()?);
-        let prev = u64::from_le_bytes(payload[8..16].try_into().ok()?);
-        let (subject, rest) = match payload[16] {
-            0 => (None, &payload[17..]),
-            1 if payload.len() >= 49 => (Some(payload[17..49].try_into().ok()?), &payload[49..]),
+        let prev = Link::decode(&payload[8..32]);
+        if prev.is_none() && payload[8..32] != [0xff; 24] {
+            return None;
+        }
+        let (subject, rest) = match payload[32] {
+            0 => (None, &payload[PAYLOAD_FIXED..]),
+            1 if payload.len() >= PAYLOAD_FIXED + 32 => (
+                Some(payload[PAYLOAD_FIXED..PAYLOAD_FIXED + 32].try_into().ok()?),
+                &payload[PAYLOAD_FIXED + 32..],
+            ),
             _ => return None,
         };
         Some(Self {
             seq,
-            prev: (prev != NONE).then_some(prev),
+            prev,
             subject,
             entry: rest.to_vec(),
         })
@@ -127,7 +187,6 @@ impl Synced {
 struct Tail {
     first: u64,
     log: File,
-    idx: File,
     len: u64,
     next_seq: u64,
     last_hash: [u8; 32],
@@ -138,8 +197,6 @@ struct Tail {
 pub(crate) struct Journal {
     dir: PathBuf,
     tail: Mutex<Tail>,
-    /// First sequence number of every segment, ascending (one per 64 MiB).
-    segments: Mutex<Vec<u64>>,
     /// Entries below this are written and synced: readers see only these.
     visible: AtomicU64,
     segment_bytes: u64,
@@ -213,18 +270,15 @@ impl Journal {
     /// [`Journal::open`], with segments closed at `segment_bytes` (small in tests).
     pub(crate) fn open_sized(dir: &Path, synced: Synced, segment_bytes: u64) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let mut segments = list_segments(dir)?;
-        if segments.is_empty() {
-            if synced.next_seq > 0 {
-                return Err(damaged(format!(
-                    "{} is empty, but {} audit entries were written to it",
-                    dir.display(),
-                    synced.next_seq
-                )));
-            }
-            segments.push(0);
+        let segments = list_segments(dir)?;
+        if segments.is_empty() && synced.next_seq > 0 {
+            return Err(damaged(format!(
+                "{} is empty, but {} audit entries were written to it",
+                dir.display(),
+                synced.next_seq
+            )));
         }
-        let first = *segments.last().expect("one segment at least");
+        let first = segments.last().copied().unwrap_or(0);
         if first < synced.segment {
             return Err(damaged(format!(
                 "{}: segment {} is missing",
@@ -233,11 +287,10 @@ impl Journal {
             )));
         }
         let log = open_rw(&segment_path(dir, first, "log"))?;
-        let idx = open_rw(&segment_path(dir, first, "idx"))?;
         let (mut len, mut next_seq, mut last_hash) = if first == synced.segment {
             (synced.len, synced.next_seq, synced.last_hash)
         } else if synced.next_seq == first {
-            // A segment begun by the interrupted batch: everything in it is recovered.
+            // A segment begun after the synced point: everything in it is recovered.
             (0, first, synced.last_hash)
         } else {
             return Err(damaged(format!(
@@ -252,17 +305,14 @@ impl Journal {
                 dir.display()
             )));
         }
-        // Past the synced point: the interrupted batch's frames, kept while whole.
-        loop {
-            match read_frame(&log, len) {
-                Ok(Some((frame, size))) if frame.seq == next_seq => {
-                    idx.write_all_at(&len.to_le_bytes(), (next_seq - first) * 8)?;
-                    last_hash = *blake3::hash(&frame.entry).as_bytes();
-                    len += size;
-                    next_seq += 1;
-                }
-                Ok(_) | Err(_) => break,
+        // Past the synced point: frames kept while whole and in sequence.
+        while let Ok(Some((frame, size))) = read_frame(&log, len) {
+            if frame.seq != next_seq {
+                break;
             }
+            last_hash = *blake3::hash(&frame.entry).as_bytes();
+            len += size;
+            next_seq += 1;
         }
         let cut = log.metadata()?.len() - len;
         if cut > 0 {
@@ -271,23 +321,19 @@ impl Journal {
                 entries = next_seq,
                 "audit journal: cutting off an unfinished write (never acknowledged)"
             );
+            log.set_len(len)?;
+            log.sync_data()?;
         }
-        log.set_len(len)?;
-        idx.set_len((next_seq - first) * 8)?;
-        log.sync_data()?;
-        idx.sync_data()?;
         sync_dir(dir)?;
         Ok(Self {
             dir: dir.to_path_buf(),
             tail: Mutex::new(Tail {
                 first,
                 log,
-                idx,
                 len,
                 next_seq,
                 last_hash,
             }),
-            segments: Mutex::new(segments),
             visible: AtomicU64::new(next_seq),
             segment_bytes,
         })
@@ -310,33 +356,54 @@ impl Journal {
         }
     }
 
-    /// Writes `frames` (the next sequence numbers, in order) and syncs them; they are
+    /// Where the next frames, of these sizes, will be written: a batch goes whole to
+    /// the tail segment, or to a new one when the tail is full. The group-commit
+    /// thread plans and appends one batch at a time.
+    pub(crate) fn plan(&self, sizes: impl Iterator<Item = u64>) -> Vec<Link> {
+        let tail = self.tail.lock().expect("journal lock poisoned");
+        let (segment, mut offset) = if tail.len >= self.segment_bytes {
+            (tail.next_seq, 0)
+        } else {
+            (tail.first, tail.len)
+        };
+        sizes
+            .enumerate()
+            .map(|(i, size)| {
+                let link = Link {
+                    seq: tail.next_seq + i as u64,
+                    segment,
+                    offset,
+                };
+                offset += size;
+                link
+            })
+            .collect()
+    }
+
+    /// Writes `frames` where [`Journal::plan`] placed them and syncs them; they are
     /// readable once this returns.
-    pub(crate) fn append(&self, frames: &[Frame]) -> io::Result<()> {
-        let Some(last) = frames.last() else {
+    pub(crate) fn append(&self, frames: &[Frame], links: &[Link]) -> io::Result<()> {
+        let (Some(last), Some(at)) = (frames.last(), links.first()) else {
             return Ok(());
         };
         let mut tail = self.tail.lock().expect("journal lock poisoned");
-        if frames[0].seq != tail.next_seq {
+        if at.segment != tail.first {
+            let log = open_rw(&segment_path(&self.dir, at.segment, "log"))?;
+            sync_dir(&self.dir)?;
+            (tail.first, tail.log, tail.len) = (at.segment, log, 0);
+        }
+        if (at.seq, at.offset) != (tail.next_seq, tail.len) || frames[0].seq != at.seq {
             return Err(damaged(format!(
-                "appending entry {} where {} is next",
-                frames[0].seq, tail.next_seq
+                "appending entry {} at byte {} where entry {} at byte {} is next",
+                at.seq, at.offset, tail.next_seq, tail.len
             )));
         }
-        if tail.len >= self.segment_bytes {
-            self.roll(&mut tail)?;
-        }
         let mut bytes = Vec::with_capacity(frames.len() * 256);
-        let mut offsets = Vec::with_capacity(frames.len() * 8);
         for frame in frames {
-            offsets.extend_from_slice(&(tail.len + bytes.len() as u64).to_le_bytes());
             frame.encode(&mut bytes);
         }
         tail.log.write_all_at(&bytes, tail.len)?;
-        tail.idx
-            .write_all_at(&offsets, (tail.next_seq - tail.first) * 8)?;
         tail.log.sync_data()?;
-        tail.idx.sync_data()?;
         tail.len += bytes.len() as u64;
         tail.next_seq = last.seq + 1;
         tail.last_hash = *blake3::hash(&last.entry).as_bytes();
@@ -344,38 +411,39 @@ impl Journal {
         Ok(())
     }
 
-    /// Closes the tail segment and begins the next.
-    fn roll(&self, tail: &mut Tail) -> io::Result<()> {
-        let first = tail.next_seq;
-        let log = open_rw(&segment_path(&self.dir, first, "log"))?;
-        let idx = open_rw(&segment_path(&self.dir, first, "idx"))?;
-        sync_dir(&self.dir)?;
-        (tail.first, tail.log, tail.idx, tail.len) = (first, log, idx, 0);
-        self.segments
-            .lock()
-            .expect("journal lock poisoned")
-            .push(first);
-        Ok(())
+    /// Plans and appends `frames` (numbered from the head), their links set by
+    /// `link` from the positions planned; for tools and tests that write whole
+    /// chunks.
+    pub(crate) fn append_linked(
+        &self,
+        mut frames: Vec<Frame>,
+        mut link: impl FnMut(&mut Frame, Link),
+    ) -> io::Result<Vec<Link>> {
+        let links = self.plan(frames.iter().map(Frame::size));
+        for (frame, at) in frames.iter_mut().zip(&links) {
+            link(frame, *at);
+        }
+        self.append(&frames, &links)?;
+        Ok(links)
     }
 
-    /// The entry `seq`, if written; an error when its frame is damaged.
-    pub(crate) fn read(&self, seq: u64) -> io::Result<Option<Frame>> {
-        if seq >= self.visible.load(Ordering::Acquire) {
+    /// Whether the entry at `link` is written and synced.
+    pub(crate) fn visible(&self, link: Link) -> bool {
+        link.seq < self.visible.load(Ordering::Acquire)
+    }
+
+    /// The entry at `link`, if written; an error when its frame is damaged or is
+    /// not the one the link names.
+    pub(crate) fn read(&self, link: Link) -> io::Result<Option<Frame>> {
+        if !self.visible(link) {
             return Ok(None);
         }
-        let first = {
-            let segments = self.segments.lock().expect("journal lock poisoned");
-            let at = segments.partition_point(|&first| first <= seq);
-            segments[at.saturating_sub(1)]
-        };
-        let idx = File::open(segment_path(&self.dir, first, "idx"))?;
-        let mut offset = [0u8; 8];
-        idx.read_exact_at(&mut offset, (seq - first) * 8)?;
-        let log = File::open(segment_path(&self.dir, first, "log"))?;
-        match read_frame(&log, u64::from_le_bytes(offset))? {
-            Some((frame, _)) if frame.seq == seq => Ok(Some(frame)),
+        let log = File::open(segment_path(&self.dir, link.segment, "log"))?;
+        match read_frame(&log, link.offset)? {
+            Some((frame, _)) if frame.seq == link.seq => Ok(Some(frame)),
             _ => Err(damaged(format!(
-                "audit entry {seq}: its index points elsewhere"
+                "audit entry {}: not at byte {} of segment {}",
+                link.seq, link.offset, link.segment
             ))),
         }
     }
@@ -473,6 +541,21 @@ impl Iterator for Scan {
     }
 }
 
+/// Decodes `bytes` as a frame's payload and check value; one that decodes must encode
+/// back to the same bytes (the fuzz target's and the property test's check).
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn frame_round_trip(bytes: &[u8]) {
+    let Some(split) = bytes.len().checked_sub(8) else {
+        return;
+    };
+    let (payload, check) = bytes.split_at(split);
+    if let Some(frame) = Frame::decode(payload, check) {
+        let mut encoded = Vec::new();
+        frame.encode(&mut encoded);
+        assert_eq!(&encoded[4..], bytes, "a frame re-encodes to other bytes");
+    }
+}
+
 /// Replaces entry `seq`'s bytes in the journal in `dir` (closed), or removes the entry
 /// (`None`), each frame written back well formed into one segment, as someone with
 /// access to the files could: for tests of what the chain check finds.
@@ -488,15 +571,21 @@ pub(crate) fn rewrite_entry(dir: &Path, seq: u64, entry: Option<Vec<u8>>) -> io:
         Some(entry) => frames[at].entry = entry,
         None => drop(frames.remove(at)),
     }
-    std::fs::remove_dir_all(dir)?;
+    write_raw(dir, &frames)
+}
+
+/// Replaces the journal in `dir` with one segment holding `frames` as they are
+/// (numbers and links unchecked): for tests of what the chain check finds.
+pub(crate) fn write_raw(dir: &Path, frames: &[Frame]) -> io::Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
     std::fs::create_dir_all(dir)?;
-    let (mut log, mut idx) = (Vec::new(), Vec::new());
-    for frame in &frames {
-        idx.extend_from_slice(&(log.len() as u64).to_le_bytes());
+    let mut log = Vec::new();
+    for frame in frames {
         frame.encode(&mut log);
     }
-    std::fs::write(segment_path(dir, 0, "log"), log)?;
-    std::fs::write(segment_path(dir, 0, "idx"), idx)
+    std::fs::write(segment_path(dir, 0, "log"), log)
 }
 
 #[cfg(test)]

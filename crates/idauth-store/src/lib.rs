@@ -30,10 +30,11 @@ mod shard_store;
 mod sled_files;
 mod space;
 mod store;
+mod txn_table;
 mod txns;
 
 pub use audit::{AuditEntry, AuditRecord, ChainBreak, verify_chain};
-pub use audit_log::{audit_entries, rewrite_audit_entry, upgrade_store};
+pub use audit_log::{audit_entries, replay_entries, rewrite_audit_entry, upgrade_store};
 pub use cache::HotCache;
 pub use commit::Durability;
 pub use engine::{DEFAULT_PAGE_CACHE_BYTES, DEFAULT_RESERVE_BYTES, Engine, EngineOptions};

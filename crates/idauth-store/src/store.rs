@@ -96,7 +96,7 @@ pub struct Store {
     /// cached record is only served to a request carrying that key.
     cache: HotCache<StorageKey, (ResidentRecord, u32, [u8; 16])>,
     count: AtomicU64,
-    txns: TxnIndex,
+    txns: Arc<TxnIndex>,
     audit: Arc<AuditLog>,
 }
 
@@ -111,10 +111,15 @@ impl Store {
     pub fn open_in(engine: Arc<Engine>, prefix: &str, options: StoreOptions) -> Result<Self> {
         let residents = engine.tree(prefix, "residents")?;
         let requests = engine.tree(prefix, "requests")?;
-        let txns = TxnIndex::new(engine.tree(prefix, "txns")?, options.txn_retention_ms);
+        let txns = Arc::new(crate::txns::open_converting(
+            engine.dir(),
+            engine.db(),
+            prefix,
+            options.txn_retention_ms,
+        )?);
         let audit = Arc::new(AuditLog::open(engine.dir(), engine.db(), prefix)?);
         let count = AtomicU64::new(residents.len() as u64);
-        engine.attach();
+        engine.attach(&txns);
         Ok(Self {
             engine,
             residents,

@@ -1,28 +1,53 @@
 //! The transaction index: which (caller, txn) pairs this shard has seen recently, so a
 //! replayed verify is refused.
 //!
-//! Keys are the hour of the request timestamp (8 bytes, big-endian) followed by a hash
-//! of caller and txn. A check looks the hash up in every hour of the retention window
-//! (about 26 point reads) and purging drops whole hours, so the index never needs a
-//! scan of live entries. A replay reuses the request's own timestamp and so always
-//! lands in the same hour as the original.
+//! One table file per hour of the request timestamp ([`crate::txn_table`]), in the
+//! store's `txns/` directory, named `{hour}-{level}.tbl`. A check looks the pair's
+//! hash up in every table of the retention window (one read of 256 bytes each) and
+//! purging deletes whole hours' files, so the index never scans live entries. A
+//! replay reuses the request's own timestamp and so always lands in the same hour as
+//! the original. An hour's first table is sized for twice the busiest hour in the
+//! window; when it is half full the next, four times larger, takes the inserts.
+//!
+//! Inserts are durable once [`TxnIndex::sync`] returns: the group commit calls it
+//! before answering any verify of its batch, so a replay is refused after a crash
+//! too.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
-use crate::error::Result;
+use crate::error::{Result, StoreError};
+use crate::txn_table::{HourTable, Insert, WINDOW, nonzero};
 
 const HOUR_MS: i64 = 3_600_000;
+
+/// The smallest table: 4,096 slots, 64 KiB.
+const MIN_SLOTS: u64 = 4096;
 
 /// The transaction index of one store.
 #[derive(Debug)]
 pub(crate) struct TxnIndex {
-    tree: sled::Tree,
+    dir: PathBuf,
     retention_hours: i64,
+    /// Tables by (hour, level).
+    tables: RwLock<BTreeMap<(u64, u32), Arc<HourTable>>>,
+    /// Held from an insert's last check to its write, so that a pair is never
+    /// inserted twice.
+    insert: Mutex<()>,
     purged_below: AtomicU64,
 }
 
 fn hour(timestamp_ms: i64) -> u64 {
     timestamp_ms.div_euclid(HOUR_MS).max(0) as u64
+}
+
+/// The last millisecond of `hour`: the timestamp `store copy` gives the pairs of a
+/// table (the index keeps only the hour), so they are kept no shorter than asked.
+#[cfg_attr(not(feature = "rados"), allow(dead_code))]
+pub(crate) fn hour_end_ms(hour: u64) -> i64 {
+    (hour as i64 + 1) * HOUR_MS - 1
 }
 
 pub(crate) fn txn_hash(caller: &str, txn: &str) -> [u8; 16] {
@@ -36,20 +61,121 @@ pub(crate) fn txn_hash(caller: &str, txn: &str) -> [u8; 16] {
     out
 }
 
-fn key(hour: u64, hash: &[u8; 16]) -> [u8; 24] {
-    let mut key = [0u8; 24];
-    key[..8].copy_from_slice(&hour.to_be_bytes());
-    key[8..].copy_from_slice(hash);
-    key
+fn table_path(dir: &Path, hour: u64, level: u32) -> PathBuf {
+    dir.join(format!("{hour:010}-{level}.tbl"))
+}
+
+fn io_error(error: std::io::Error) -> StoreError {
+    StoreError::Journal(format!("transaction index: {error}"))
+}
+
+/// The tables in `dir`, by (hour, level).
+fn list(dir: &Path) -> Result<BTreeMap<(u64, u32), Arc<HourTable>>> {
+    let mut tables = BTreeMap::new();
+    if !dir.is_dir() {
+        return Ok(tables);
+    }
+    for entry in std::fs::read_dir(dir).map_err(io_error)? {
+        let entry = entry.map_err(io_error)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".new") {
+            // A table a crash interrupted before it was named: it held nothing yet.
+            std::fs::remove_file(entry.path()).map_err(io_error)?;
+            continue;
+        }
+        let Some((hour, level)) = name
+            .strip_suffix(".tbl")
+            .and_then(|stem| stem.split_once('-'))
+            .and_then(|(h, l)| Some((h.parse().ok()?, l.parse().ok()?)))
+        else {
+            continue;
+        };
+        let table = HourTable::open(&entry.path()).map_err(io_error)?;
+        tables.insert((hour, level), Arc::new(table));
+    }
+    Ok(tables)
+}
+
+/// Every (hour, hash) stored in the index in `dir`, for `store copy`.
+pub(crate) fn pairs(dir: &Path) -> Result<Vec<(u64, [u8; 16])>> {
+    let mut out = Vec::new();
+    for ((hour, _), table) in list(dir)? {
+        out.extend(
+            table
+                .hashes()
+                .map_err(io_error)?
+                .into_iter()
+                .map(|h| (hour, h)),
+        );
+    }
+    Ok(out)
+}
+
+/// Opens the transaction index of the store under `prefix` of the engine in
+/// `engine_dir`, moving the pairs of an index kept in a sled tree by earlier versions
+/// (`{prefix}txns`: hour, then hash) into it first.
+pub(crate) fn open_converting(
+    engine_dir: &Path,
+    db: &sled::Db,
+    prefix: &str,
+    retention_ms: i64,
+) -> Result<TxnIndex> {
+    let index = TxnIndex::open(
+        &crate::audit_log::store_dir(engine_dir, "txns", prefix),
+        retention_ms,
+    )?;
+    let old_name = format!("{prefix}txns");
+    if db
+        .tree_names()
+        .iter()
+        .any(|name| name == old_name.as_bytes())
+    {
+        let old = db.open_tree(&old_name)?;
+        let mut moved = 0u64;
+        {
+            let _one_at_a_time = index.insert.lock().expect("txn index lock poisoned");
+            for item in old.iter() {
+                let (key, _) = item?;
+                if let (Ok(hour), Ok(hash)) = (
+                    <[u8; 8]>::try_from(&key[..8.min(key.len())]),
+                    <[u8; 16]>::try_from(&key[8.min(key.len())..]),
+                ) {
+                    moved += u64::from(index.insert_at(u64::from_be_bytes(hour), &nonzero(hash))?);
+                }
+            }
+        }
+        index.sync()?;
+        db.drop_tree(old_name.as_bytes())?;
+        db.flush()?;
+        tracing::info!(
+            pairs = moved,
+            "transaction index converted from a sled tree to table files"
+        );
+    }
+    Ok(index)
 }
 
 impl TxnIndex {
-    pub(crate) fn new(tree: sled::Tree, retention_ms: i64) -> Self {
-        Self {
-            tree,
+    /// Opens (or creates) the index in `dir`.
+    pub(crate) fn open(dir: &Path, retention_ms: i64) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(io_error)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
             retention_hours: retention_ms.div_euclid(HOUR_MS) + 1,
+            tables: RwLock::new(list(dir)?),
+            insert: Mutex::new(()),
             purged_below: AtomicU64::new(0),
-        }
+        })
+    }
+
+    /// The tables of hours `from..=to`.
+    fn tables(&self, from: u64, to: u64) -> Vec<((u64, u32), Arc<HourTable>)> {
+        self.tables
+            .read()
+            .expect("txn index lock poisoned")
+            .range((from, 0)..=(to, u32::MAX))
+            .map(|(key, table)| (*key, Arc::clone(table)))
+            .collect()
     }
 
     /// Records (caller, txn) at `timestamp_ms`; `false` when it was already seen
@@ -61,20 +187,82 @@ impl TxnIndex {
         timestamp_ms: i64,
         now_ms: i64,
     ) -> Result<bool> {
-        let hash = txn_hash(caller, txn);
+        let hash = nonzero(txn_hash(caller, txn));
         let now = hour(now_ms) as i64;
-        for h in (now - self.retention_hours).max(0)..=now + 1 {
-            if self.tree.contains_key(key(h as u64, &hash))? {
+        let (from, to) = ((now - self.retention_hours).max(0) as u64, (now + 1) as u64);
+        let at = hour(timestamp_ms);
+        for ((table_hour, _), table) in self.tables(from, to) {
+            if table_hour != at && table.contains(&hash).map_err(io_error)? {
                 return Ok(false);
             }
         }
-        let entry = key(hour(timestamp_ms), &hash);
-        let fresh = self
-            .tree
-            .compare_and_swap(entry, None::<&[u8]>, Some(&timestamp_ms.to_le_bytes()[..]))?
-            .is_ok();
+        let fresh = {
+            let _one_at_a_time = self.insert.lock().expect("txn index lock poisoned");
+            self.insert_at(at, &hash)?
+        };
         self.purge(now)?;
         Ok(fresh)
+    }
+
+    /// Inserts `hash` into hour `at` unless one of its tables holds it.
+    fn insert_at(&self, at: u64, hash: &[u8; 16]) -> Result<bool> {
+        let levels = self.tables(at, at);
+        for (_, table) in &levels {
+            if table.contains(hash).map_err(io_error)? {
+                return Ok(false);
+            }
+        }
+        let table = match levels.last() {
+            Some((_, table)) if table.load().1 * 2 < table.load().0 => Arc::clone(table),
+            last => {
+                let (level, slots) = match last {
+                    Some(((_, level), table)) => (level + 1, table.load().0 * 4),
+                    None => (0, self.first_table_slots()),
+                };
+                let table = Arc::new(
+                    HourTable::create(&table_path(&self.dir, at, level), slots)
+                        .map_err(io_error)?,
+                );
+                self.tables
+                    .write()
+                    .expect("txn index lock poisoned")
+                    .insert((at, level), Arc::clone(&table));
+                table
+            }
+        };
+        match table.insert(hash).map_err(io_error)? {
+            Insert::Added => Ok(true),
+            Insert::Present => Ok(false),
+            Insert::Full => Err(StoreError::Journal(
+                "transaction index: a table filled past its growth point".into(),
+            )),
+        }
+    }
+
+    /// Slots for an hour's first table: twice the busiest hour stored, rounded up.
+    fn first_table_slots(&self) -> u64 {
+        let tables = self.tables.read().expect("txn index lock poisoned");
+        let mut per_hour: BTreeMap<u64, u64> = BTreeMap::new();
+        for ((hour, _), table) in tables.iter() {
+            *per_hour.entry(*hour).or_default() += table.load().1;
+        }
+        let busiest = per_hour.values().copied().max().unwrap_or(0);
+        (busiest * 2).next_power_of_two().max(MIN_SLOTS).max(WINDOW)
+    }
+
+    /// Makes every insert so far durable.
+    pub(crate) fn sync(&self) -> Result<()> {
+        let tables: Vec<Arc<HourTable>> = self
+            .tables
+            .read()
+            .expect("txn index lock poisoned")
+            .values()
+            .cloned()
+            .collect();
+        for table in tables {
+            table.sync().map_err(io_error)?;
+        }
+        Ok(())
     }
 
     /// Drops hours older than the retention window, at most once per hour.
@@ -83,44 +271,24 @@ impl TxnIndex {
         if self.purged_below.swap(below, Ordering::Relaxed) >= below {
             return Ok(());
         }
-        for entry in self.tree.range(..below.to_be_bytes().to_vec()) {
-            let (key, _) = entry?;
-            self.tree.remove(key)?;
+        let old: Vec<(u64, u32)> = {
+            let mut tables = self.tables.write().expect("txn index lock poisoned");
+            let keep = tables.split_off(&(below, 0));
+            std::mem::replace(&mut *tables, keep).into_keys().collect()
+        };
+        for (hour, level) in old {
+            std::fs::remove_file(table_path(&self.dir, hour, level)).map_err(io_error)?;
         }
         Ok(())
+    }
+
+    /// Hashes stored, over all tables (tests).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> u64 {
+        let tables = self.tables.read().expect("txn index lock poisoned");
+        tables.values().map(|table| table.load().1).sum()
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn repeats_are_caught_across_hours_and_old_hours_are_purged() {
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let index = TxnIndex::new(db.open_tree("t").unwrap(), 25 * HOUR_MS);
-        let now = 1_800_000_000_000;
-        assert!(index.record("a", "t1", now, now).unwrap());
-        assert!(!index.record("a", "t1", now, now).unwrap(), "exact replay");
-        assert!(
-            !index
-                .record("a", "t1", now + 2 * HOUR_MS, now + 2 * HOUR_MS)
-                .unwrap(),
-            "same txn, new timestamp"
-        );
-        assert!(
-            index.record("b", "t1", now, now).unwrap(),
-            "another caller's txn"
-        );
-        let later = now + 30 * HOUR_MS;
-        assert!(
-            index.record("a", "t1", later, later).unwrap(),
-            "outside the window"
-        );
-        assert!(
-            index.tree.len() <= 2,
-            "old hours not purged: {}",
-            index.tree.len()
-        );
-    }
-}
+mod tests;

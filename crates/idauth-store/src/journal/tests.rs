@@ -1,18 +1,22 @@
 use super::*;
 
-fn frame(seq: u64, subject: Option<u8>, prev: Option<u64>) -> Frame {
+fn frame(seq: u64) -> Frame {
     Frame {
         seq,
-        prev,
-        subject: subject.map(|s| [s; 32]),
+        prev: None,
+        subject: Some([(seq % 3) as u8; 32]),
         entry: format!("entry {seq}").into_bytes(),
     }
 }
 
-fn frames(range: std::ops::Range<u64>) -> Vec<Frame> {
-    range
-        .map(|seq| frame(seq, Some((seq % 3) as u8), seq.checked_sub(3)))
-        .collect()
+/// Appends entries `range`, each linked to the last of its subject; their links.
+fn append(journal: &Journal, range: std::ops::Range<u64>, last: &mut [Option<Link>]) -> Vec<Link> {
+    journal
+        .append_linked(range.map(frame).collect(), |frame, link| {
+            let subject = usize::from(frame.subject.unwrap()[0]);
+            frame.prev = last[subject].replace(link);
+        })
+        .unwrap()
 }
 
 fn scanned(dir: &Path) -> Vec<std::result::Result<Frame, String>> {
@@ -20,48 +24,63 @@ fn scanned(dir: &Path) -> Vec<std::result::Result<Frame, String>> {
 }
 
 #[test]
-fn frames_round_trip_across_segments_and_reopens() {
+fn frames_round_trip_across_segments_reopens_and_links() {
     let dir = tempfile::tempdir().unwrap();
     let journal = Journal::open_sized(dir.path(), Synced::EMPTY, 200).unwrap();
+    let mut last = [None; 3];
+    let mut links = Vec::new();
     for chunk in [0..3, 3..4, 4..10, 10..13, 13..25] {
-        journal.append(&frames(chunk)).unwrap();
+        links.extend(append(&journal, chunk, &mut last));
     }
     assert!(
         list_segments(dir.path()).unwrap().len() > 3,
         "small segments roll"
     );
-    for seq in 0..25 {
+    for (seq, link) in links.iter().enumerate() {
+        let read = journal.read(*link).unwrap().unwrap();
         assert_eq!(
-            journal.read(seq).unwrap(),
-            Some(frames(seq..seq + 1).remove(0))
+            (read.seq, read.entry.clone()),
+            (seq as u64, frame(seq as u64).entry)
+        );
+        let back = seq.checked_sub(3).map(|seq| links[seq]);
+        assert_eq!(
+            read.prev, back,
+            "linked to the same subject's previous entry"
         );
     }
-    assert_eq!(journal.read(25).unwrap(), None, "not written yet");
+    let ahead = journal.plan(std::iter::once(100))[0];
+    assert_eq!(journal.read(ahead).unwrap(), None, "not written yet");
+    let wrong = Link { seq: 5, ..links[6] };
+    assert!(
+        journal.read(wrong).is_err(),
+        "a link to another entry's frame"
+    );
     let synced = journal.synced();
     drop(journal);
     let reopened = Journal::open_sized(dir.path(), synced, 200).unwrap();
     assert_eq!(reopened.head().0, 25);
-    assert_eq!(reopened.read(24).unwrap(), Some(frames(24..25).remove(0)));
-    reopened.append(&frames(25..26)).unwrap();
+    assert_eq!(reopened.read(links[24]).unwrap().unwrap().seq, 24);
+    append(&reopened, 25..26, &mut last);
     let all: Vec<_> = scanned(dir.path())
         .into_iter()
-        .map(Result::unwrap)
+        .map(|f| f.unwrap().seq)
         .collect();
-    assert_eq!(all, frames(0..26));
+    assert_eq!(all, (0..26).collect::<Vec<_>>());
 }
 
 #[test]
 fn a_reopen_keeps_whole_frames_past_the_synced_point_and_cuts_a_torn_one() {
     let dir = tempfile::tempdir().unwrap();
     let journal = Journal::open(dir.path(), Synced::EMPTY).unwrap();
-    journal.append(&frames(0..4)).unwrap();
+    let mut last = [None; 3];
+    append(&journal, 0..4, &mut last);
     let synced = journal.synced();
-    journal.append(&frames(4..8)).unwrap();
+    let links = append(&journal, 4..8, &mut last);
     drop(journal);
     // A crash in the middle of the next batch: half a frame at the end.
     let log = segment_path(dir.path(), 0, "log");
     let mut torn = Vec::new();
-    frames(8..9)[0].encode(&mut torn);
+    frame(8).encode(&mut torn);
     let mut bytes = std::fs::read(&log).unwrap();
     let whole = bytes.len() as u64;
     bytes.extend_from_slice(&torn[..torn.len() / 2]);
@@ -74,8 +93,8 @@ fn a_reopen_keeps_whole_frames_past_the_synced_point_and_cuts_a_torn_one() {
         whole,
         "the torn frame is cut off"
     );
-    assert_eq!(journal.read(7).unwrap(), Some(frames(7..8).remove(0)));
-    journal.append(&frames(8..9)).unwrap();
+    assert_eq!(journal.read(links[3]).unwrap().unwrap().seq, 7);
+    append(&journal, 8..9, &mut last);
     assert_eq!(scanned(dir.path()).len(), 9);
 }
 
@@ -83,19 +102,14 @@ fn a_reopen_keeps_whole_frames_past_the_synced_point_and_cuts_a_torn_one() {
 fn a_damaged_frame_is_an_error_to_its_reader_and_ends_a_scan() {
     let dir = tempfile::tempdir().unwrap();
     let journal = Journal::open(dir.path(), Synced::EMPTY).unwrap();
-    journal.append(&frames(0..5)).unwrap();
+    let links = append(&journal, 0..5, &mut [None; 3]);
     let log = segment_path(dir.path(), 0, "log");
     let mut bytes = std::fs::read(&log).unwrap();
-    let mut offset = [0u8; 8];
-    File::open(segment_path(dir.path(), 0, "idx"))
-        .unwrap()
-        .read_exact_at(&mut offset, 2 * 8)
-        .unwrap();
-    bytes[u64::from_le_bytes(offset) as usize + 12] ^= 0x40;
+    bytes[links[2].offset as usize + 12] ^= 0x40;
     std::fs::write(&log, &bytes).unwrap();
-    assert!(journal.read(2).is_err(), "entry 2 fails its check");
+    assert!(journal.read(links[2]).is_err(), "entry 2 fails its check");
     assert!(
-        journal.read(3).unwrap().is_some(),
+        journal.read(links[3]).unwrap().is_some(),
         "the others are still read"
     );
     let scan = scanned(dir.path());
@@ -111,7 +125,7 @@ fn a_damaged_frame_is_an_error_to_its_reader_and_ends_a_scan() {
 fn a_journal_shorter_than_recorded_refuses_to_open() {
     let dir = tempfile::tempdir().unwrap();
     let journal = Journal::open(dir.path(), Synced::EMPTY).unwrap();
-    journal.append(&frames(0..5)).unwrap();
+    append(&journal, 0..5, &mut [None; 3]);
     let synced = journal.synced();
     drop(journal);
     let log = segment_path(dir.path(), 0, "log");
@@ -126,4 +140,33 @@ fn a_journal_shorter_than_recorded_refuses_to_open() {
     assert!(error.to_string().contains("shorter"), "{error}");
     let empty = tempfile::tempdir().unwrap();
     assert!(Journal::open(empty.path(), synced).is_err(), "files gone");
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_frame_decodes_to_itself_and_any_flipped_bit_is_refused(
+        seq in proptest::prelude::any::<u64>(),
+        prev in proptest::option::of((0u64..u64::MAX, proptest::prelude::any::<u64>(), proptest::prelude::any::<u64>())),
+        subject in proptest::option::of(proptest::prelude::any::<[u8; 32]>()),
+        entry in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        flip in proptest::prelude::any::<usize>(),
+    ) {
+        let prev = prev.map(|(seq, segment, offset)| Link { seq, segment, offset });
+        let frame = Frame { seq, prev, subject, entry };
+        proptest::prop_assert_eq!(frame.size(), {
+            let mut bytes = Vec::new();
+            frame.encode(&mut bytes);
+            bytes.len() as u64
+        });
+        let mut bytes = Vec::new();
+        frame.encode(&mut bytes);
+        frame_round_trip(&bytes[4..]);
+        let (payload, check) = bytes[4..].split_at(bytes.len() - 12);
+        proptest::prop_assert_eq!(Frame::decode(payload, check), Some(frame));
+        let mut damaged = bytes[4..].to_vec();
+        let bit = flip % (damaged.len() * 8);
+        damaged[bit / 8] ^= 1 << (bit % 8);
+        let (payload, check) = damaged.split_at(damaged.len() - 8);
+        proptest::prop_assert_eq!(Frame::decode(payload, check), None);
+    }
 }

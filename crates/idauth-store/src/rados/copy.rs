@@ -15,7 +15,7 @@ use super::audit::{SEGMENT, cluster, hex, history_key, read_head, segment_oid, w
 use super::client::{EEXIST, Pool, ReadOp, WriteOp};
 use super::store::{record_oid, request_oid};
 use crate::audit::{Head, journal_error};
-use crate::audit_log::journal_dir;
+use crate::audit_log::{journal_dir, store_dir};
 use crate::error::{Result, StoreError};
 use crate::journal::Scan;
 use crate::store::RequestEntry;
@@ -27,7 +27,7 @@ const CONCURRENCY: usize = 32;
 /// Audit entries per chain write.
 const AUDIT_BATCH: u64 = 512;
 
-/// Replay entries read from sled per round of writes.
+/// Replay entries checked against the pool per round of writes.
 const INDEX_CHUNK: usize = 4096;
 
 /// What one shard's copy did.
@@ -142,7 +142,8 @@ pub async fn copy_shard(
     let total = crate::audit_log::synced(db, prefix)?.next_seq;
     let (copied, history) = copy_chain(&journal, total, pool, chain, timeout, progress).await?;
     (counts.audit_entries, counts.history) = ((total, copied), history);
-    counts.txns = copy_txns(&tree("txns")?, pool, chain, timeout, progress).await?;
+    let txns = crate::txns::pairs(&store_dir(dir, "txns", prefix))?;
+    counts.txns = copy_txns(txns, pool, chain, timeout, progress).await?;
     Ok(counts)
 }
 
@@ -228,12 +229,14 @@ async fn copy_chain(
 }
 
 /// The replay entries, each set in the chain's newest segment unless there already
-/// (a start reads the window's pairs from the newest segments); (entries in sled, set
-/// now). sled's key is the timestamp's hour, then the pair's hash. With no chain in the
-/// pool there is no segment to hold them, and none is set: a segment made for them
-/// alone would stand where the chain's first write must create its first segment.
+/// (a start reads the window's pairs from the newest segments); (entries in the
+/// store's index, set now). The index keeps each pair's hour, not its timestamp, so
+/// the pool gets the hour's last millisecond: a pair is kept no shorter than asked.
+/// With no chain in the pool there is no segment to hold them, and none is set: a
+/// segment made for them alone would stand where the chain's first write must create
+/// its first segment.
 async fn copy_txns(
-    txns: &sled::Tree,
+    txns: Vec<(u64, [u8; 16])>,
     pool: &Pool,
     chain: &str,
     timeout: Duration,
@@ -246,15 +249,12 @@ async fn copy_txns(
     }
     let oid = segment_oid(chain, segment);
     let mut counts = (0, 0);
-    let mut items = txns.iter().peekable();
+    let mut items = txns.into_iter().peekable();
     while items.peek().is_some() {
         let mut pairs = Vec::new();
-        for item in items.by_ref().take(INDEX_CHUNK) {
-            let (key, stamp) = item?;
-            let hash = key
-                .get(8..24)
-                .ok_or_else(|| StoreError::Flush("a short txn key".into()))?;
-            pairs.push((format!("t.{}", hex(hash)).into_bytes(), stamp.to_vec()));
+        for (hour, hash) in items.by_ref().take(INDEX_CHUNK) {
+            let stamp = crate::txns::hour_end_ms(hour).to_le_bytes().to_vec();
+            pairs.push((format!("t.{}", hex(&hash)).into_bytes(), stamp));
         }
         let keys = pairs.iter().map(|(key, _)| key.clone()).collect();
         let present: Vec<Vec<u8>> = pool
