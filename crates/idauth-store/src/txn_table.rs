@@ -5,7 +5,8 @@
 //! stored (docs/reliability.md, "Soak"): a verify each. A table in a file costs no
 //! memory per entry; a lookup reads one window of slots ([`WINDOW`] of them, 256
 //! bytes) from the page cache. A table holds at most half its capacity: past that the
-//! index begins another, four times larger, for the same hour.
+//! index rebuilds it four times larger ([`HourTable::build`]), so an hour keeps one
+//! file and a lookup one read per hour.
 //!
 //! The file is a 64-byte header (magic, capacity, an entry count written at each
 //! sync and used only to size tables) and then the slots. A slot is empty while all
@@ -61,11 +62,13 @@ fn invalid(path: &Path, why: &str) -> io::Error {
 }
 
 impl HourTable {
-    /// Creates the table at `path` with `capacity` slots (a power of two): made
-    /// whole under a temporary name, then renamed, so a crash never leaves half a
-    /// header under a table's name.
-    pub(crate) fn create(path: &Path, capacity: u64) -> io::Result<Self> {
+    /// Creates the table at `path` with `capacity` slots (a power of two) holding
+    /// `hashes`, replacing any table there: made whole and synced under a temporary
+    /// name, then renamed, so a crash leaves the old table or the new one, never half
+    /// of either.
+    pub(crate) fn build(path: &Path, capacity: u64, hashes: &[[u8; 16]]) -> io::Result<Self> {
         debug_assert!(capacity.is_power_of_two() && capacity >= WINDOW);
+        debug_assert!((hashes.len() as u64) < capacity);
         let building = path.with_extension("new");
         let file = std::fs::OpenOptions::new()
             .read(true)
@@ -76,9 +79,22 @@ impl HourTable {
         let mut header = [0u8; HEADER as usize];
         header[..8].copy_from_slice(MAGIC);
         header[8] = capacity.trailing_zeros() as u8;
+        header[16..24].copy_from_slice(&(hashes.len() as u64).to_le_bytes());
         file.write_all_at(&header, 0)?;
         // Sparse: disk blocks are taken as slots are written.
         file.set_len(HEADER + capacity * SLOT)?;
+        if !hashes.is_empty() {
+            let mut slots = vec![0u8; (capacity * SLOT) as usize];
+            let mask = capacity - 1;
+            for hash in hashes {
+                let mut slot = u64::from_le_bytes(hash[..8].try_into().expect("8 bytes")) & mask;
+                while slots[(slot * SLOT) as usize..][..SLOT as usize] != [0; SLOT as usize] {
+                    slot = (slot + 1) & mask;
+                }
+                slots[(slot * SLOT) as usize..][..SLOT as usize].copy_from_slice(hash);
+            }
+            file.write_all_at(&slots, HEADER)?;
+        }
         file.sync_all()?;
         std::fs::rename(&building, path)?;
         if let Some(dir) = path.parent() {
@@ -87,7 +103,7 @@ impl HourTable {
         Ok(Self {
             file,
             capacity,
-            count: AtomicU64::new(0),
+            count: AtomicU64::new(hashes.len() as u64),
             dirty: AtomicBool::new(false),
         })
     }

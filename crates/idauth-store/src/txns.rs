@@ -2,12 +2,13 @@
 //! replayed verify is refused.
 //!
 //! One table file per hour of the request timestamp ([`crate::txn_table`]), in the
-//! store's `txns/` directory, named `{hour}-{level}.tbl`. A check looks the pair's
-//! hash up in every table of the retention window (one read of 256 bytes each) and
-//! purging deletes whole hours' files, so the index never scans live entries. A
-//! replay reuses the request's own timestamp and so always lands in the same hour as
-//! the original. An hour's first table is sized for twice the busiest hour in the
-//! window; when it is half full the next, four times larger, takes the inserts.
+//! store's `txns/` directory, named `{hour}.tbl`. A check looks the pair's hash up in
+//! every table of the retention window (one read of 256 bytes each) and purging
+//! deletes whole hours' files, so the index never scans live entries. A replay reuses
+//! the request's own timestamp and so always lands in the same hour as the original.
+//! An hour's table is first sized for twice the busiest hour stored; when it is half
+//! full it is rebuilt four times larger, under the insert lock (a 100,000-pair table
+//! takes some milliseconds), so an hour's cost stays one file and one read.
 //!
 //! Inserts are durable once [`TxnIndex::sync`] returns: the group commit calls it
 //! before answering any verify of its batch, so a replay is refused after a crash
@@ -21,6 +22,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::error::{Result, StoreError};
 use crate::txn_table::{HourTable, Insert, WINDOW, nonzero};
 
+/// Tables by hour.
+type Tables = BTreeMap<u64, Arc<HourTable>>;
+
 const HOUR_MS: i64 = 3_600_000;
 
 /// The smallest table: 4,096 slots, 64 KiB.
@@ -31,8 +35,7 @@ const MIN_SLOTS: u64 = 4096;
 pub(crate) struct TxnIndex {
     dir: PathBuf,
     retention_hours: i64,
-    /// Tables by (hour, level).
-    tables: RwLock<BTreeMap<(u64, u32), Arc<HourTable>>>,
+    tables: RwLock<Tables>,
     /// Held from an insert's last check to its write, so that a pair is never
     /// inserted twice.
     insert: Mutex<()>,
@@ -61,16 +64,16 @@ pub(crate) fn txn_hash(caller: &str, txn: &str) -> [u8; 16] {
     out
 }
 
-fn table_path(dir: &Path, hour: u64, level: u32) -> PathBuf {
-    dir.join(format!("{hour:010}-{level}.tbl"))
+fn table_path(dir: &Path, hour: u64) -> PathBuf {
+    dir.join(format!("{hour:010}.tbl"))
 }
 
 fn io_error(error: std::io::Error) -> StoreError {
     StoreError::Journal(format!("transaction index: {error}"))
 }
 
-/// The tables in `dir`, by (hour, level).
-fn list(dir: &Path) -> Result<BTreeMap<(u64, u32), Arc<HourTable>>> {
+/// The tables in `dir`, by hour.
+fn list(dir: &Path) -> Result<Tables> {
     let mut tables = BTreeMap::new();
     if !dir.is_dir() {
         return Ok(tables);
@@ -83,15 +86,11 @@ fn list(dir: &Path) -> Result<BTreeMap<(u64, u32), Arc<HourTable>>> {
             std::fs::remove_file(entry.path()).map_err(io_error)?;
             continue;
         }
-        let Some((hour, level)) = name
-            .strip_suffix(".tbl")
-            .and_then(|stem| stem.split_once('-'))
-            .and_then(|(h, l)| Some((h.parse().ok()?, l.parse().ok()?)))
-        else {
+        let Some(hour) = name.strip_suffix(".tbl").and_then(|h| h.parse().ok()) else {
             continue;
         };
         let table = HourTable::open(&entry.path()).map_err(io_error)?;
-        tables.insert((hour, level), Arc::new(table));
+        tables.insert(hour, Arc::new(table));
     }
     Ok(tables)
 }
@@ -99,7 +98,7 @@ fn list(dir: &Path) -> Result<BTreeMap<(u64, u32), Arc<HourTable>>> {
 /// Every (hour, hash) stored in the index in `dir`, for `store copy`.
 pub(crate) fn pairs(dir: &Path) -> Result<Vec<(u64, [u8; 16])>> {
     let mut out = Vec::new();
-    for ((hour, _), table) in list(dir)? {
+    for (hour, table) in list(dir)? {
         out.extend(
             table
                 .hashes()
@@ -169,12 +168,12 @@ impl TxnIndex {
     }
 
     /// The tables of hours `from..=to`.
-    fn tables(&self, from: u64, to: u64) -> Vec<((u64, u32), Arc<HourTable>)> {
+    fn tables(&self, from: u64, to: u64) -> Vec<(u64, Arc<HourTable>)> {
         self.tables
             .read()
             .expect("txn index lock poisoned")
-            .range((from, 0)..=(to, u32::MAX))
-            .map(|(key, table)| (*key, Arc::clone(table)))
+            .range(from..=to)
+            .map(|(hour, table)| (*hour, Arc::clone(table)))
             .collect()
     }
 
@@ -191,7 +190,7 @@ impl TxnIndex {
         let now = hour(now_ms) as i64;
         let (from, to) = ((now - self.retention_hours).max(0) as u64, (now + 1) as u64);
         let at = hour(timestamp_ms);
-        for ((table_hour, _), table) in self.tables(from, to) {
+        for (table_hour, table) in self.tables(from, to) {
             if table_hour != at && table.contains(&hash).map_err(io_error)? {
                 return Ok(false);
             }
@@ -204,31 +203,19 @@ impl TxnIndex {
         Ok(fresh)
     }
 
-    /// Inserts `hash` into hour `at` unless one of its tables holds it.
+    /// Inserts `hash` into hour `at`'s table unless it holds it, making or
+    /// enlarging the table first where needed. The caller holds the insert lock.
     fn insert_at(&self, at: u64, hash: &[u8; 16]) -> Result<bool> {
-        let levels = self.tables(at, at);
-        for (_, table) in &levels {
-            if table.contains(hash).map_err(io_error)? {
-                return Ok(false);
+        let table = match self.tables(at, at).pop() {
+            Some((_, table)) if table.load().1 * 2 < table.load().0 => table,
+            Some((_, table)) => {
+                if table.contains(hash).map_err(io_error)? {
+                    return Ok(false);
+                }
+                let hashes = table.hashes().map_err(io_error)?;
+                self.install(at, table.load().0 * 4, &hashes)?
             }
-        }
-        let table = match levels.last() {
-            Some((_, table)) if table.load().1 * 2 < table.load().0 => Arc::clone(table),
-            last => {
-                let (level, slots) = match last {
-                    Some(((_, level), table)) => (level + 1, table.load().0 * 4),
-                    None => (0, self.first_table_slots()),
-                };
-                let table = Arc::new(
-                    HourTable::create(&table_path(&self.dir, at, level), slots)
-                        .map_err(io_error)?,
-                );
-                self.tables
-                    .write()
-                    .expect("txn index lock poisoned")
-                    .insert((at, level), Arc::clone(&table));
-                table
-            }
+            None => self.install(at, self.first_table_slots(), &[])?,
         };
         match table.insert(hash).map_err(io_error)? {
             Insert::Added => Ok(true),
@@ -239,14 +226,27 @@ impl TxnIndex {
         }
     }
 
+    /// Builds hour `at`'s table with `slots` slots holding `hashes`, in place of
+    /// the one before.
+    fn install(&self, at: u64, slots: u64, hashes: &[[u8; 16]]) -> Result<Arc<HourTable>> {
+        let table = Arc::new(
+            HourTable::build(&table_path(&self.dir, at), slots, hashes).map_err(io_error)?,
+        );
+        self.tables
+            .write()
+            .expect("txn index lock poisoned")
+            .insert(at, Arc::clone(&table));
+        Ok(table)
+    }
+
     /// Slots for an hour's first table: twice the busiest hour stored, rounded up.
     fn first_table_slots(&self) -> u64 {
         let tables = self.tables.read().expect("txn index lock poisoned");
-        let mut per_hour: BTreeMap<u64, u64> = BTreeMap::new();
-        for ((hour, _), table) in tables.iter() {
-            *per_hour.entry(*hour).or_default() += table.load().1;
-        }
-        let busiest = per_hour.values().copied().max().unwrap_or(0);
+        let busiest = tables
+            .values()
+            .map(|table| table.load().1)
+            .max()
+            .unwrap_or(0);
         (busiest * 2).next_power_of_two().max(MIN_SLOTS).max(WINDOW)
     }
 
@@ -271,13 +271,13 @@ impl TxnIndex {
         if self.purged_below.swap(below, Ordering::Relaxed) >= below {
             return Ok(());
         }
-        let old: Vec<(u64, u32)> = {
+        let old: Vec<u64> = {
             let mut tables = self.tables.write().expect("txn index lock poisoned");
-            let keep = tables.split_off(&(below, 0));
+            let keep = tables.split_off(&below);
             std::mem::replace(&mut *tables, keep).into_keys().collect()
         };
-        for (hour, level) in old {
-            std::fs::remove_file(table_path(&self.dir, hour, level)).map_err(io_error)?;
+        for hour in old {
+            std::fs::remove_file(table_path(&self.dir, hour)).map_err(io_error)?;
         }
         Ok(())
     }
