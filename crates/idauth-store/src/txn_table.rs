@@ -63,12 +63,14 @@ fn invalid(path: &Path, why: &str) -> io::Error {
 
 impl HourTable {
     /// Creates the table at `path` with `capacity` slots (a power of two) holding
-    /// `hashes`, replacing any table there: made whole and synced under a temporary
-    /// name, then renamed, so a crash leaves the old table or the new one, never half
-    /// of either.
-    pub(crate) fn build(path: &Path, capacity: u64, hashes: &[[u8; 16]]) -> io::Result<Self> {
+    /// the hashes of `source`, if any, replacing any table there: made whole and
+    /// synced under a temporary name, then renamed, so a crash leaves the old table or
+    /// the new one, never half of either. The new table is filled through a mapping
+    /// of its file, not a buffer on the heap: a heap buffer of some megabytes,
+    /// once freed, stays in the process's resident memory (glibc serves the next one
+    /// from its arenas), which the soak saw as growth with every rebuild.
+    pub(crate) fn build(path: &Path, capacity: u64, source: Option<&Self>) -> io::Result<Self> {
         debug_assert!(capacity.is_power_of_two() && capacity >= WINDOW);
-        debug_assert!((hashes.len() as u64) < capacity);
         let building = path.with_extension("new");
         let file = std::fs::OpenOptions::new()
             .read(true)
@@ -76,24 +78,32 @@ impl HourTable {
             .create(true)
             .truncate(true)
             .open(&building)?;
+        let count = source.map_or(0, |source| source.count.load(Ordering::Relaxed));
         let mut header = [0u8; HEADER as usize];
         header[..8].copy_from_slice(MAGIC);
         header[8] = capacity.trailing_zeros() as u8;
-        header[16..24].copy_from_slice(&(hashes.len() as u64).to_le_bytes());
+        header[16..24].copy_from_slice(&count.to_le_bytes());
         file.write_all_at(&header, 0)?;
         // Sparse: disk blocks are taken as slots are written.
         file.set_len(HEADER + capacity * SLOT)?;
-        if !hashes.is_empty() {
-            let mut slots = vec![0u8; (capacity * SLOT) as usize];
+        if let Some(source) = source {
+            // SAFETY: the file was created above under a name no one else opens, and
+            // its length does not change while it is mapped.
+            let mut map = unsafe { memmap2::MmapMut::map_mut(&file)? };
+            let slots = &mut map[HEADER as usize..];
             let mask = capacity - 1;
-            for hash in hashes {
+            source.each_hash(|hash| {
                 let mut slot = u64::from_le_bytes(hash[..8].try_into().expect("8 bytes")) & mask;
-                while slots[(slot * SLOT) as usize..][..SLOT as usize] != [0; SLOT as usize] {
+                loop {
+                    let at = &mut slots[(slot * SLOT) as usize..][..SLOT as usize];
+                    if *at == [0; SLOT as usize] {
+                        at.copy_from_slice(hash);
+                        break;
+                    }
                     slot = (slot + 1) & mask;
                 }
-                slots[(slot * SLOT) as usize..][..SLOT as usize].copy_from_slice(hash);
-            }
-            file.write_all_at(&slots, HEADER)?;
+            })?;
+            map.flush()?;
         }
         file.sync_all()?;
         std::fs::rename(&building, path)?;
@@ -103,7 +113,7 @@ impl HourTable {
         Ok(Self {
             file,
             capacity,
-            count: AtomicU64::new(hashes.len() as u64),
+            count: AtomicU64::new(count),
             dirty: AtomicBool::new(false),
         })
     }
@@ -196,23 +206,29 @@ impl HourTable {
         synced
     }
 
-    /// Every stored hash, in slot order (for `store copy` and conversions).
-    pub(crate) fn hashes(&self) -> io::Result<Vec<[u8; 16]>> {
-        let mut out = Vec::with_capacity(self.count.load(Ordering::Relaxed) as usize);
-        let mut chunk = vec![0u8; (4096 * SLOT) as usize];
+    /// Calls `each` with every stored hash, in slot order, reading 64 KiB at a time.
+    pub(crate) fn each_hash(&self, mut each: impl FnMut(&[u8; 16])) -> io::Result<()> {
+        const CHUNK: u64 = 4096;
+        let mut chunk = vec![0u8; (CHUNK * SLOT) as usize];
         let mut slot = 0;
         while slot < self.capacity {
-            let n = 4096.min(self.capacity - slot);
+            let n = CHUNK.min(self.capacity - slot);
             let bytes = &mut chunk[..(n * SLOT) as usize];
             self.file.read_exact_at(bytes, HEADER + slot * SLOT)?;
-            out.extend(
-                bytes
-                    .chunks_exact(SLOT as usize)
-                    .filter(|stored| *stored != [0; SLOT as usize])
-                    .map(|stored| <[u8; 16]>::try_from(stored).expect("16 bytes")),
-            );
+            for stored in bytes.chunks_exact(SLOT as usize) {
+                if stored != [0; SLOT as usize] {
+                    each(stored.try_into().expect("16 bytes"));
+                }
+            }
             slot += n;
         }
+        Ok(())
+    }
+
+    /// Every stored hash, in slot order (for `store copy`).
+    pub(crate) fn hashes(&self) -> io::Result<Vec<[u8; 16]>> {
+        let mut out = Vec::with_capacity(self.count.load(Ordering::Relaxed) as usize);
+        self.each_hash(|hash| out.push(*hash))?;
         Ok(out)
     }
 }

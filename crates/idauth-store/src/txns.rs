@@ -212,10 +212,9 @@ impl TxnIndex {
                 if table.contains(hash).map_err(io_error)? {
                     return Ok(false);
                 }
-                let hashes = table.hashes().map_err(io_error)?;
-                self.install(at, table.load().0 * 4, &hashes)?
+                self.install(at, table.load().0 * 4, Some(&table))?
             }
-            None => self.install(at, self.first_table_slots(), &[])?,
+            None => self.install(at, self.first_table_slots(), None)?,
         };
         match table.insert(hash).map_err(io_error)? {
             Insert::Added => Ok(true),
@@ -226,11 +225,11 @@ impl TxnIndex {
         }
     }
 
-    /// Builds hour `at`'s table with `slots` slots holding `hashes`, in place of
-    /// the one before.
-    fn install(&self, at: u64, slots: u64, hashes: &[[u8; 16]]) -> Result<Arc<HourTable>> {
+    /// Builds hour `at`'s table with `slots` slots holding the hashes of `source`,
+    /// in its place.
+    fn install(&self, at: u64, slots: u64, source: Option<&HourTable>) -> Result<Arc<HourTable>> {
         let table = Arc::new(
-            HourTable::build(&table_path(&self.dir, at), slots, hashes).map_err(io_error)?,
+            HourTable::build(&table_path(&self.dir, at), slots, source).map_err(io_error)?,
         );
         self.tables
             .write()
