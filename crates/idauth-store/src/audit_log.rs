@@ -89,12 +89,15 @@ pub(crate) fn synced(db: &sled::Db, prefix: &str) -> Result<Synced> {
 /// Records that the journal of the store under `prefix` stands synced at `synced`,
 /// with no batch staged past it.
 pub(crate) fn record_stage(db: &sled::Db, prefix: &str, synced: Synced) -> Result<()> {
-    let stage = Stage {
-        synced,
-        staged_end: synced.next_seq,
-    };
-    db.open_tree(format!("{prefix}audit_meta"))?
-        .insert(STAGE_KEY, postcard::to_stdvec(&stage)?)?;
+    let meta = db.open_tree(format!("{prefix}audit_meta"))?;
+    write_stage(&meta, synced, synced.next_seq)
+}
+
+/// Records in `meta` where the journal stands synced and where the batch staged
+/// last ends.
+fn write_stage(meta: &sled::Tree, synced: Synced, staged_end: u64) -> Result<()> {
+    let stage = Stage { synced, staged_end };
+    meta.insert(STAGE_KEY, postcard::to_stdvec(&stage)?)?;
     Ok(())
 }
 
@@ -190,13 +193,6 @@ impl AuditLog {
             };
             restored += 1;
         }
-        self.meta.insert(
-            STAGE_KEY,
-            postcard::to_stdvec(&Stage {
-                synced: self.journal.synced(),
-                staged_end: end,
-            })?,
-        )?;
         tracing::warn!(
             restored,
             entries = end,
@@ -308,11 +304,7 @@ pub(crate) fn stage(batch: Vec<(Arc<AuditLog>, Vec<AuditRecord>)>) -> Result<Vec
         }
         // The record of the batch first: sled recovers a prefix of its writes, so a
         // latest-entry key that survives a crash has its batch's end beside it.
-        let stage = Stage {
-            synced: log.journal.synced(),
-            staged_end: prepared.head.next_seq,
-        };
-        log.meta.insert(STAGE_KEY, postcard::to_stdvec(&stage)?)?;
+        write_stage(&log.meta, log.journal.synced(), prepared.head.next_seq)?;
         let mut keys = sled::Batch::default();
         for (subject, (link, before)) in latest {
             keys.insert(&subject[..], &encode_latest(link, before)[..]);
@@ -330,11 +322,8 @@ pub(crate) fn write(staged: Vec<Staged>) -> Result<Vec<Vec<u64>>> {
         log.journal.append(&frames, &links).map_err(journal_error)?;
         // Reaches disk with the next flush: until then the batch staged before says
         // where the journal stood, and an open recovers the rest from the files.
-        let stage = Stage {
-            synced: log.journal.synced(),
-            staged_end: log.journal.head().0,
-        };
-        log.meta.insert(STAGE_KEY, postcard::to_stdvec(&stage)?)?;
+        let synced = log.journal.synced();
+        write_stage(&log.meta, synced, synced.next_seq)?;
         seqs.push(frames.iter().map(|frame| frame.seq).collect());
     }
     Ok(seqs)

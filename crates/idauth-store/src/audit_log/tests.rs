@@ -1,5 +1,15 @@
 use super::*;
 
+/// A scratch directory and a sled database in it.
+fn scratch() -> (tempfile::TempDir, sled::Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sled::Config::new()
+        .path(dir.path().join("db"))
+        .open()
+        .unwrap();
+    (dir, db)
+}
+
 fn open(dir: &Path, db: &sled::Db, prefix: &str) -> Arc<AuditLog> {
     Arc::new(AuditLog::open(dir, db, prefix).unwrap())
 }
@@ -35,11 +45,7 @@ fn references(log: &AuditLog, subject: u8) -> Vec<String> {
 
 #[test]
 fn one_batch_keeps_each_logs_order_chain_and_histories() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = sled::Config::new()
-        .path(dir.path().join("db"))
-        .open()
-        .unwrap();
+    let (dir, db) = scratch();
     let (a, b) = (open(dir.path(), &db, "a/"), open(dir.path(), &db, "b/"));
     let mut mixed = records(1, &["a0", "a1"]);
     mixed.extend(records(3, &["a2"]));
@@ -58,11 +64,7 @@ fn one_batch_keeps_each_logs_order_chain_and_histories() {
 
 #[test]
 fn a_crash_between_staging_and_writing_leaves_histories_as_before_the_batch() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = sled::Config::new()
-        .path(dir.path().join("db"))
-        .open()
-        .unwrap();
+    let (dir, db) = scratch();
     let log = open(dir.path(), &db, "");
     append(vec![(&log, records(1, &["kept-0", "kept-1"]))]);
     append(vec![(&log, records(2, &["kept-2"]))]);
@@ -89,11 +91,7 @@ fn a_crash_between_staging_and_writing_leaves_histories_as_before_the_batch() {
 
 #[test]
 fn an_old_log_in_sled_trees_is_converted_with_its_histories() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = sled::Config::new()
-        .path(dir.path().join("db"))
-        .open()
-        .unwrap();
+    let (dir, db) = scratch();
     // The layout of earlier versions: entries under their big-endian number, the
     // head after them, the history index as (subject, seq).
     let old = db.open_tree("s/audit").unwrap();
